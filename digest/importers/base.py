@@ -1,0 +1,66 @@
+"""What every importer shares: its error type, its result, and reading a file as UTF-8 text.
+
+An importer is a function `read(source, text) -> Parsed` (feeds fetch their own bytes). It never
+raises for bad input other than `SourceError`; it keeps every good record it can and reports each
+bad one, so a neighbour's mistake never drops a valid signal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from digest.model import Signal
+
+
+class SourceError(Exception):
+    """Bad input in one source: printed as `source:line: reason` (line when known)."""
+
+    def __init__(self, source: str, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.source = source
+        self.reason = reason
+        self.line = line
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class Parsed:
+    """What one source yielded: the valid signals and one error per bad record."""
+
+    source: str
+    signals: list[Signal] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+
+
+Reader = Callable[[str, str], Parsed]
+
+
+def read_text(path: Path) -> str:
+    """The file as text; undecodable bytes are a SourceError naming the line they sit on."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            str(path), f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})", line
+        ) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
+    """(dotted field name, message) for each problem pydantic found."""
+    out = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "record"
+        out.append((name, err["msg"]))
+    return out

@@ -1,0 +1,101 @@
+"""The normalized signal: the one record every importer produces and every later stage reads.
+
+Field names are a published contract (`digest ingest --json` prints them), so they are spelled
+exactly as the README documents them and every one is always present.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from digest.scale import BANDS, INTERNAL_MONITORING, band_for, band_for_label
+from digest.text import language_of
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[Lang, ...] = ("en", "zh")
+TierName = Literal["A", "A/B", "B/C", "C/D", "D"]
+Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+Paragraphs = dict[Lang, list[Text]]
+
+MEMBER_FIELDS: dict[str, str] = {
+    "trend_context": "strategy_circle",
+    "relationship_evidence": "leadership_alliance",
+    "failure_paths": "leadership_alliance",
+    "source_notes": "leadership_alliance",
+}
+
+
+class Signal(BaseModel):
+    """One intelligence signal, validated; see README "The signal schema"."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    titles: dict[Lang, Text] = Field(default_factory=dict)
+    url: Text | None = None
+    source: Text | None = None
+    summary: Paragraphs = Field(default_factory=dict)
+    body: Paragraphs = Field(default_factory=dict)
+    see_also: list[Text] = Field(default_factory=list)
+    signal_type: Text | None = None
+    region: Text | None = None
+    market_class: Text | None = None
+    confidence: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
+    tier: TierName | None = None
+    tier_label: Text | None = None
+    internal: bool = False
+    evidence: Text | None = None
+    published: dt.date | None = None
+    operating_surface: list[Text] = Field(default_factory=list)
+    market_context: list[Text] = Field(default_factory=list)
+    watch: list[Text] = Field(default_factory=list)
+    operational_relevance: Text | None = None
+    time_horizon: Text | None = None
+    trend_context: Text | None = None
+    relationship_evidence: Text | None = None
+    failure_paths: Text | None = None
+    source_notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _tier_follows_scale(self) -> Signal:
+        """A score decides tier, label and internal-ness; a tier alone picks the band's label."""
+        if self.confidence is not None:
+            band = band_for(self.confidence)
+            if self.tier is not None and self.tier != band.tier:
+                raise ValueError(
+                    f"tier {self.tier!r} contradicts confidence {self.confidence} "
+                    f"(the scale puts it in {band.tier})"
+                )
+            self.tier, self.tier_label = band.tier, band.label
+            self.internal = self.internal or band.internal
+        elif self.tier_label is not None and (named := band_for_label(self.tier_label)):
+            self.tier = self.tier or named.tier
+            self.internal = self.internal or named is INTERNAL_MONITORING
+        elif self.tier is not None and self.tier_label is None:
+            self.tier_label = next(b.label for b in BANDS if b.tier == self.tier)
+        self.summary = {k: v for k, v in self.summary.items() if v}
+        self.body = {k: v for k, v in self.body.items() if v}
+        return self
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(self.to_json_dict())
+
+    def title_in(self, lang: Lang) -> tuple[str, Lang]:
+        """The title in `lang` if the signal has it, else the best other, with its language."""
+        if lang in self.titles:
+            return self.titles[lang], lang
+        for other in LANGS:
+            if other in self.titles:
+                return self.titles[other], other
+        return self.title, language_of(self.title)  # type: ignore[return-value]
+
+
+SIGNAL_FIELDS: tuple[str, ...] = tuple(Signal.model_fields)

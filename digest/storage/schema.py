@@ -1,0 +1,154 @@
+"""The database schema, in SQLAlchemy Core (set-based SQL keeps bulk sends and imports fast).
+
+Laid out whole from the start so later stages (issues and editions, the audience, the delivery
+ledger, provider events) fit without a rewrite. Changes go through Alembic revisions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Key/value facts about this installation (e.g. the suppression-hash salt).
+install_meta = Table(
+    "install_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("published", Date, nullable=True, index=True),
+    Column("market_class", String(200), nullable=True),
+    Column("tier", String(8), nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("internal", Boolean, nullable=False, default=False),
+    Column("source", Text, nullable=True),
+    Column("data", JSON, nullable=False),  # the whole normalized record
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+issues = Table(
+    "issues",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("period_key", String(32), nullable=False, unique=True),  # e.g. 2026-W47
+    Column("period_start", Date, nullable=False),
+    Column("period_end", Date, nullable=False),  # inclusive
+    Column(
+        "status", String(32), nullable=False
+    ),  # building, awaiting_approval, approved, sending, sent
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("built_at", DateTime(timezone=True), nullable=True),
+    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("approved_by", String(200), nullable=True),
+    Column("send_started_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+)
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("tier", String(32), nullable=False),
+    Column("locale", String(8), nullable=False),
+    Column("interests_key", String(500), nullable=False, default=""),  # "" = all classes
+    Column("subject", Text, nullable=False),
+    Column("preheader", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("signal_ids", JSON, nullable=False),
+    Column("checks", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("issue_id", "tier", "locale", "interests_key", name="uq_editions_key"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # normalized, lower-cased
+    Column("name", Text, nullable=False, default=""),
+    Column("tier", String(32), nullable=False),
+    Column("locale", String(8), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("interests", JSON, nullable=False),  # sorted list of market classes; [] = all
+    Column("status", String(16), nullable=False),  # active, unsubscribed, bounced, complained
+    Column("consent_source", String(200), nullable=True),
+    Column("consent_at", DateTime(timezone=True), nullable=True),
+    Column("status_changed_at", DateTime(timezone=True), nullable=True),
+    Column("status_reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_subscribers_selection", "status", "tier", "locale"),
+)
+
+# Addresses never to mail again, as a keyed hash so it survives `forget`.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("email_hash", String(64), primary_key=True),
+    Column("reason", String(32), nullable=False),  # unsubscribed, bounced, complained, forgotten
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# The delivery ledger: one row per (issue, subscriber), created before anything is sent.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("issue_id", ForeignKey("issues.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Integer, nullable=False),
+    Column("edition_id", ForeignKey("editions.id"), nullable=True),
+    Column("state", String(16), nullable=False),  # queued, sending, accepted, failed, uncertain
+    Column("provider", String(32), nullable=True),
+    Column("message_id", String(200), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", String(100), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("issue_id", "subscriber_id", name="uq_deliveries_issue_subscriber"),
+    Index("ix_deliveries_issue_state", "issue_id", "state"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider_event_id", String(200), nullable=True, unique=True),  # sg_event_id
+    Column("delivery_id", Integer, nullable=True, index=True),
+    Column("subscriber_id", Integer, nullable=True, index=True),
+    Column("event", String(32), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", JSON, nullable=False),
+)

@@ -1,0 +1,34 @@
+"""Small text facts shared by importers and rendering: language of a line, normalized titles."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+# CJK Unified Ideographs (+ extension A), compatibility ideographs, CJK punctuation, kana, hangul.
+_CJK = re.compile(
+    r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def language_of(text: str) -> str:
+    """`zh` for a line with CJK characters, else `en` (the page format's rule)."""
+    return "zh" if has_cjk(text) else "en"
+
+
+def normalize_title(title: str) -> str:
+    """The form two spellings of a title share: NFKC, case-folded, no punctuation or spacing."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    kept = "".join(ch if ch.isalnum() else " " for ch in folded)
+    return " ".join(kept.split())
+
+
+def derived_id(title: str) -> str:
+    """A stable id for a signal whose source has none: the same title gives the same id."""
+    digest = hashlib.blake2b(normalize_title(title).encode(), digest_size=8).hexdigest()
+    return f"s-{digest}"
