@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from digest.config import Sources
 from digest.importers.base import Parsed, Reader, SourceError, read_text
@@ -37,12 +38,12 @@ class SourceReport:
     source: str
     signals: int = 0
     errors: list[SourceError] = field(default_factory=list)
-    counts: StoreCounts = field(default_factory=StoreCounts)
 
 
 @dataclass
 class IngestReport:
     sources: list[SourceReport] = field(default_factory=list)
+    counts: StoreCounts = field(default_factory=StoreCounts)
 
     @property
     def errors(self) -> list[SourceError]:
@@ -51,13 +52,6 @@ class IngestReport:
     @property
     def signals(self) -> int:
         return sum(s.signals for s in self.sources)
-
-    @property
-    def counts(self) -> StoreCounts:
-        total = StoreCounts()
-        for s in self.sources:
-            total.add(s.counts)
-        return total
 
 
 def discover(paths: Iterable[str]) -> Iterator[str | SourceError]:
@@ -117,13 +111,21 @@ def parse_all(
         yield _with_default_date(parse_source(found, sources), published)
 
 
-def store_parsed(engine: Engine, parsed: Parsed) -> SourceReport:
-    """Write one source's signals in one transaction."""
-    report = SourceReport(parsed.source, len(parsed.signals), list(parsed.errors))
-    if parsed.signals:
+# Sources are written in groups, each group in one transaction: per-statement overhead would
+# otherwise dominate a folder of many small pages. Parsing already happened, so a group holds only
+# valid records; should the database still refuse one, the group is retried source by source.
+_GROUP_SIGNALS = 1000
+
+
+def _store_group(engine: Engine, group: list[Parsed], report: IngestReport) -> None:
+    try:
         with engine.begin() as conn:
-            report.counts = store_signals(conn, parsed.signals)
-    return report
+            report.counts.add(store_signals(conn, [s for p in group for s in p.signals]))
+    except DBAPIError:
+        if len(group) == 1:
+            raise
+        for parsed in group:
+            _store_group(engine, [parsed], report)
 
 
 def ingest(
@@ -133,9 +135,20 @@ def ingest(
     published: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> IngestReport:
+    """Parse every source and store its valid signals; never half a source."""
     report = IngestReport()
+    group: list[Parsed] = []
+    pending = 0
     for parsed in parse_all(paths, sources, published, progress):
-        report.sources.append(store_parsed(engine, parsed))
+        report.sources.append(SourceReport(parsed.source, len(parsed.signals), parsed.errors))
+        if parsed.signals:
+            group.append(parsed)
+            pending += len(parsed.signals)
+        if pending >= _GROUP_SIGNALS:
+            _store_group(engine, group, report)
+            group, pending = [], 0
+    if group:
+        _store_group(engine, group, report)
     return report
 
 

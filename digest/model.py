@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from digest.scale import BANDS, INTERNAL_MONITORING, band_for, band_for_label
+from digest.scale import BANDS, INTERNAL_MONITORING, band_for, band_for_evidence, band_for_label
 from digest.text import language_of
 
 Lang = Literal["en", "zh"]
@@ -20,6 +20,10 @@ LANGS: tuple[Lang, ...] = ("en", "zh")
 TierName = Literal["A", "A/B", "B/C", "C/D", "D"]
 Text = Annotated[str, StringConstraints(strip_whitespace=True)]
 Paragraphs = dict[Lang, list[Text]]
+
+MembershipTier = Literal["open", "strategy_circle", "leadership_alliance"]
+MEMBERSHIP_TIERS: tuple[MembershipTier, ...] = ("open", "strategy_circle", "leadership_alliance")
+"""Membership tiers, lowest first: each sees what the tiers before it see, and more."""
 
 MEMBER_FIELDS: dict[str, str] = {
     "trend_context": "strategy_circle",
@@ -73,6 +77,9 @@ class Signal(BaseModel):
                 )
             self.tier, self.tier_label = band.tier, band.label
             self.internal = self.internal or band.internal
+        elif self.tier is None and self.evidence and (implied := band_for_evidence(self.evidence)):
+            self.tier, self.tier_label = implied.tier, implied.label
+            self.internal = self.internal or implied is INTERNAL_MONITORING
         elif self.tier_label is not None and (named := band_for_label(self.tier_label)):
             self.tier = self.tier or named.tier
             self.internal = self.internal or named is INTERNAL_MONITORING

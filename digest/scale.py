@@ -62,6 +62,20 @@ def band_for_label(text: str) -> Band | None:
     return _BY_LABEL.get(normalize_label(text))
 
 
+_DIRECT_EVIDENCE = normalize_label("Direct public sources")
+
+
+def band_for_evidence(text: str) -> Band | None:
+    """The band an evidence line implies when there is no score (the format's rule).
+
+    `Direct public sources` is the legend's "direct sources" row; a line that is exactly one of
+    the legend's labels is that row; anything else implies nothing (unrated).
+    """
+    if normalize_label(text) == _DIRECT_EVIDENCE:
+        return DIRECT_SOURCES
+    return band_for_label(text)
+
+
 def tier_rank(tier: str | None) -> int:
     """Sort key: A first, unrated last."""
     return TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER)

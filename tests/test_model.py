@@ -70,3 +70,21 @@ def test_title_in_prefers_the_asked_language() -> None:
     signal = Signal(id="x", title="美英", titles={"zh": "美英", "en": "US and UK"})
     assert signal.title_in("en") == ("US and UK", "en")
     assert Signal(id="x", title="美英").title_in("en") == ("美英", "zh")
+
+
+def test_evidence_line_gives_the_tier_when_there_is_no_score() -> None:
+    signal = Signal(id="x", title="T", evidence="Direct public sources")
+    assert (signal.tier, signal.tier_label, signal.confidence) == (
+        "A",
+        "High — direct sources",
+        None,
+    )
+
+
+def test_internal_monitoring_evidence_marks_the_signal_internal() -> None:
+    signal = Signal(id="x", title="T", evidence="Internal monitoring")
+    assert (signal.tier, signal.internal) == ("D", True)
+
+
+def test_other_evidence_leaves_the_signal_unrated() -> None:
+    assert Signal(id="x", title="T", evidence="Trade press").tier is None

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from digest import __version__
+from digest.cli import app
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    monkeypatch.delenv("DIGEST_DATABASE_URL", raising=False)
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.output.strip() == f"digest {__version__}"
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("ingest", "run", "config"):
+        assert command in result.output
+
+
+def test_json_prints_the_seed_record_and_stores_nothing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ingest", "--json", str(FIXTURES / "pages" / "seed.txt")])
+    assert result.exit_code == 0, result.output
+    (record,) = orjson.loads(result.stdout)
+    assert record["title"] == "美英签署AI安全测试备忘录"
+    assert record["tier"] == "A" and record["published"] == "2024-04-01"
+    assert not (tmp_path / "digest.db").exists()
+
+
+def test_json_output_reads_back_to_identical_records(tmp_path: Path) -> None:
+    first = runner.invoke(app, ["ingest", "--json", str(FIXTURES / "pages")])
+    out = tmp_path / "signals.json"
+    out.write_bytes(first.stdout_bytes)
+    second = runner.invoke(app, ["ingest", "--json", str(out)])
+    assert orjson.loads(second.stdout) == orjson.loads(first.stdout)
+
+
+def test_ingest_stores_and_reports(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(FIXTURES / "pages" / "seed.txt")])
+    assert result.exit_code == 0, result.output
+    assert "Stored 1 signals from 1 sources: 1 new" in result.output
+    assert (tmp_path / "digest.db").exists()
+
+
+def test_bad_file_is_reported_as_path_line_reason_and_exit_is_nonzero(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_text("---\ntitle: T\nconfidence: 2\n---\n", encoding="utf-8")
+    good = FIXTURES / "pages" / "seed.txt"
+    result = runner.invoke(app, ["ingest", str(bad), str(good)])
+    assert result.exit_code == 1
+    assert f"{bad}:3: field 'confidence'" in result.output
+    assert "Stored 1 signals from 2 sources" in result.output
+
+
+def test_published_date_must_be_iso() -> None:
+    result = runner.invoke(app, ["ingest", "--published", "next week", "x.txt"])
+    assert result.exit_code == 2
+    assert "not an ISO date" in result.output
+
+
+def test_config_errors_are_clear_not_tracebacks(tmp_path: Path) -> None:
+    (tmp_path / "digest.toml").write_text("[database]\nurll = 'x'\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", "x.txt"])
+    assert result.exit_code == 2
+    assert "database.urll: unknown key" in result.output
+
+
+def test_config_command_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.very-secret")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == 0
+    assert "SG.very-secret" not in result.output
+    assert "api_key" in result.output

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from digest.config import Sources
+from digest.ingest import discover, ingest, load_signals
+from digest.storage.signals import count_signals, get_signal
+
+PAGE = """Lead sentence about grid balancing.
+Signal Brief
+- Signal: Grid operators sign balancing pact
+- Market Class: Infrastructure
+- Confidence: 0.8
+- Published: 2026-11-17
+"""
+MARKDOWN = """---
+title: Grid operators sign balancing pact
+trend_context: Members see the cross-border angle.
+---
+Body paragraph.
+"""
+
+
+def make_tree(root: Path) -> Path:
+    (root / "pages" / "deep").mkdir(parents=True)
+    (root / "pages" / "deep" / "grid.txt").write_text(PAGE, encoding="utf-8")
+    (root / "edits").mkdir()
+    (root / "edits" / "grid.md").write_text(MARKDOWN, encoding="utf-8")
+    (root / "notes.pdf").write_bytes(b"%PDF")
+    return root
+
+
+def test_folders_are_searched_recursively_by_extension(tmp_path: Path) -> None:
+    found = list(discover([str(make_tree(tmp_path))]))
+    assert sorted(Path(str(f)).name for f in found) == ["grid.md", "grid.txt"]
+
+
+def test_missing_path_and_unknown_type_are_reported(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    found = list(discover([str(tmp_path / "nope"), str(tmp_path / "notes.pdf")]))
+    assert [str(e).split(": ", 1)[1] for e in found] == [
+        "no such file, folder or feed URL",
+        "unknown file type '.pdf' (known: .txt, .json, .jsonl, .md, .markdown, .xml, .rss, .atom)",
+    ]
+
+
+def test_same_signal_from_two_sources_is_stored_once(engine: Engine, tmp_path: Path) -> None:
+    ingest(engine, [str(make_tree(tmp_path))], Sources())
+    with engine.connect() as conn:
+        assert count_signals(conn) == 1
+        stored = get_signal(conn, _only_id(engine))
+    assert stored is not None
+    assert stored.market_class == "Infrastructure"
+    assert stored.trend_context == "Members see the cross-border angle."
+
+
+def _only_id(engine: Engine) -> str:
+    from sqlalchemy import select
+
+    from digest.storage.schema import signals
+
+    with engine.connect() as conn:
+        return str(conn.execute(select(signals.c.id)).scalar_one())
+
+
+def test_a_bad_file_does_not_stop_the_others(engine: Engine, tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    (tmp_path / "broken.md").write_text("---\ntitle: T\nconfidence: 7\n---\n", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("Signal Brief\n- Signal: Caf\xe9\n".encode("latin-1"))
+    report = ingest(engine, [str(tmp_path)], Sources())
+    messages = sorted(str(e) for e in report.errors)
+    assert messages[0].startswith(f"{tmp_path / 'broken.md'}:3: field 'confidence'")
+    assert messages[1].startswith(f"{tmp_path / 'latin1.txt'}:2: not UTF-8 text")
+    with engine.connect() as conn:
+        assert count_signals(conn) == 1
+
+
+def test_a_source_with_a_bad_record_keeps_its_good_ones(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "batch.jsonl"
+    path.write_text('{"title": "A"}\n{"title": "B", "tier": "Z"}\n{"title": "C"}\n')
+    report = ingest(engine, [str(path)], Sources())
+    assert [e.line for e in report.errors] == [2]
+    with engine.connect() as conn:
+        assert count_signals(conn) == 2
+
+
+def test_default_date_fills_only_undated_signals(tmp_path: Path) -> None:
+    import datetime as dt
+
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"title": "A"}\n{"title": "B", "published": "2026-11-01"}\n')
+    signals, _ = load_signals([str(path)], Sources(), dt.date(2026, 11, 20))
+    assert [s.published for s in signals] == [dt.date(2026, 11, 20), dt.date(2026, 11, 1)]
