@@ -47,7 +47,6 @@ from pydantic import ValidationError
 
 from digest.importers.base import Parsed, SourceError, describe_validation_error
 from digest.model import Signal
-from digest.scale import DIRECT_SOURCES, INTERNAL_MONITORING, Band, band_for_label, normalize_label
 from digest.text import derived_id, language_of
 
 __all__ = ["read_page"]
@@ -78,7 +77,6 @@ _CONTEXT_KEYS: dict[str, tuple[str, str]] = {
 _LIST_FIELDS = ("operating_surface", "market_context", "watch")
 _SECTION_LISTS = {_SURFACE: "operating_surface", _CONTEXT: "market_context", _WATCH: "watch"}
 
-_DIRECT_EVIDENCE = normalize_label("Direct public sources")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _XREF = re.compile(r"(?:(?<![A-Za-z])(?i:see\s+also)|另见)\s*[:：]\s*")
 _STOPS = (".", "。")
@@ -242,13 +240,6 @@ class _Page:
             raise self.fail(f"Published {value!r} is not a date", "published")
         return found
 
-    def evidence_band(self) -> Band | None:
-        if self.evidence is None:
-            return None
-        if normalize_label(self.evidence) == _DIRECT_EVIDENCE:
-            return DIRECT_SOURCES
-        return band_for_label(self.evidence)
-
     def record(self) -> dict[str, Any]:
         title = self.scalars.get("title")
         if title is None:
@@ -276,12 +267,7 @@ class _Page:
             "time_horizon",
         ):
             fields[name] = self.scalars.get(name) or None
-        score = self.score()
-        band = self.evidence_band() if score is None else None
-        fields["confidence"] = score
-        if band is not None:
-            fields["tier"], fields["tier_label"] = band.tier, band.label
-            fields["internal"] = band is INTERNAL_MONITORING
+        fields["confidence"] = self.score()  # the model derives tier, label and internal
         return fields
 
     def signal(self) -> Signal:
