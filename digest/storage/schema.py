@@ -98,11 +98,12 @@ subscribers = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("email", String(320), nullable=False, unique=True),  # normalized, lower-cased
+    Column("email_hash", String(64), nullable=False),  # keyed hash: joins `suppressions`
     Column("name", Text, nullable=False, default=""),
     Column("tier", String(32), nullable=False),
     Column("locale", String(8), nullable=False),
     Column("timezone", String(64), nullable=False),
-    Column("interests", JSON, nullable=False),  # sorted list of market classes; [] = all
+    Column("interests", String(1000), nullable=False),  # sorted, ";"-joined; "" = all
     Column("status", String(16), nullable=False),  # active, unsubscribed, bounced, complained
     Column("consent_source", String(200), nullable=True),
     Column("consent_at", DateTime(timezone=True), nullable=True),
@@ -110,7 +111,7 @@ subscribers = Table(
     Column("status_reason", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    Index("ix_subscribers_selection", "status", "tier", "locale"),
+    Index("ix_subscribers_selection", "status", "tier", "locale", "interests", "id"),
 )
 
 # Addresses never to mail again, as a keyed hash so it survives `forget`.

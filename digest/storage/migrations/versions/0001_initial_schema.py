@@ -80,11 +80,12 @@ def upgrade() -> None:
         "subscribers",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("email_hash", sa.String(length=64), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("tier", sa.String(length=32), nullable=False),
         sa.Column("locale", sa.String(length=8), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
-        sa.Column("interests", sa.JSON(), nullable=False),
+        sa.Column("interests", sa.String(length=1000), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("consent_source", sa.String(length=200), nullable=True),
         sa.Column("consent_at", sa.DateTime(timezone=True), nullable=True),
@@ -97,7 +98,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_subscribers_selection", ["status", "tier", "locale"], unique=False
+            "ix_subscribers_selection",
+            ["status", "tier", "locale", "interests", "id"],
+            unique=False,
         )
 
     op.create_table(

@@ -1,0 +1,204 @@
+"""Who a subscriber is: tiers, locales, statuses and the plain record every audience module shares.
+
+Tiers and locales are closed sets because each one is an edition someone renders and checks; an
+unknown value must be an error at the door (import, `add`), never a silent fallback later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class Tier(StrEnum):
+    """Membership tiers, cheapest first (the order tables and reports use)."""
+
+    OPEN = "open"
+    STRATEGY_CIRCLE = "strategy_circle"
+    LEADERSHIP_ALLIANCE = "leadership_alliance"
+
+    @property
+    def display_name(self) -> str:
+        return TIER_NAMES[self]
+
+
+TIER_NAMES: dict[Tier, str] = {
+    Tier.OPEN: "Open",
+    Tier.STRATEGY_CIRCLE: "Strategy Circle",
+    Tier.LEADERSHIP_ALLIANCE: "Leadership Alliance",
+}
+
+# Other spellings people type. "Strategic Circle" is how the publication's own pages name it.
+TIER_ALIASES: dict[str, Tier] = {"strategic circle": Tier.STRATEGY_CIRCLE}
+
+
+class Locale(StrEnum):
+    """The languages an edition is rendered in."""
+
+    EN = "en"
+    ZH = "zh"
+
+    @property
+    def display_name(self) -> str:
+        return LOCALE_NAMES[self]
+
+
+LOCALE_NAMES: dict[Locale, str] = {Locale.EN: "English", Locale.ZH: "Chinese"}
+
+
+class Status(StrEnum):
+    """Whether a subscriber may be mailed; every status but `active` puts them on suppression."""
+
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+    @property
+    def mailable(self) -> bool:
+        return self is Status.ACTIVE
+
+
+def _key(value: str) -> str:
+    return " ".join(value.replace("_", " ").replace("-", " ").split()).casefold()
+
+
+_TIER_LOOKUP: dict[str, Tier] = {
+    **{_key(t.value): t for t in Tier},
+    **{_key(name): t for t, name in TIER_NAMES.items()},
+    **TIER_ALIASES,
+}
+
+
+def parse_tier(value: str) -> Tier:
+    """A tier from its key or display name, case-insensitive; blank means `open`."""
+    if not value.strip():
+        return Tier.OPEN
+    try:
+        return _TIER_LOOKUP[_key(value)]
+    except KeyError:
+        known = ", ".join(t.value for t in Tier)
+        raise ValueError(f"unknown tier {value!r} (known: {known})") from None
+
+
+def parse_locale(value: str) -> Locale:
+    """A locale from its code, case-insensitive (`EN`, `zh`); blank means `en`."""
+    code = value.strip().lower()
+    if not code:
+        return Locale.EN
+    try:
+        return Locale(code)
+    except ValueError:
+        known = ", ".join(loc.value for loc in Locale)
+        raise ValueError(f"unknown locale {value!r} (known: {known})") from None
+
+
+def parse_status(value: str) -> Status:
+    """A status from its key, case-insensitive; blank means `active`."""
+    key = value.strip().lower()
+    if not key:
+        return Status.ACTIVE
+    try:
+        return Status(key)
+    except ValueError:
+        known = ", ".join(s.value for s in Status)
+        raise ValueError(f"unknown status {value!r} (known: {known})") from None
+
+
+@cache
+def _zone_ok(key: str) -> bool:
+    try:
+        ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def parse_timezone(value: str, default: str) -> str:
+    """An IANA zone key (checked with zoneinfo); blank means the publication's zone."""
+    key = value.strip() or default
+    if not _zone_ok(key):
+        raise ValueError(f"unknown time zone {value.strip()!r}")
+    return key
+
+
+# Names end up in `To:` headers and HTML. Anything that could break a header (CR, LF, NUL, other
+# controls, Unicode line/paragraph separators) becomes a space; length is capped so a hostile row
+# cannot bloat every email. Markup is kept as literal text: renderers escape it.
+NAME_MAX = 100
+INTEREST_MAX = 100
+INTERESTS_MAX = 1000  # the stored ";"-joined key
+_SPACE_LIKE = re.compile(r"\s+")
+
+
+def clean_text(value: str, limit: int) -> str:
+    """`value` on one line: controls and separators replaced, whitespace collapsed, capped."""
+    chars = (" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in value)
+    text = _SPACE_LIKE.sub(" ", "".join(chars)).strip()
+    return text[:limit].rstrip()
+
+
+def clean_name(value: str) -> str:
+    return clean_text(value, NAME_MAX)
+
+
+def parse_interests(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Market classes from `a;b` (or a list): cleaned, de-duplicated, sorted; empty = all."""
+    parts = value.split(";") if isinstance(value, str) else list(value)
+    cleaned = {clean_text(p, INTEREST_MAX) for p in parts}
+    interests = tuple(sorted(p for p in cleaned if p))
+    if any(";" in p for p in interests):
+        raise ValueError("an interest cannot contain ';'")
+    if len(interests_key(interests)) > INTERESTS_MAX:
+        raise ValueError(f"interests are longer than {INTERESTS_MAX} characters")
+    return interests
+
+
+def interests_key(interests: tuple[str, ...]) -> str:
+    """The stored form and the edition key: sorted and `;`-joined; "" = every class."""
+    return ";".join(interests)
+
+
+def split_interests(key: str) -> tuple[str, ...]:
+    return tuple(key.split(";")) if key else ()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What an operator or a CSV row says about a person (the status is a separate fact)."""
+
+    email: str
+    name: str = ""
+    tier: Tier = Tier.OPEN
+    locale: Locale = Locale.EN
+    timezone: str = "UTC"
+    interests: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A stored subscriber with its consent facts."""
+
+    id: int
+    email: str
+    name: str
+    tier: Tier
+    locale: Locale
+    timezone: str
+    interests: tuple[str, ...]
+    status: Status
+    consent_source: str | None
+    consent_at: dt.datetime | None
+    status_changed_at: dt.datetime | None
+    status_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime = field(compare=False)
+
+    @property
+    def profile(self) -> Profile:
+        return Profile(self.email, self.name, self.tier, self.locale, self.timezone, self.interests)

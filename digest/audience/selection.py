@@ -1,0 +1,109 @@
+"""Who gets this send: active, unsuppressed subscribers, streamed in edition order.
+
+A million-recipient send must not hold a million rows, so the query streams (`yield_per`: a
+server-side cursor on PostgreSQL, incremental fetches on SQLite) and everything downstream is a
+generator. Rows come ordered by tier, locale and interest set, so an edition (rendered once per
+group) can be reused for a run of consecutive recipients.
+
+Suppression is applied in SQL (an anti-join on the keyed hash), not only through `status`: a hash
+on the list always wins, whatever the subscriber row says.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Collection, Iterable, Iterator
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Select, exists, select
+
+from digest.audience.model import Locale, Status, Tier, split_interests
+from digest.storage.schema import subscribers as t
+from digest.storage.schema import suppressions as s
+
+
+class Recipient(NamedTuple):
+    """One person to mail; `interests` are the classes they get here (() = every class)."""
+
+    id: int
+    email: str
+    name: str
+    tier: Tier
+    locale: Locale
+    timezone: str
+    interests: tuple[str, ...]
+
+
+class GroupKey(NamedTuple):
+    """The edition a recipient reads: tier × locale × interest set."""
+
+    tier: Tier
+    locale: Locale
+    interests: tuple[str, ...]
+
+
+def recipients_query(
+    tiers: Collection[Tier] | None = None, locales: Collection[Locale] | None = None
+) -> Select[tuple[int, str, str, str, str, str, str]]:
+    """The SQL: active, not suppressed, optionally narrowed, in edition order."""
+    suppressed = exists().where(s.c.email_hash == t.c.email_hash)
+    query = (
+        select(t.c.id, t.c.email, t.c.name, t.c.tier, t.c.locale, t.c.timezone, t.c.interests)
+        .where(t.c.status == Status.ACTIVE.value, ~suppressed)
+        .order_by(t.c.tier, t.c.locale, t.c.interests, t.c.id)
+    )
+    if tiers is not None:
+        query = query.where(t.c.tier.in_([x.value for x in tiers]))
+    if locales is not None:
+        query = query.where(t.c.locale.in_([x.value for x in locales]))
+    return query
+
+
+def select_recipients(
+    conn: Connection,
+    *,
+    market_classes: Collection[str] | None = None,
+    tiers: Collection[Tier] | None = None,
+    locales: Collection[Locale] | None = None,
+    batch: int = 2000,
+) -> Iterator[Recipient]:
+    """Stream the recipients of a send.
+
+    `market_classes` are the classes this issue covers: someone with interests receives only
+    those of them that appear (their `interests` are narrowed to that), and someone whose
+    interests do not appear at all is skipped. Empty interests mean every class.
+    """
+    wanted = frozenset(market_classes) if market_classes is not None else None
+    cache: dict[str, tuple[str, ...] | None] = {}
+    rows = conn.execution_options(yield_per=batch).execute(recipients_query(tiers, locales))
+    for rid, email, name, tier, locale, zone, key in rows:
+        if key not in cache:
+            cache[key] = _effective(split_interests(key), wanted)
+        interests = cache[key]
+        if interests is None:
+            continue
+        yield Recipient(rid, email, name, Tier(tier), Locale(locale), zone, interests)
+
+
+def _effective(
+    interests: tuple[str, ...], wanted: frozenset[str] | None
+) -> tuple[str, ...] | None:
+    """What a subscriber gets from this issue: all (()), a subset, or nothing (None)."""
+    if not interests or wanted is None:
+        return interests
+    kept = tuple(i for i in interests if i in wanted)
+    return kept or None
+
+
+def grouped(
+    recipients: Iterable[Recipient],
+) -> Iterator[tuple[GroupKey, Iterator[Recipient]]]:
+    """Consecutive recipients sharing an edition, lazily (itertools.groupby: nothing is stored).
+
+    Narrowing by market class can map two stored interest sets to one key, so a key may recur;
+    look editions up by key rather than assuming each arrives once.
+    """
+    for key, members in itertools.groupby(
+        recipients, key=lambda r: GroupKey(r.tier, r.locale, r.interests)
+    ):
+        yield key, members
