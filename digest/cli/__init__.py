@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from digest import __version__
-from digest.cli import config_cmd, ingest_cmd, run_cmd
+from digest.cli import config_cmd, ingest_cmd, run_cmd, subscribers_cmd
 from digest.cli.context import AppContext
 
 app = typer.Typer(
@@ -51,6 +51,7 @@ def _root(
 ingest_cmd.register(app)
 run_cmd.register(app)
 config_cmd.register(app)
+subscribers_cmd.register(app)
 
 
 def main() -> None:

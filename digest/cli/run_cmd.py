@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from digest.cli.context import AppContext
-from digest.cli.ingest_cmd import print_errors
+from digest.cli.ingest_cmd import print_errors, source_progress
+from digest.cli.subscribers_cmd import import_example_audience
 from digest.ingest import ingest
 from digest.resources import example_signals
 from digest.storage.db import display_url
@@ -39,7 +40,8 @@ def run_command(ctx: typer.Context) -> None:
     if not paths:
         paths = [str(example_signals())]
         console.print(f"No sources configured: using the bundled examples in {paths[0]}")
-    report = ingest(app.engine, paths, app.settings.sources)
+    with source_progress() as progress:
+        report = ingest(app.engine, paths, app.settings.sources, progress=progress)
     print_errors(report.errors)
     counts = report.counts
     console.print(
@@ -50,7 +52,8 @@ def run_command(ctx: typer.Context) -> None:
     with app.engine.connect() as conn:
         overview = week_class_counts(conn)
     console.print(_overview_table(overview))
-    if report.errors:
+    audience_ok = import_example_audience(app.engine, app.settings.publication.timezone, console)
+    if report.errors or not audience_ok:
         raise typer.Exit(1)
 
 

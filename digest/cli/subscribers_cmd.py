@@ -1,0 +1,308 @@
+"""`digest subscribers …`: import, export, add, remove, list, count and forget subscribers.
+
+Thin wrappers over digest.audience; every decision (suppression, what an import may change)
+lives in the library so the web app and tests get the same rules.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from digest.audience import store
+from digest.audience.addresses import InvalidAddress, normalize_email
+from digest.audience.csvio import ImportReport, export_rows, import_file, import_stream
+from digest.audience.model import (
+    Locale,
+    Profile,
+    Status,
+    Subscriber,
+    Tier,
+    clean_name,
+    parse_interests,
+    parse_locale,
+    parse_status,
+    parse_tier,
+    parse_timezone,
+)
+from digest.cli.context import AppContext, fail
+from digest.resources import bundled
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Manage the audience: import/export CSV, add, remove, list, count, forget.",
+    no_args_is_help=True,
+)
+
+EXAMPLE_AUDIENCE = "example.csv"
+
+
+def print_report(report: ImportReport) -> None:
+    """Problems and notes one per line on stderr, then the summary."""
+    for problem in report.problems:
+        typer.echo(f"{report.source}: {problem}", err=True)
+    for note in report.notes:
+        typer.echo(f"{report.source}: {note}", err=True)
+    typer.echo(report.summary(), err=True)
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV with a header: email,name,tier,…")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and report; write nothing.")
+    ] = False,
+) -> None:
+    """Import (upsert) subscribers from a CSV file, in one transaction.
+
+    Columns: email,name,tier,locale,timezone,interests (and optionally status). Bad rows are
+    reported as `file: line N: reason` and skipped; the rest import. Nobody who opted out is
+    re-subscribed. Exit status 1 when anything was reported.
+    """
+    a: AppContext = ctx.obj
+    zone = a.settings.publication.timezone
+    if str(file) == "-":
+        report = import_stream(
+            a.engine, sys.stdin.buffer, source="stdin", default_zone=zone, dry_run=dry_run
+        )
+    else:
+        report = import_file(a.engine, file, default_zone=zone, dry_run=dry_run)
+    print_report(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None, typer.Argument(help="Where to write; standard output when omitted.")
+    ] = None,
+) -> None:
+    """Export every subscriber as CSV (the import columns plus status); re-imports unchanged."""
+    a: AppContext = ctx.obj
+    with a.engine.connect() as conn:
+        if file is None:
+            n = export_rows(conn, sys.stdout)
+        else:
+            with file.open("w", encoding="utf-8", newline="") as out:
+                n = export_rows(conn, out)
+    typer.echo(f"Exported {n} subscribers" + (f" to {file}" if file else ""), err=True)
+
+
+def _profile(
+    email: str, name: str, tier: str, locale: str, timezone: str, interests: str, zone: str
+) -> Profile:
+    try:
+        return Profile(
+            email=normalize_email(email),
+            name=clean_name(name),
+            tier=parse_tier(tier),
+            locale=parse_locale(locale),
+            timezone=parse_timezone(timezone, zone),
+            interests=parse_interests(interests),
+        )
+    except ValueError as exc:  # InvalidAddress is a ValueError too
+        fail(str(exc))
+
+
+@app.command("add")
+def add_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The address (normalized, case-insensitive).")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    tier: Annotated[str, typer.Option(help="open, strategy_circle or leadership_alliance.")] = "",
+    locale: Annotated[str, typer.Option(help="en or zh.")] = "",
+    timezone: Annotated[str, typer.Option(help="IANA zone; default: publication.timezone.")] = "",
+    interests: Annotated[
+        str, typer.Option(help="Market classes separated by ';' (empty: all).")
+    ] = "",
+) -> None:
+    """Add a subscriber (consent source: `cli`), or update an existing one's profile.
+
+    An address that opted out is refused: only the person's own confirmed opt-in lifts that.
+    """
+    a: AppContext = ctx.obj
+    profile = _profile(
+        email, name, tier, locale, timezone, interests, a.settings.publication.timezone
+    )
+    with a.engine.begin() as conn:
+        try:
+            outcome, subscriber = store.add(conn, profile, source="cli")
+        except store.SuppressedAddress as exc:
+            fail(str(exc), code=1)
+    typer.echo(
+        f"{outcome.value}: {subscriber.email} ({subscriber.tier.display_name}, "
+        f"{subscriber.locale.value})"
+    )
+
+
+def _email(raw: str) -> str:
+    try:
+        return normalize_email(raw)
+    except InvalidAddress as exc:
+        fail(f"{raw!r}: {exc}")
+
+
+@app.command("remove")
+def remove_command(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="The address to remove.")]
+) -> None:
+    """Delete a subscriber; an opt-out on record stays on the suppression list."""
+    a: AppContext = ctx.obj
+    address = _email(email)
+    with a.engine.begin() as conn:
+        removed = store.remove(conn, address)
+    if not removed:
+        fail(f"no subscriber {address}", code=1)
+    typer.echo(f"removed: {address}")
+
+
+@app.command("forget")
+def forget_command(
+    ctx: typer.Context, email: Annotated[str, typer.Argument(help="The address to erase.")]
+) -> None:
+    """Erase a person everywhere (subscriber, deliveries, events); keep only a keyed hash.
+
+    The hash stays on the suppression list so the address is never mailed again, even if a
+    later import contains it. It is keyed with this installation's salt, not the signing keys.
+    """
+    a: AppContext = ctx.obj
+    address = _email(email)
+    with a.engine.begin() as conn:
+        gone = store.forget(conn, address)
+    what = (
+        f"erased the subscriber, {gone.deliveries} deliveries and {gone.events} events"
+        if gone.subscriber
+        else "no stored data"
+    )
+    typer.echo(f"forgotten: {what}; the address stays suppressed (as a keyed hash)")
+
+
+def _as_json(s: Subscriber) -> dict[str, object]:
+    return {
+        "id": s.id,
+        "email": s.email,
+        "name": s.name,
+        "tier": s.tier.value,
+        "locale": s.locale.value,
+        "timezone": s.timezone,
+        "interests": list(s.interests),
+        "status": s.status.value,
+        "consent_source": s.consent_source,
+        "consent_at": s.consent_at.isoformat() if s.consent_at else None,
+        "status_changed_at": s.status_changed_at.isoformat() if s.status_changed_at else None,
+        "status_reason": s.status_reason,
+    }
+
+
+def _choice(parse: Callable[[str], T], value: str | None, option: str) -> T | None:
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    tier: Annotated[str | None, typer.Option(help="Only this tier (key or display name).")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List subscribers by address (streamed: fine for large lists)."""
+    a: AppContext = ctx.obj
+    tier_ = _choice(parse_tier, tier, "--tier")
+    status_ = _choice(parse_status, status, "--status")
+    with a.engine.connect() as conn:
+        for s in store.iter_subscribers(conn, tier=tier_, status=status_):
+            if as_json:
+                sys.stdout.buffer.write(orjson.dumps(_as_json(s)) + b"\n")
+            else:
+                interests = ";".join(s.interests) or "all"
+                typer.echo(
+                    f"{s.email}\t{s.name}\t{s.tier.value}\t{s.locale.value}\t{s.timezone}\t"
+                    f"{interests}\t{s.status.value}"
+                )
+
+
+def counts_table(counts: dict[tuple[Tier, Locale, Status], int], title: str) -> Table:
+    """Tier × locale rows, one column per status, plus totals."""
+    table = Table(title=title)
+    table.add_column("tier", no_wrap=True)
+    table.add_column("lang")
+    for status in Status:
+        table.add_column(status.value, justify="right")
+    table.add_column("total", justify="right")
+    for tier in Tier:
+        for locale in Locale:
+            row = [counts.get((tier, locale, s), 0) for s in Status]
+            table.add_row(tier.display_name, locale.value, *map(str, row), str(sum(row)))
+    totals = [sum(n for (_, _, s), n in counts.items() if s is st) for st in Status]
+    table.add_row("all", "", *map(str, totals), str(sum(totals)), style="bold")
+    return table
+
+
+def audience_table(counts: dict[tuple[Tier, Locale, Status], int]) -> Table:
+    """Who would receive a digest now: active subscribers, tier by language."""
+    table = Table(title="Audience: active subscribers by tier and language")
+    table.add_column("tier", no_wrap=True)
+    for locale in Locale:
+        table.add_column(locale.display_name, justify="right")
+    table.add_column("total", justify="right")
+    for tier in Tier:
+        row = [counts.get((tier, locale, Status.ACTIVE), 0) for locale in Locale]
+        table.add_row(tier.display_name, *map(str, row), str(sum(row)))
+    return table
+
+
+@app.command("count")
+def count_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Count subscribers by tier × language × status."""
+    a: AppContext = ctx.obj
+    with a.engine.connect() as conn:
+        counts = store.counts(conn)
+    if as_json:
+        rows = [
+            {"tier": t.value, "locale": loc.value, "status": s.value, "count": n}
+            for (t, loc, s), n in sorted(counts.items())
+        ]
+        typer.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    Console().print(counts_table(counts, "Subscribers"))
+
+
+def import_example_audience(engine: Engine, zone: str, console: Console) -> bool:
+    """The main job's audience step: import the bundled example list (idempotent) and show it.
+
+    Returns whether the import was clean.
+    """
+    try:
+        path = bundled("subscribers") / EXAMPLE_AUDIENCE
+    except FileNotFoundError:
+        console.print("No bundled subscribers folder: skipping the example audience")
+        return True
+    report = import_file(engine, path, default_zone=zone)
+    print_report(report)
+    with engine.connect() as conn:
+        counts = store.counts(conn)
+    console.print(audience_table(counts))
+    return report.ok
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="subscribers")
