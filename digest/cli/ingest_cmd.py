@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import orjson
 import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from digest.cli.context import AppContext, fail
+from digest.cli.context import AppContext, fail, stderr_is_terminal
 from digest.importers.base import SourceError
 from digest.ingest import ingest, load_signals
 
@@ -21,6 +25,22 @@ def _parse_date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError:
         fail(f"--published: {value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+@contextmanager
+def source_progress() -> Iterator[Callable[[str], None] | None]:
+    """A live count of sources read, on a terminal only (pipes and CI logs stay clean)."""
+    if not stderr_is_terminal():
+        yield None
+        return
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.completed} sources read"),
+        TextColumn("{task.description}"),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("", total=None)
+        yield lambda source: bar.update(task, advance=1, description=source[-60:])
 
 
 def print_errors(errors: list[SourceError]) -> None:
@@ -65,7 +85,8 @@ def ingest_command(
         sys.stdout.buffer.write(orjson.dumps([s.to_json_dict() for s in signals]) + b"\n")
         print_errors(errors)
         raise typer.Exit(1 if errors else 0)
-    report = ingest(app.engine, paths, app.settings.sources, date)
+    with source_progress() as progress:
+        report = ingest(app.engine, paths, app.settings.sources, date, progress)
     print_errors(report.errors)
     counts = report.counts
     failed = sum(1 for s in report.sources if s.errors)
