@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from digest.model import MEMBER_FIELDS, MEMBERSHIP_TIERS
 
 CONFIG_ENV = "DIGEST_CONFIG"
 DEFAULT_CONFIG_FILE = "digest.toml"
@@ -100,6 +110,108 @@ class Outbox(_Section):
     dir: str = Field("outbox", description="Folder the outbox provider writes `.eml` files to.")
 
 
+_CONFIDENCE_TIERS = ["A", "A/B", "B/C", "C/D", "D", "unrated"]
+
+
+class TierPolicy(_Section):
+    """What one membership tier's edition shows; member fields are checked against the paywall."""
+
+    fields: list[str] = Field(
+        default_factory=list,
+        description="Member-only fields shown (trend_context, relationship_evidence, "
+        "failure_paths, source_notes); never one reserved for a higher tier.",
+    )
+    confidence_tiers: list[str] = Field(
+        default_factory=lambda: list(_CONFIDENCE_TIERS),
+        description='Confidence tiers shown: any of "A", "A/B", "B/C", "C/D", "D", "unrated".',
+    )
+    max_items: int = Field(
+        10, ge=1, le=100, description='Items per market class before "N more in <class>".'
+    )
+
+    @field_validator("confidence_tiers")
+    @classmethod
+    def _known_tiers(cls, value: list[str]) -> list[str]:
+        unknown = [t for t in value if t not in _CONFIDENCE_TIERS]
+        if unknown:
+            raise ValueError(f"unknown confidence tiers {unknown} (known: {_CONFIDENCE_TIERS})")
+        return value
+
+
+class Tiers(_Section):
+    """Per-membership-tier policy: what each tier's edition may show."""
+
+    open: TierPolicy = Field(
+        default_factory=lambda: TierPolicy(max_items=6),
+        description="Open (every reader): the brief and public text, 6 items per class.",
+    )
+    strategy_circle: TierPolicy = Field(
+        default_factory=lambda: TierPolicy(fields=["trend_context"]),
+        description="Strategy Circle: adds trend_context, 10 items per class.",
+    )
+    leadership_alliance: TierPolicy = Field(
+        default_factory=lambda: TierPolicy(
+            fields=["trend_context", "relationship_evidence", "failure_paths", "source_notes"]
+        ),
+        description="Leadership Alliance: adds relationship evidence, failure paths, source notes.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _over_defaults(cls, data: Any) -> Any:
+        """`[tiers.strategy_circle] max_items = 8` keeps that tier's default fields."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, value in data.items():
+            if isinstance(value, dict) and name in cls.model_fields:
+                factory = cls.model_fields[name].default_factory
+                base = factory().model_dump() if factory else {}  # type: ignore[call-arg]
+                merged[name] = {**base, **value}
+        return merged
+
+    @model_validator(mode="after")
+    def _no_field_above_its_tier(self) -> Tiers:
+        """A policy may hide member fields, never hand one to a tier below the paywall's."""
+        for rank, name in enumerate(MEMBERSHIP_TIERS):
+            for field in getattr(self, name).fields:
+                if field not in MEMBER_FIELDS:
+                    raise ValueError(
+                        f"{name}.fields: {field!r} is not a member-only field "
+                        f"(known: {', '.join(MEMBER_FIELDS)})"
+                    )
+                if MEMBERSHIP_TIERS.index(MEMBER_FIELDS[field]) > rank:  # type: ignore[arg-type]
+                    raise ValueError(
+                        f"{name}.fields: {field!r} is reserved for {MEMBER_FIELDS[field]}"
+                    )
+        return self
+
+
+class Editions(_Section):
+    out_dir: str = Field("out", description="Folder `digest build` and `digest run` write to.")
+    templates_dir: str | None = Field(
+        None,
+        description="Your template folder, searched before ./templates and the bundled ones.",
+    )
+    class_order: list[str] = Field(
+        default_factory=lambda: [
+            "Policy Track",
+            "Supply Chain",
+            "Case File",
+            "Capital Flows",
+            "Infrastructure",
+        ],
+        description="Market classes in section order; others follow alphabetically.",
+    )
+    duplicate_threshold: float = Field(
+        65.0,
+        ge=40,
+        le=100,
+        description="Similarity of title + lead (0-100, rapidfuzz token-set ratio) at which two "
+        "signals of one market class are one story; the richer record is kept.",
+    )
+
+
 class Settings(_Section):
     publication: Publication = Field(default_factory=Publication)
     database: Database = Field(default_factory=Database)
@@ -108,6 +220,8 @@ class Settings(_Section):
     sendgrid: SendGrid = Field(default_factory=SendGrid)
     smtp: Smtp = Field(default_factory=Smtp)
     outbox: Outbox = Field(default_factory=Outbox)
+    editions: Editions = Field(default_factory=Editions)
+    tiers: Tiers = Field(default_factory=Tiers)
 
 
 # Environment variable → dotted key. Lists are comma-separated.
@@ -193,11 +307,23 @@ def redacted(settings: Settings) -> dict[str, Any]:
 
 def documented_keys() -> list[tuple[str, str, str]]:
     """(dotted key, default, help) for every setting: the README's reference is built from this."""
+    return _keys_of(Settings, "")
+
+
+def _keys_of(model: type[BaseModel], prefix: str) -> list[tuple[str, str, str]]:
+    """Leaf settings of `model`, recursing into nested sections such as `tiers.open`."""
     rows = []
-    for section_name, section_field in Settings.model_fields.items():
-        section_type = section_field.annotation
-        assert isinstance(section_type, type) and issubclass(section_type, BaseModel)
-        for key, f in section_type.model_fields.items():
-            default = f.default_factory() if f.default_factory else f.default  # type: ignore[call-arg]
-            rows.append((f"{section_name}.{key}", repr(default), f.description or ""))
+    for key, f in model.model_fields.items():
+        default = f.default_factory() if f.default_factory else f.default  # type: ignore[call-arg]
+        kind = f.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            if prefix:  # a sub-section: its own keys, with this tier's defaults
+                for sub, _sub_default, help_ in _keys_of(kind, f"{prefix}{key}."):
+                    name = sub.rsplit(".", 1)[1]
+                    value = repr(getattr(default, name))
+                    rows.append((sub, value, help_ or f.description or ""))
+            else:
+                rows.extend(_keys_of(kind, f"{key}."))
+            continue
+        rows.append((f"{prefix}{key}", repr(default), f.description or ""))
     return rows
