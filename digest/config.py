@@ -98,11 +98,20 @@ class Security(_Section):
 class SendGrid(_Section):
     api_key: SecretStr | None = Field(None, description="SendGrid API key.")
     api_host: str = Field("https://api.sendgrid.com", description="SendGrid API base URL.")
+    timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for SendGrid's answer to one Mail Send request."
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=20, description="Tries per request on 429/5xx/no connection (with backoff)."
+    )
 
 
 class Smtp(_Section):
     url: SecretStr | None = Field(
         None, description="`smtp://user:pass@host:port` or `smtps://…`; holds credentials."
+    )
+    timeout: float = Field(
+        30.0, gt=0, description="Seconds before one SMTP command or connection attempt gives up."
     )
 
 

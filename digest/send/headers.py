@@ -1,0 +1,93 @@
+"""Building one recipient's RFC 5322 message safely, for SMTP and the outbox.
+
+Names and subjects come from configuration and subscriber lists, so they are hostile input:
+every control character (CR and LF above all) is replaced before it reaches a header, and
+addresses are built with `email.headerregistry.Address`, which encodes display names correctly
+and refuses CR/LF. A value that still cannot be made safe (an address or link with control
+characters) raises `ValueError`, which providers report as a FAILED result for that recipient.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from digest.send.provider import EditionMessage, Recipient, personalize
+
+TEST_PREFIX = "[TEST] "
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+_SPACES = re.compile(r"\s+")
+_UNSAFE_URL = re.compile(r"[\s<>\"\\\x00-\x1f\x7f]")
+
+
+def clean_header_text(value: str) -> str:
+    """`value` with every control or line/paragraph separator as a space, runs of space collapsed.
+
+    Replacing rather than deleting keeps "Ann\\nLee" readable as "Ann Lee"; collapsing means no
+    folded continuation line can ever be forged.
+    """
+    chars = [
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in "\u0085" else c for c in value
+    ]
+    return _SPACES.sub(" ", "".join(chars)).strip()
+
+
+def subject_of(message: EditionMessage) -> str:
+    """The subject as sent: cleaned, and marked when it is a test send."""
+    subject = clean_header_text(message.subject)
+    return f"{TEST_PREFIX}{subject}" if message.test else subject
+
+
+def address(email: str, name: str = "") -> Address:
+    """A header-safe Address; raises ValueError for an addr-spec with control chars or spaces."""
+    if not email or _UNSAFE_URL.search(email) or email.count("@") != 1:
+        raise ValueError(f"unusable email address {email!r}")
+    local, domain = email.rsplit("@", 1)
+    return Address(display_name=clean_header_text(name), username=local, domain=domain)
+
+
+def list_unsubscribe(url: str) -> str:
+    """The `List-Unsubscribe` value for one link; refuses a URL that could break out of `<…>`."""
+    if not url or _UNSAFE_URL.search(url) or not url.lower().startswith(("https://", "http://")):
+        raise ValueError(f"unusable unsubscribe URL {url!r}")
+    return f"<{url}>"
+
+
+def from_domain(message: EditionMessage) -> str:
+    """The From address's domain: Message-IDs are minted under it."""
+    return message.from_email.rsplit("@", 1)[-1]
+
+
+def build_email(
+    message: EditionMessage,
+    recipient: Recipient,
+    *,
+    message_id: str | None = None,
+    date: datetime | None = None,
+) -> EmailMessage:
+    """One recipient's multipart/alternative message: text/plain first, then text/html, UTF-8.
+
+    Clients show the last alternative they can render, so the HTML part must come last.
+    """
+    msg = EmailMessage()
+    msg["From"] = address(message.from_email, message.from_name)
+    msg["To"] = address(recipient.email, recipient.name)
+    if message.reply_to:
+        msg["Reply-To"] = address(message.reply_to)
+    msg["Subject"] = subject_of(message)
+    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    msg["Message-ID"] = message_id or make_msgid("digest", domain=from_domain(message))
+    msg["List-Unsubscribe"] = list_unsubscribe(recipient.unsubscribe_url)
+    msg["List-Unsubscribe-Post"] = ONE_CLICK
+    msg["X-Digest-Issue"] = str(message.issue_id)
+    msg["X-Digest-Edition"] = str(message.edition_id)
+    msg.set_content(personalize(message.text, recipient.text_values), charset="utf-8")
+    msg.add_alternative(
+        personalize(message.html, recipient.html_values), subtype="html", charset="utf-8"
+    )
+    return msg
