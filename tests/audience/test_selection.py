@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, event, update
+
+from digest.audience import store
+from digest.audience.model import Locale, Status, Tier
+from digest.audience.selection import GroupKey, grouped, select_recipients
+from digest.audience.suppression import suppress
+from digest.storage.schema import subscribers
+
+from .conftest import HEADER, import_text
+
+AUDIENCE = HEADER + (
+    "ann@example.com,Ann,open,en,,\n"
+    "bob@example.com,Bob,open,en,,\n"
+    "cai@example.com,Cai,open,zh,,\n"
+    "dee@example.com,Dee,strategy_circle,en,,Supply Chain\n"
+    "eve@example.com,Eve,strategy_circle,en,,Supply Chain;Policy Track\n"
+    "fay@example.com,Fay,leadership_alliance,zh,,Capital Flows\n"
+)
+
+
+def emails(engine: Engine, **kwargs: object) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(r.email for r in select_recipients(conn, **kwargs))  # type: ignore[arg-type]
+
+
+def test_everyone_active_is_selected(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    assert len(emails(engine)) == 6
+
+
+def test_not_active_is_not_selected(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    with engine.begin() as conn:
+        store.set_status(conn, "ann@example.com", Status.UNSUBSCRIBED, "footer link")
+        store.set_status(conn, "bob@example.com", Status.BOUNCED, "hard bounce")
+    assert "ann@example.com" not in emails(engine)
+    assert "bob@example.com" not in emails(engine)
+
+
+def test_a_suppressed_hash_wins_over_an_active_row(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    with engine.begin() as conn:
+        suppress(conn, "cai@example.com", "complained")
+        row = store.get(conn, "cai@example.com")
+    assert row is not None and row.status is Status.ACTIVE
+    assert "cai@example.com" not in emails(engine)
+
+
+def test_interests_narrow_to_the_issues_classes(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    with engine.connect() as conn:
+        got = {
+            r.email: r.interests for r in select_recipients(conn, market_classes={"Supply Chain"})
+        }
+    assert got["ann@example.com"] == ()  # no interests: everything
+    assert got["eve@example.com"] == ("Supply Chain",)
+    assert "fay@example.com" not in got  # nothing she follows is in this issue
+
+
+def test_without_market_classes_interests_are_kept_whole(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    with engine.connect() as conn:
+        got = {r.email: r.interests for r in select_recipients(conn)}
+    assert got["eve@example.com"] == ("Policy Track", "Supply Chain")
+
+
+def test_tiers_and_locales_narrow_the_selection(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    assert emails(engine, tiers=[Tier.OPEN], locales=[Locale.ZH]) == ["cai@example.com"]
+
+
+def test_recipients_arrive_grouped_by_edition(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    with engine.connect() as conn:
+        groups = [
+            (key, [r.email for r in members]) for key, members in grouped(select_recipients(conn))
+        ]
+    assert (GroupKey(Tier.OPEN, Locale.EN, ()), ["ann@example.com", "bob@example.com"]) in groups
+    keys = [key for key, _ in groups]
+    assert len(keys) == len(set(keys)) == 5
+
+
+def test_selection_is_a_lazy_iterator(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    with engine.connect() as conn:
+        recipients = select_recipients(conn, batch=2)
+        assert inspect.isgenerator(recipients)
+        assert sum(1 for _ in recipients) == 6  # counted through a generator, never listed
+
+
+def test_selection_streams_from_the_database(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    seen: list[dict[str, object]] = []
+
+    def spy(conn: object, cursor: object, statement: str, *args: object) -> None:
+        context = args[-2]
+        if "FROM subscribers" in statement:
+            seen.append(dict(context.execution_options))  # type: ignore[attr-defined]
+
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        with engine.connect() as conn:
+            next(select_recipients(conn, batch=2))
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert seen[-1]["yield_per"] == 2
+    assert seen[-1]["stream_results"] is True
+
+
+def test_grouping_does_not_materialize(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    with engine.connect() as conn:
+        groups = grouped(select_recipients(conn))
+        assert isinstance(groups, Iterator)
+        _, members = next(groups)
+        assert isinstance(members, Iterator)
+
+
+def test_status_changes_in_sql_are_respected(engine: Engine) -> None:
+    import_text(engine, AUDIENCE)
+    with engine.begin() as conn:
+        conn.execute(update(subscribers).values(status="complained"))
+    assert emails(engine) == []
