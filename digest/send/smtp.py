@@ -190,7 +190,7 @@ class SmtpProvider:
                 conn.starttls(context=self.ssl_context)
                 conn.ehlo()
             if u.username is not None:
-                conn.login(u.username, u.password or "")
+                _login(conn, u.username, u.password or "")
         except BaseException:
             conn.close()
             raise
@@ -211,6 +211,20 @@ class SmtpProvider:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _login(conn: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH PLAIN when offered, else smtplib's own choice: one try, not one per mechanism.
+
+    `smtplib.login` falls through every mechanism on a wrong password, which multiplies failed
+    logins against the server's lockout counters (and some servers hang on the second one).
+    """
+    advertised = conn.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in advertised:
+        conn.login(username, password)
+        return
+    conn.user, conn.password = username, password
+    conn.auth("PLAIN", conn.auth_plain)
 
 
 def _refused(sid: int, code: int, reply: bytes | str, label: str, bounce: bool = False) -> Result:
