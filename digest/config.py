@@ -189,7 +189,7 @@ class Tiers(_Section):
                         f"{name}.fields: {field!r} is not a member-only field "
                         f"(known: {', '.join(MEMBER_FIELDS)})"
                     )
-                if MEMBERSHIP_TIERS.index(MEMBER_FIELDS[field]) > rank:  # type: ignore[arg-type]
+                if MEMBERSHIP_TIERS.index(MEMBER_FIELDS[field]) > rank:
                     raise ValueError(
                         f"{name}.fields: {field!r} is reserved for {MEMBER_FIELDS[field]}"
                     )

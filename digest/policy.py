@@ -27,7 +27,7 @@ def tier_may_see(tier: MembershipTier, field: str) -> bool:
     if field not in MEMBER_FIELDS:
         return field in PUBLIC_FIELDS
     needed = MEMBER_FIELDS[field]
-    return MEMBERSHIP_TIERS.index(tier) >= MEMBERSHIP_TIERS.index(needed)  # type: ignore[arg-type]
+    return MEMBERSHIP_TIERS.index(tier) >= MEMBERSHIP_TIERS.index(needed)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,135 @@
+"""The build workflow behind `digest build`, `digest preview` and the main job.
+
+Collect the period (from files, or from the store and configured sources), reuse the frozen
+editions when there are some, else build, freeze (unless a check failed) and write the files.
+Every step is a library call; the CLI only prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from sqlalchemy import Engine
+
+from digest import collect
+from digest.config import Settings
+from digest.editions import Edition, build_issue, edition_files, manifest
+from digest.importers.base import SourceError
+from digest.model import Signal
+from digest.period import Period
+from digest.render.i18n import translations
+from digest.render.placeholders import Recipient, personalize
+from digest.storage.editions import FrozenError, audience_interest_sets, find_issue, freeze
+from digest.storage.editions import load_editions as load_frozen
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class BuildResult:
+    period: Period
+    editions: list[Edition]
+    out_dir: Path | None = None
+    signals: list[Signal] = field(default_factory=list)  # the period's, internal ones included
+    errors: list[SourceError] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)
+    reused: bool = False
+    frozen: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(e.failures for e in self.editions)
+
+    def path(self, edition: Edition, kind: str = "html") -> Path:
+        assert self.out_dir is not None
+        return self.out_dir / edition_files(edition)[kind]
+
+
+def preview_copy(edition: Edition, base_url: str) -> tuple[str, str]:
+    """The edition as a sample reader gets it: the files are for looking at, so their
+    placeholders are filled (the frozen editions in the database keep them for sending)."""
+    base = base_url.rstrip("/")
+    reader = Recipient(
+        name="",
+        unsubscribe_url=f"{base}/unsubscribe?preview=1",
+        preferences_url=f"{base}/preferences?preview=1",
+    )
+    fallback = translations(edition.locale).gettext("reader")
+    return personalize(edition.html, edition.text, reader, fallback)
+
+
+def write_editions(
+    result: BuildResult, out_dir: Path, editions: Sequence[Edition], base_url: str
+) -> Path:
+    """Write each edition's HTML and text (filled for a sample reader) and the manifest."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for edition in editions:
+        names = edition_files(edition)
+        html, text = preview_copy(edition, base_url)
+        (out_dir / names["html"]).write_text(html, encoding="utf-8")
+        (out_dir / names["text"]).write_text(text, encoding="utf-8")
+    data = manifest(
+        result.period,
+        editions,
+        duplicates=result.duplicates,
+        internal_ids=[s.id for s in result.signals if s.internal],
+        reused=result.reused,
+    )
+    path = out_dir / MANIFEST
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    result.out_dir = out_dir
+    return path
+
+
+def build(
+    settings: Settings,
+    period: Period,
+    *,
+    engine: Engine | None = None,
+    signal_paths: Sequence[str] | None = None,
+    force: bool = False,
+    store: bool = True,
+) -> BuildResult:
+    """Build a period's editions, or reuse the frozen ones.
+
+    With `signal_paths` only those inputs are read and no database is touched. Otherwise the
+    store (plus configured sources) is collected and, when `store` is set and every check
+    passed, the editions are frozen. `force` rebuilds frozen editions, unless sending began
+    (FrozenError).
+    """
+    if signal_paths:
+        found = collect.from_files(signal_paths, settings.sources, period)
+        issue = build_issue(found.signals, settings, period)
+        return BuildResult(
+            period,
+            issue.editions,
+            signals=found.signals,
+            errors=found.errors,
+            duplicates=issue.grouped.duplicates,
+        )
+    if engine is None:
+        raise ValueError("build needs a database engine or signal paths")
+    row = find_issue(engine, period)
+    if force and row is not None and row.send_started_at is not None:
+        raise FrozenError(f"{period.key}: sending has begun; its editions are final")
+    found = collect.from_store(engine, settings.sources, period)
+    if not force:
+        frozen = load_frozen(engine, period)
+        if frozen:
+            return BuildResult(period, frozen, signals=found.signals, reused=True, frozen=True)
+    issue = build_issue(found.signals, settings, period, audience_interest_sets(engine))
+    result = BuildResult(
+        period,
+        issue.editions,
+        signals=found.signals,
+        errors=found.errors,
+        duplicates=issue.grouped.duplicates,
+    )
+    if store and not issue.failed:
+        result.frozen = freeze(engine, issue, force=force)
+        if not result.frozen:  # another build froze this period first: theirs is the truth
+            result.editions, result.reused, result.frozen = load_frozen(engine, period), True, True
+    return result

@@ -1,0 +1,183 @@
+"""`digest build` and `digest preview`: a period's editions, written to a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from digest.build import BuildResult, build, write_editions
+from digest.cli.context import AppContext, fail
+from digest.cli.ingest_cmd import print_errors
+from digest.config import Settings
+from digest.model import LANGS, MEMBERSHIP_TIERS
+from digest.period import Period, PeriodError, last_complete_week, parse_period
+from digest.render.engine import RenderError
+from digest.storage.editions import FrozenError
+
+PeriodOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--period",
+        help="ISO week (2024-W14) or date range (2024-04-01..2024-04-07); default: the last "
+        "complete ISO week in the publication's time zone.",
+    ),
+]
+SignalsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--signals",
+        help="Use only these files or folders (no database); repeatable.",
+        show_default=False,
+    ),
+]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Output folder (default: editions.out_dir).")
+]
+
+
+def resolve_period(text: str | None, settings: Settings) -> Period:
+    if text is None:
+        return last_complete_week(settings.publication.zone)
+    try:
+        return parse_period(text)
+    except PeriodError as exc:
+        fail(f"--period: {exc}")
+
+
+def _run(app: AppContext, period: Period, signals: list[str] | None, force: bool) -> BuildResult:
+    try:
+        if signals:
+            return build(app.settings, period, signal_paths=signals, force=force)
+        return build(app.settings, period, engine=app.engine, force=force)
+    except FrozenError as exc:
+        fail(f"--force refused: {exc}", code=1)
+    except RenderError as exc:
+        fail(str(exc), code=1)
+
+
+def report(console: Console, result: BuildResult) -> None:
+    """The editions table, every failing or warning check, and the editors' signal list."""
+    table = Table(title=f"Editions of {result.period.key}")
+    for column in ("tier", "locale", "signals", "HTML", "checks", "file"):
+        table.add_column(column)
+    for e in result.editions:
+        status = "FAIL" if e.failures else ("warn" if e.warnings else "ok")
+        file = str(result.path(e)) if result.out_dir else "-"
+        interests = f" [{', '.join(sorted(e.interests))}]" if e.interests else ""
+        table.add_row(
+            e.tier + interests,
+            e.locale,
+            str(len(e.signal_ids)),
+            f"{e.html_bytes / 1000:.1f} KB",
+            status,
+            file,
+        )
+    console.print(table)
+    seen: set[tuple[str, str]] = set()
+    for e in result.editions:
+        for c in e.failures + e.warnings:
+            shared = c.name == "https"  # the same for every edition: say it once
+            where = "all editions" if shared else f"{e.tier}.{e.locale}"
+            if (where, c.message) in seen:
+                continue
+            seen.add((where, c.message))
+            console.print(f"{c.level.upper()} {where}: {c.name}: {c.message}", markup=False)
+    internal = [s for s in result.signals if s.internal]
+    if internal:
+        console.print(f"{len(internal)} internal-monitoring signals kept out of every edition:")
+        for s in internal:
+            console.print(f"  [internal] {s.id}  {s.title}", markup=False)
+    if result.duplicates:
+        for dropped, kept in result.duplicates.items():
+            console.print(f"  duplicate {dropped} folded into {kept}", markup=False)
+
+
+def build_command(
+    ctx: typer.Context,
+    period: PeriodOpt = None,
+    signals: SignalsOpt = None,
+    out: OutOpt = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Rebuild frozen editions (refused once sending began)."),
+    ] = False,
+) -> None:
+    """Build a period's editions: 3 tiers x 2 languages, HTML and text, with inbox checks.
+
+    Writes DIR/{tier}.{locale}.html and .txt and DIR/manifest.json. Editions built from the
+    database are frozen and reused by later builds, previews and sending; --force rebuilds
+    them until sending begins. Exits 1 when an inbox check fails.
+    """
+    app: AppContext = ctx.obj
+    chosen = resolve_period(period, app.settings)
+    result = _run(app, chosen, signals, force)
+    print_errors(result.errors)
+    out_dir = out or Path(app.settings.editions.out_dir)
+    manifest_path = write_editions(
+        result, out_dir, result.editions, app.settings.publication.base_url
+    )
+    console = Console()
+    report(console, result)
+    state = (
+        "reused the frozen editions"
+        if result.reused
+        else ("froze the editions" if result.frozen else "not frozen")
+    )
+    console.print(
+        f"{chosen.key}: {len(result.editions)} editions in {out_dir}/ ({state}); "
+        f"manifest: {manifest_path}",
+        markup=False,
+    )
+    if result.failed:
+        raise typer.Exit(1)
+
+
+def preview_command(
+    ctx: typer.Context,
+    tier: Annotated[
+        str, typer.Option("--tier", help="open, strategy_circle or leadership_alliance.")
+    ],
+    locale: Annotated[str, typer.Option("--locale", help="en or zh.")],
+    period: PeriodOpt = None,
+    signals: SignalsOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Write one edition (HTML and text) and print the HTML file's path.
+
+    Uses the frozen editions of the period when there are some; builds without freezing
+    otherwise.
+    """
+    app: AppContext = ctx.obj
+    if tier not in MEMBERSHIP_TIERS:
+        fail(f"--tier: {tier!r} is not one of {', '.join(MEMBERSHIP_TIERS)}")
+    if locale not in LANGS:
+        fail(f"--locale: {locale!r} is not one of {', '.join(LANGS)}")
+    chosen = resolve_period(period, app.settings)
+    try:
+        if signals:
+            result = build(app.settings, chosen, signal_paths=signals)
+        else:
+            result = build(app.settings, chosen, engine=app.engine, store=False)
+    except RenderError as exc:
+        fail(str(exc), code=1)
+    print_errors(result.errors)
+    wanted = [
+        e for e in result.editions if (e.tier, e.locale) == (tier, locale) and not e.interests
+    ]
+    out_dir = out or Path(app.settings.editions.out_dir)
+    write_editions(result, out_dir, wanted, app.settings.publication.base_url)
+    for e in wanted:
+        for c in e.failures + e.warnings:
+            typer.echo(f"{c.level.upper()}: {c.name}: {c.message}", err=True)
+        typer.echo(str(result.path(e)))
+    if any(e.failures for e in wanted):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build")(build_command)
+    app.command("preview")(preview_command)

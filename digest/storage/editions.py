@@ -1,0 +1,161 @@
+"""Freezing editions: once built for a period they are stored, and sending and preview reuse them.
+
+A rebuild (`--force`) replaces them only while nothing has been sent: once `send_started_at` is
+set on the issue, its editions are what subscribers received (or are receiving) and stay put.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, Text, cast, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from digest.checks import Check
+from digest.editions import Edition, Issue
+from digest.period import Period
+from digest.storage.schema import editions as et
+from digest.storage.schema import issues as it
+from digest.storage.schema import subscribers as st
+
+BUILT = "awaiting_approval"
+
+
+class FrozenError(Exception):
+    """The period's editions cannot be rebuilt: sending has begun."""
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    id: int
+    period: Period
+    status: str
+    built_at: dt.datetime | None
+    send_started_at: dt.datetime | None
+
+
+def _issue_row(conn: Connection, period_key: str) -> IssueRow | None:
+    row = conn.execute(select(it).where(it.c.period_key == period_key)).first()
+    if row is None:
+        return None
+    return IssueRow(
+        row.id,
+        Period(row.period_start, row.period_end),
+        row.status,
+        row.built_at,
+        row.send_started_at,
+    )
+
+
+def find_issue(engine: Engine, period: Period) -> IssueRow | None:
+    with engine.connect() as conn:
+        return _issue_row(conn, period.key)
+
+
+def _edition_from_row(row: Any) -> Edition:
+    interests = frozenset(filter(None, str(row.interests_key).split("|")))
+    return Edition(
+        tier=row.tier,
+        locale=row.locale,
+        interests=interests,
+        subject=row.subject,
+        preheader=row.preheader,
+        html=row.html,
+        text=row.text,
+        signal_ids=list(row.signal_ids),
+        checks=[Check(c["name"], c["level"], c["message"]) for c in row.checks],
+    )
+
+
+def load_editions(engine: Engine, period: Period) -> list[Edition]:
+    """The frozen editions of a period, tiers and locales in a stable order ([] if none)."""
+    with engine.connect() as conn:
+        issue = _issue_row(conn, period.key)
+        if issue is None:
+            return []
+        rows = conn.execute(select(et).where(et.c.issue_id == issue.id).order_by(et.c.id)).all()
+    return [_edition_from_row(r) for r in rows]
+
+
+def _ensure_issue(conn: Connection, period: Period, now: dt.datetime) -> IssueRow:
+    existing = _issue_row(conn, period.key)
+    if existing is not None:
+        return existing
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(it).values(
+                    period_key=period.key,
+                    period_start=period.start,
+                    period_end=period.end,
+                    status="building",
+                    created_at=now,
+                )
+            )
+    except IntegrityError:  # another build inserted it first: use theirs
+        pass
+    found = _issue_row(conn, period.key)
+    assert found is not None
+    return found
+
+
+def freeze(engine: Engine, issue: Issue, *, force: bool = False) -> bool:
+    """Store an issue's editions. Returns False (storing nothing) when editions already exist
+    and `force` is not set; raises FrozenError on `force` once sending has begun."""
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        row = _issue_row(conn, issue.period.key)
+        if row is not None:
+            # Lock the issue row for the rest of the transaction (PostgreSQL; SQLite's writer
+            # lock does the same), so a send cannot start between this check and the write.
+            conn.execute(select(it.c.id).where(it.c.id == row.id).with_for_update())
+            row = _issue_row(conn, issue.period.key)
+            assert row is not None
+            if row.send_started_at is not None and force:
+                raise FrozenError(
+                    f"{issue.period.key}: sending began at {row.send_started_at:%Y-%m-%d %H:%M}"
+                    " UTC; its editions are final and cannot be rebuilt"
+                )
+            has_editions = conn.execute(
+                select(et.c.id).where(et.c.issue_id == row.id).limit(1)
+            ).first()
+            if has_editions and not force:
+                return False
+        row = _ensure_issue(conn, issue.period, now)
+        conn.execute(delete(et).where(et.c.issue_id == row.id))
+        conn.execute(insert(et), [_edition_values(row.id, e, now) for e in issue.editions])
+        conn.execute(update(it).where(it.c.id == row.id).values(status=BUILT, built_at=now))
+    return True
+
+
+def _edition_values(issue_id: int, edition: Edition, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "issue_id": issue_id,
+        "tier": edition.tier,
+        "locale": edition.locale,
+        "interests_key": edition.interests_key,
+        "subject": edition.subject,
+        "preheader": edition.preheader,
+        "html": edition.html,
+        "text": edition.text,
+        "signal_ids": edition.signal_ids,
+        "checks": [c.as_dict() for c in edition.checks],
+        "created_at": now,
+    }
+
+
+def audience_interest_sets(engine: Engine) -> list[frozenset[str]]:
+    """Distinct market-class sets followed by active subscribers, "all classes" first.
+
+    Editions are rendered once per set, never per person; a subscriber with no interests
+    follows every class.
+    """
+    sets: dict[frozenset[str], None] = {frozenset(): None}
+    query = select(cast(st.c.interests, Text)).where(st.c.status == "active").distinct()
+    with engine.connect() as conn:
+        for (raw,) in conn.execute(query):
+            sets[frozenset(orjson.loads(raw) or ())] = None
+    return list(sets)
