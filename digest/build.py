@@ -64,9 +64,12 @@ def preview_copy(edition: Edition, base_url: str) -> tuple[str, str]:
 def write_editions(
     result: BuildResult, out_dir: Path, editions: Sequence[Edition], base_url: str
 ) -> Path:
-    """Write each edition's HTML and text (filled for a sample reader) and the manifest."""
+    """Write each all-classes edition's HTML and text (filled for a sample reader) and a
+    manifest listing every edition, interest-set ones included."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for edition in editions:
+        if edition.interests:  # per-interest-set editions live in the database only
+            continue
         names = edition_files(edition)
         html, text = preview_copy(edition, base_url)
         (out_dir / names["html"]).write_text(html, encoding="utf-8")
@@ -120,7 +123,8 @@ def build(
         frozen = load_frozen(engine, period)
         if frozen:
             return BuildResult(period, frozen, signals=found.signals, reused=True, frozen=True)
-    issue = build_issue(found.signals, settings, period, audience_interest_sets(engine))
+    classes = {s.market_class for s in found.publishable if s.market_class}
+    issue = build_issue(found.signals, settings, period, audience_interest_sets(engine, classes))
     result = BuildResult(
         period,
         issue.editions,

@@ -27,8 +27,9 @@ ALL_CLASSES: frozenset[str] = frozenset()
 
 
 def interests_key(interests: frozenset[str]) -> str:
-    """How an interest set is stored: sorted classes joined by `|`; "" means all classes."""
-    return "|".join(sorted(interests))
+    """An edition's interest set as stored: sorted classes joined by `;` ("" = all classes),
+    the same key the audience stores on each subscriber."""
+    return ";".join(sorted(interests))
 
 
 @dataclass
@@ -215,7 +216,7 @@ def manifest(
                 "interests": sorted(e.interests),
                 "subject": e.subject,
                 "preheader": e.preheader,
-                "files": edition_files(e),
+                "files": {} if e.interests else edition_files(e),
                 "html_bytes": e.html_bytes,
                 "signal_ids": e.signal_ids,
                 "checks": [c.as_dict() for c in e.checks],

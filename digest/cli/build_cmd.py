@@ -14,9 +14,10 @@ from digest.cli.context import AppContext, fail
 from digest.cli.ingest_cmd import print_errors
 from digest.config import Settings
 from digest.model import LANGS, MEMBERSHIP_TIERS
-from digest.period import Period, PeriodError, last_complete_week, parse_period
+from digest.period import Period, PeriodError, last_complete_week, latest_week_with, parse_period
 from digest.render.engine import RenderError
 from digest.storage.editions import FrozenError
+from digest.storage.signals import latest_published
 
 PeriodOpt = Annotated[
     str | None,
@@ -61,22 +62,23 @@ def _run(app: AppContext, period: Period, signals: list[str] | None, force: bool
 
 def report(console: Console, result: BuildResult) -> None:
     """The editions table, every failing or warning check, and the editors' signal list."""
-    table = Table(title=f"Editions of {result.period.key}")
+    table = Table(title=f"Editions of {result.period.key}", title_justify="left")
     for column in ("tier", "locale", "signals", "HTML", "checks", "file"):
-        table.add_column(column)
-    for e in result.editions:
+        table.add_column(column, no_wrap=True)
+    main = [e for e in result.editions if not e.interests]
+    for e in main:
         status = "FAIL" if e.failures else ("warn" if e.warnings else "ok")
-        file = str(result.path(e)) if result.out_dir else "-"
-        interests = f" [{', '.join(sorted(e.interests))}]" if e.interests else ""
+        file = result.path(e).name if result.out_dir else "-"
         table.add_row(
-            e.tier + interests,
-            e.locale,
-            str(len(e.signal_ids)),
-            f"{e.html_bytes / 1000:.1f} KB",
-            status,
-            file,
+            e.tier, e.locale, str(len(e.signal_ids)), f"{e.html_bytes / 1000:.1f} KB", status, file
         )
     console.print(table)
+    if len(main) < len(result.editions):
+        sets = {e.interests_key for e in result.editions if e.interests}
+        console.print(
+            f"+ {len(result.editions) - len(main)} editions for {len(sets)} interest sets "
+            "(stored for sending, not written)"
+        )
     seen: set[tuple[str, str]] = set()
     for e in result.editions:
         for c in e.failures + e.warnings:
@@ -127,9 +129,9 @@ def build_command(
         if result.reused
         else ("froze the editions" if result.frozen else "not frozen")
     )
+    written = sum(1 for e in result.editions if not e.interests)
     console.print(
-        f"{chosen.key}: {len(result.editions)} editions in {out_dir}/ ({state}); "
-        f"manifest: {manifest_path}",
+        f"{chosen.key}: {written} editions in {out_dir}/ ({state}); manifest: {manifest_path}",
         markup=False,
     )
     if result.failed:
@@ -181,3 +183,32 @@ def preview_command(
 def register(app: typer.Typer) -> None:
     app.command("build")(build_command)
     app.command("preview")(preview_command)
+
+
+def build_latest_week(app: AppContext, console: Console) -> bool:
+    """The main job's build step: the newest complete week the store holds signals for.
+
+    Found from the store itself (the bundled examples are dated in their own weeks, not last
+    week). Writes the editions to `editions.out_dir`, says where, and returns False when a
+    check failed.
+    """
+    with app.engine.connect() as conn:
+        period = latest_week_with(latest_published(conn), app.settings.publication.zone)
+    if period is None:
+        console.print("No dated signals in the store: nothing to build.")
+        return True
+    try:
+        result = build(app.settings, period, engine=app.engine)
+    except RenderError as exc:
+        console.print(f"digest: {exc}", markup=False)
+        return False
+    out_dir = Path(app.settings.editions.out_dir)
+    write_editions(result, out_dir, result.editions, app.settings.publication.base_url)
+    report(console, result)
+    main = [e for e in result.editions if not e.interests]
+    console.print(
+        f"Built {period.key}: {len(main)} editions in {out_dir.resolve()}/ "
+        f"({', '.join(result.path(e).name for e in main)}); open one in a browser.",
+        markup=False,
+    )
+    return not result.failed

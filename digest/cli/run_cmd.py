@@ -1,7 +1,8 @@
 """`digest run`: the weekly job on the configured sources (the Quickstart's first command).
 
-Today it ingests the configured sources (the bundled examples when none are configured) and
-reports what the store holds per ISO week and market class.
+Today it ingests the configured sources (the bundled examples when none are configured),
+reports what the store holds per ISO week and market class, and builds the newest complete
+week's editions into `editions.out_dir`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from digest.cli.build_cmd import build_latest_week
 from digest.cli.context import AppContext
 from digest.cli.ingest_cmd import print_errors, source_progress
 from digest.cli.subscribers_cmd import import_example_audience
@@ -53,7 +55,8 @@ def run_command(ctx: typer.Context) -> None:
         overview = week_class_counts(conn)
     console.print(_overview_table(overview))
     audience_ok = import_example_audience(app.engine, app.settings.publication.timezone, console)
-    if report.errors or not audience_ok:
+    built_ok = build_latest_week(app, console)
+    if report.errors or not audience_ok or not built_ok:
         raise typer.Exit(1)
 
 

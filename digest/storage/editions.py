@@ -7,11 +7,11 @@ set on the issue, its editions are what subscribers received (or are receiving) 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, Engine, Text, cast, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.checks import Check
@@ -56,7 +56,7 @@ def find_issue(engine: Engine, period: Period) -> IssueRow | None:
 
 
 def _edition_from_row(row: Any) -> Edition:
-    interests = frozenset(filter(None, str(row.interests_key).split("|")))
+    interests = frozenset(filter(None, str(row.interests_key).split(";")))
     return Edition(
         tier=row.tier,
         locale=row.locale,
@@ -147,15 +147,20 @@ def _edition_values(issue_id: int, edition: Edition, now: dt.datetime) -> dict[s
     }
 
 
-def audience_interest_sets(engine: Engine) -> list[frozenset[str]]:
-    """Distinct market-class sets followed by active subscribers, "all classes" first.
+def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[frozenset[str]]:
+    """The distinct interest sets among active subscribers, narrowed to the issue's classes.
 
-    Editions are rendered once per set, never per person; a subscriber with no interests
-    follows every class.
+    Editions are rendered once per set, never per person. As in the audience's selection, a
+    subscriber's set keeps only the classes this issue has (empty = every class; nothing left
+    = not mailed), so only sets someone will actually receive are built. "All classes" is
+    always first.
     """
+    present = frozenset(classes)
     sets: dict[frozenset[str], None] = {frozenset(): None}
-    query = select(cast(st.c.interests, Text)).where(st.c.status == "active").distinct()
+    query = select(st.c.interests).where(st.c.status == "active").distinct()
     with engine.connect() as conn:
-        for (raw,) in conn.execute(query):
-            sets[frozenset(orjson.loads(raw) or ())] = None
+        for (key,) in conn.execute(query):
+            narrowed = frozenset(c for c in str(key or "").split(";") if c) & present
+            if narrowed:
+                sets[narrowed] = None
     return list(sets)
