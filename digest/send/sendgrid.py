@@ -65,7 +65,7 @@ RESERVED_HEADERS = frozenset(
 )
 # Anything but exactly "application/json" makes python_http_client send our (orjson) string
 # as is instead of running the standard library's json.dumps over the dict.
-_CONTENT_TYPE = "application/json; charset=utf-8"
+CONTENT_TYPE = "application/json; charset=utf-8"
 
 Observer = Callable[[int, Mapping[str, str]], None]
 """Called with (status, lower-cased headers) for every HTTP answer: metrics, and contract tests."""
@@ -178,7 +178,7 @@ class SendGridProvider:
         try:
             response = self._client.client.mail.send.post(
                 request_body=payload,
-                request_headers={"Content-Type": _CONTENT_TYPE},
+                request_headers={"Content-Type": CONTENT_TYPE},
                 timeout=self.timeout,
             )
         except HTTPError as err:
