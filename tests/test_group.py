@@ -53,7 +53,8 @@ def test_same_story_in_other_words_collapses_into_the_richer_record() -> None:
         titles={"en": "Netherlands extends export licensing to DUV immersion servicing"},
         summary={
             "en": [
-                "The Dutch government extended export-licence requirements to servicing, spare parts and software updates for installed DUV immersion lithography tools."
+                "The Dutch government extended export-licence requirements to servicing, spare "
+                "parts and software updates for installed DUV immersion lithography tools."
             ]
         },
     )
@@ -65,7 +66,8 @@ def test_same_story_in_other_words_collapses_into_the_richer_record() -> None:
         },
         summary={
             "en": [
-                "The Netherlands now requires an export licence before servicing, supplying spare parts for or updating software on installed immersion DUV scanners."
+                "The Netherlands now requires an export licence before servicing, supplying "
+                "spare parts for or updating software on installed immersion DUV scanners."
             ]
         },
         trend_context="Member-only depth makes this the richer record.",
