@@ -61,6 +61,17 @@ def _story_text(signal: Signal, lang: str) -> str:
     return default_process(" ".join([title, *lead])) if title or lead else ""
 
 
+MIN_TOKENS = 12
+"""Below this many words, wording overlap proves nothing (two short leads share "the", "of"):
+such texts count as one story only when they are identical."""
+
+
+def _comparable(a: str, b: str) -> bool:
+    if a.count(" ") + 1 >= MIN_TOKENS and b.count(" ") + 1 >= MIN_TOKENS:
+        return True
+    return a == b
+
+
 def _similar_pairs(signals: Sequence[Signal], threshold: float) -> set[tuple[int, int]]:
     """Index pairs (i < j) of one story: same market class, similar title and lead in a
     language both have (rapidfuzz's token-set ratio, each class's pairs at once in C++)."""
@@ -77,7 +88,7 @@ def _similar_pairs(signals: Sequence[Signal], threshold: float) -> set[tuple[int
                 continue
             scores = cdist(texts, texts, scorer=fuzz.token_set_ratio, score_cutoff=threshold)
             for a, b in zip(*scores.nonzero(), strict=True):
-                if a < b and texts[a] and texts[b]:
+                if a < b and texts[a] and texts[b] and _comparable(texts[a], texts[b]):
                     pairs.add((members[a], members[b]))
     return pairs
 
