@@ -129,7 +129,11 @@ def build_edition(
         edition = _render_edition(renderer, view, settings, needles)
         if edition.html_bytes <= SIZE_FAIL or limit == 1:
             break
-        limit = max(1, limit * 2 // 3)
+        # Size grows about linearly with items shown: aim straight under the budget.
+        shown = max(1, len(edition.signal_ids))
+        per_section = max(1, shown // max(1, len(view.sections)))
+        fitting = int(per_section * SIZE_FAIL * 0.95 / edition.html_bytes)
+        limit = max(1, min(limit - 1, fitting))
     if limit < policy.max_items:
         edition.checks.append(
             Check("overflow", "warn", f"{limit} items per section (not {policy.max_items}) to fit")
