@@ -11,7 +11,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
@@ -75,6 +76,7 @@ _TIER_LOOKUP: dict[str, Tier] = {
 }
 
 
+@lru_cache(maxsize=256)
 def parse_tier(value: str) -> Tier:
     """A tier from its key or display name, case-insensitive; blank means `open`."""
     if not value.strip():
@@ -86,6 +88,7 @@ def parse_tier(value: str) -> Tier:
         raise ValueError(f"unknown tier {value!r} (known: {known})") from None
 
 
+@lru_cache(maxsize=256)
 def parse_locale(value: str) -> Locale:
     """A locale from its code, case-insensitive (`EN`, `zh`); blank means `en`."""
     code = value.strip().lower()
@@ -98,6 +101,7 @@ def parse_locale(value: str) -> Locale:
         raise ValueError(f"unknown locale {value!r} (known: {known})") from None
 
 
+@lru_cache(maxsize=256)
 def parse_status(value: str) -> Status:
     """A status from its key, case-insensitive; blank means `active`."""
     key = value.strip().lower()
@@ -119,6 +123,7 @@ def _zone_ok(key: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=1024)
 def parse_timezone(value: str, default: str) -> str:
     """An IANA zone key (checked with zoneinfo); blank means the publication's zone."""
     key = value.strip() or default
@@ -138,8 +143,11 @@ _SPACE_LIKE = re.compile(r"\s+")
 
 def clean_text(value: str, limit: int) -> str:
     """`value` on one line: controls and separators replaced, whitespace collapsed, capped."""
-    chars = (" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in value)
-    text = _SPACE_LIKE.sub(" ", "".join(chars)).strip()
+    if value.isprintable():  # the common case: no controls, no whitespace but ' '
+        text = " ".join(value.split())
+    else:
+        chars = (" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in value)
+        text = _SPACE_LIKE.sub(" ", "".join(chars)).strip()
     return text[:limit].rstrip()
 
 
@@ -149,7 +157,17 @@ def clean_name(value: str) -> str:
 
 def parse_interests(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Market classes from `a;b` (or a list): cleaned, de-duplicated, sorted; empty = all."""
-    parts = value.split(";") if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        return _parse_interest_text(value)
+    return _interests(list(value))
+
+
+@lru_cache(maxsize=4096)  # a list repeats a handful of interest sets many times
+def _parse_interest_text(value: str) -> tuple[str, ...]:
+    return _interests(value.split(";")) if value.strip() else ()
+
+
+def _interests(parts: list[str]) -> tuple[str, ...]:
     cleaned = {clean_text(p, INTEREST_MAX) for p in parts}
     interests = tuple(sorted(p for p in cleaned if p))
     if any(";" in p for p in interests):
@@ -168,9 +186,12 @@ def split_interests(key: str) -> tuple[str, ...]:
     return tuple(key.split(";")) if key else ()
 
 
-@dataclass(frozen=True)
-class Profile:
-    """What an operator or a CSV row says about a person (the status is a separate fact)."""
+class Profile(NamedTuple):
+    """What an operator or a CSV row says about a person (the status is a separate fact).
+
+    A NamedTuple rather than a frozen dataclass: an import builds one per row, and this is the
+    cheapest immutable record Python has.
+    """
 
     email: str
     name: str = ""

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Collection, Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Select, exists, select
 
 from digest.audience.model import Locale, Status, Tier, split_interests
 from digest.storage.schema import subscribers as t
 from digest.storage.schema import suppressions as s
+
+
+_TIERS = {t.value: t for t in Tier}  # a dict lookup, not Tier(value), a million times
+_LOCALES = {loc.value: loc for loc in Locale}
 
 
 class Recipient(NamedTuple):
@@ -44,7 +48,7 @@ class GroupKey(NamedTuple):
 
 def recipients_query(
     tiers: Collection[Tier] | None = None, locales: Collection[Locale] | None = None
-) -> Select[tuple[int, str, str, str, str, str, str]]:
+) -> Select[Any]:
     """The SQL: active, not suppressed, optionally narrowed, in edition order."""
     suppressed = exists().where(s.c.email_hash == t.c.email_hash)
     query = (
@@ -75,19 +79,18 @@ def select_recipients(
     """
     wanted = frozenset(market_classes) if market_classes is not None else None
     cache: dict[str, tuple[str, ...] | None] = {}
-    rows = conn.execution_options(yield_per=batch).execute(recipients_query(tiers, locales))
+    result = conn.execution_options(yield_per=batch).execute(recipients_query(tiers, locales))
+    rows = cast("Iterable[tuple[Any, ...]]", result)  # Rows unpack like the tuples they are
     for rid, email, name, tier, locale, zone, key in rows:
         if key not in cache:
             cache[key] = _effective(split_interests(key), wanted)
         interests = cache[key]
         if interests is None:
             continue
-        yield Recipient(rid, email, name, Tier(tier), Locale(locale), zone, interests)
+        yield Recipient(rid, email, name, _TIERS[tier], _LOCALES[locale], zone, interests)
 
 
-def _effective(
-    interests: tuple[str, ...], wanted: frozenset[str] | None
-) -> tuple[str, ...] | None:
+def _effective(interests: tuple[str, ...], wanted: frozenset[str] | None) -> tuple[str, ...] | None:
     """What a subscriber gets from this issue: all (()), a subset, or nothing (None)."""
     if not interests or wanted is None:
         return interests
@@ -103,7 +106,4 @@ def grouped(
     Narrowing by market class can map two stored interest sets to one key, so a key may recur;
     look editions up by key rather than assuming each arrives once.
     """
-    for key, members in itertools.groupby(
-        recipients, key=lambda r: GroupKey(r.tier, r.locale, r.interests)
-    ):
-        yield key, members
+    yield from itertools.groupby(recipients, key=lambda r: GroupKey(r.tier, r.locale, r.interests))
