@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -221,6 +221,54 @@ class Editions(_Section):
     )
 
 
+class Schedule(_Section):
+    """`digest schedule run`: when the weekly job fires and what it waits for."""
+
+    weekly: str = Field(
+        "mon 07:00",
+        description='When the weekly job fires, in the publication\'s zone: "mon 07:00" (day '
+        'names, never numbers) or a 5-field crontab such as "0 7 * * mon".',
+    )
+    misfire_grace_hours: float = Field(
+        12.0,
+        gt=0,
+        description="How late a fire may still run after downtime; later ones are skipped and "
+        "recorded (APScheduler's own default is 1 second).",
+    )
+    approval_required: bool = Field(
+        False, description="Build at the trigger time, then send only once an editor approves."
+    )
+    approval_deadline_hours: float = Field(
+        24.0, gt=0, description="Hours after the trigger to wait for approval."
+    )
+    approval_check_minutes: float = Field(
+        5.0, gt=0, description="How often the scheduler re-checks for an approval."
+    )
+    on_deadline: Literal["send", "skip"] = Field(
+        "skip",
+        description='At the approval deadline: "send" anyway, or "skip" and email the editors.',
+    )
+    editors: list[str] = Field(
+        default_factory=list, description="Editor addresses told when an issue is skipped."
+    )
+    local_time_delivery: bool = Field(
+        False,
+        description="Deliver at the trigger's wall-clock time in each subscriber's own zone.",
+    )
+    standby_poll_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="How often a standby scheduler retries the lock held by the active one.",
+    )
+
+    @field_validator("weekly")
+    @classmethod
+    def _valid_trigger(cls, value: str) -> str:
+        from digest.schedule.trigger import validate_weekly  # apscheduler only when used
+
+        return validate_weekly(value)
+
+
 class Settings(_Section):
     publication: Publication = Field(default_factory=Publication)
     database: Database = Field(default_factory=Database)
@@ -231,6 +279,7 @@ class Settings(_Section):
     outbox: Outbox = Field(default_factory=Outbox)
     editions: Editions = Field(default_factory=Editions)
     tiers: Tiers = Field(default_factory=Tiers)
+    schedule: Schedule = Field(default_factory=Schedule)
 
 
 # Environment variable → dotted key. Lists are comma-separated.

@@ -153,3 +153,23 @@ events = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("data", JSON, nullable=False),
 )
+
+# What the scheduler did: every fire, skip (missed beyond the grace), error and pipeline result.
+# `digest schedule list` reads it; a duplicate fire shows up here as a second, harmless row.
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),  # weekly, approval, bucket, manual
+    Column("period_key", String(32), nullable=True),
+    Column("zone", String(64), nullable=True),  # local-time bucket, else NULL
+    Column("event", String(16), nullable=False),  # fired, executed, missed, error, result
+    Column("outcome", String(32), nullable=True),  # sent, built, awaiting_approval, skipped, ...
+    Column("scheduled_for", DateTime(timezone=True), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("holder", String(200), nullable=False, default=""),  # host:pid of the scheduler
+    Index("ix_schedule_runs_period", "period_key", "recorded_at"),
+    Index("ix_schedule_runs_recorded", "recorded_at"),
+)
