@@ -21,7 +21,6 @@ from digest.audience.model import Locale, Status, Tier, split_interests
 from digest.storage.schema import subscribers as t
 from digest.storage.schema import suppressions as s
 
-
 _TIERS = {t.value: t for t in Tier}  # a dict lookup, not Tier(value), a million times
 _LOCALES = {loc.value: loc for loc in Locale}
 

@@ -13,7 +13,7 @@ from digest.audience.csvio import (
     export_rows,
     parse_csv,
 )
-from digest.audience.model import Locale, Status, Tier
+from digest.audience.model import Locale, Profile, Status, Tier
 from digest.audience.suppression import suppression_reason
 from digest.storage.schema import subscribers
 
@@ -214,6 +214,17 @@ def test_good_rows_import_and_bad_rows_are_skipped(engine: Engine) -> None:
         bob = store.get(conn, "bob@example.com")
     assert bob is not None and bob.tier is Tier.STRATEGY_CIRCLE and bob.timezone == ZONE
     assert bob.consent_source == "import:t.csv"
+
+
+def test_imported_timestamps_read_back_like_any_other(engine: Engine) -> None:
+    import_text(engine, GOOD)
+    with engine.begin() as conn:
+        store.add(conn, Profile(email="bob@example.com"), source="cli")
+        imported = store.get(conn, "ann@example.com")
+        added = store.get(conn, "bob@example.com")
+    assert imported is not None and added is not None
+    assert imported.created_at.tzinfo is not None
+    assert imported.consent_at == imported.created_at <= added.created_at
 
 
 def test_dry_run_writes_nothing(engine: Engine) -> None:
