@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 from hypothesis import given
@@ -70,7 +71,7 @@ def test_weekly_fires_cover_consecutive_weeks_without_gap_or_repeat() -> None:
     for _ in range(60):
         fire = trigger.get_next_fire_time(None, fire + dt.timedelta(seconds=1))
         keys.append(period_for_fire(fire, LONDON))
-    assert all(b.start - a.end == dt.timedelta(days=1) for a, b in zip(keys, keys[1:], strict=False))
+    assert all(b.start - a.end == dt.timedelta(days=1) for a, b in itertools.pairwise(keys))
 
 
 def test_period_close_is_midnight_after_the_last_day() -> None:
@@ -116,7 +117,8 @@ def test_every_bucket_is_after_the_period_closed() -> None:
 def test_a_bucket_is_never_more_than_a_day_after_the_close() -> None:
     zones = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kolkata", "America/St_Johns"]
     assert all(
-        at - W47_CLOSE < dt.timedelta(days=1) for at in bucket_times(W47_CLOSE, SEVEN, zones).values()
+        at - W47_CLOSE < dt.timedelta(days=1)
+        for at in bucket_times(W47_CLOSE, SEVEN, zones).values()
     )
 
 

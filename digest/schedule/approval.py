@@ -1,0 +1,82 @@
+"""The approval gate: an editor approves a built issue before the scheduler may send it.
+
+The state lives on the `issues` row (`approved_at`, `approved_by`), so `digest approve`, the web
+app's button and the scheduler agree without talking to each other; the scheduler only reads it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select, update
+
+from digest.period import parse_period
+from digest.storage.schema import issues
+
+SENT_STATES = ("sending", "sent")
+
+
+class ApprovalError(Exception):
+    """The period cannot be approved (no built issue, or already sent); the message says why."""
+
+
+@dataclass(frozen=True)
+class Approval:
+    period_key: str
+    approved_at: dt.datetime
+    approved_by: str
+    already: bool
+    """True when the issue had been approved before: the first approval stands."""
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands timezone-aware columns back naive (in UTC as stored); PostgreSQL aware."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def approve(engine: Engine, period_text: str, by: str, now: dt.datetime) -> Approval:
+    """Approve the period's built issue; refuse when there is none to approve."""
+    key = parse_period(period_text).key
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(issues.c.status, issues.c.approved_at, issues.c.approved_by).where(
+                issues.c.period_key == key
+            )
+        ).first()
+        if row is None:
+            raise ApprovalError(
+                f"{key} has no built issue to approve: build it first (`digest build --period "
+                f"{key}`, or let the scheduler build it at the trigger time)"
+            )
+        if row.approved_at is not None:
+            return Approval(key, _aware(row.approved_at), row.approved_by or "", True)
+        if row.status in SENT_STATES:
+            raise ApprovalError(f"{key} is already {row.status}: there is nothing left to approve")
+        conn.execute(
+            update(issues)
+            .where(issues.c.period_key == key)
+            .values(approved_at=now, approved_by=by, status="approved")
+        )
+    return Approval(key, now, by, False)
+
+
+def approved_at(engine: Engine, period_key: str) -> dt.datetime | None:
+    """When the period's issue was approved, or None (also when there is no issue)."""
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(issues.c.approved_at).where(issues.c.period_key == period_key)
+        ).scalar()
+    return _aware(value) if value is not None else None
+
+
+def mark_awaiting(engine: Engine, period_key: str) -> None:
+    """Say on the issue that it waits for an editor (unless approved or sending already)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(issues)
+            .where(issues.c.period_key == period_key)
+            .where(issues.c.approved_at.is_(None))
+            .where(issues.c.status.not_in(SENT_STATES))
+            .values(status="awaiting_approval")
+        )
