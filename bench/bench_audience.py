@@ -23,11 +23,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from digest.audience.csvio import import_file
+from digest.audience.csvio import driver_insert, import_file
 from digest.audience.selection import grouped, select_recipients
 from digest.audience.suppression import email_hash, installation_salt
 from digest.storage.db import open_database
-from digest.storage.schema import subscribers
 
 CLASSES = ["Case File", "Policy Track", "Supply Chain", "Capital Flows", "Infrastructure"]
 TIERS = ["open", "Strategy Circle", "leadership_alliance", "Strategic Circle", ""]
@@ -74,11 +73,21 @@ def fill(engine: Engine, rows: int, rng: random.Random) -> None:
                         "updated_at": now,
                     }
                 )
-            conn.execute(subscribers.insert(), batch)
+            driver_insert(conn, batch)
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc (Linux), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def reset_peak_rss() -> None:
+    """Start VmHWM (peak RSS) afresh, so the peak measured is the streaming loop's own."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
 
 
 def _drain(url: str, market_classes: list[str]) -> tuple[int, int]:
@@ -99,11 +108,12 @@ def stream(url: str, market_classes: list[str]) -> None:
     with engine.connect() as conn:  # warm up: connection, dialect, first query compiled
         next(select_recipients(conn), None)
     engine.dispose()
-    baseline = rss_mb()
+    reset_peak_rss()
+    baseline = _status_mb("VmRSS")
     start, cpu = time.perf_counter(), time.process_time()
     recipients, groups = _drain(url, market_classes)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    grown = rss_mb() - baseline
+    grown = _status_mb("VmHWM") - baseline
     tracemalloc.start()
     _drain(url, market_classes)
     _, peak = tracemalloc.get_traced_memory()
