@@ -100,16 +100,29 @@ def export_command(
 
 
 def _profile(
-    email: str, name: str, tier: str, locale: str, timezone: str, interests: str, zone: str
+    email: str,
+    given: dict[str, str | None],
+    base: Profile | None,
+    zone: str,
 ) -> Profile:
+    """The profile to store: options given override `base` (the stored one), blanks default."""
+
+    def pick(key: str, parse: Callable[[str], T], current: T | None) -> T:
+        value = given[key]
+        if value is None and current is not None:
+            return current
+        return parse(value or "")
+
     try:
         return Profile(
             email=normalize_email(email),
-            name=clean_name(name),
-            tier=parse_tier(tier),
-            locale=parse_locale(locale),
-            timezone=parse_timezone(timezone, zone),
-            interests=parse_interests(interests),
+            name=pick("name", clean_name, base.name if base else None),
+            tier=pick("tier", parse_tier, base.tier if base else None),
+            locale=pick("locale", parse_locale, base.locale if base else None),
+            timezone=pick(
+                "timezone", lambda v: parse_timezone(v, zone), base.timezone if base else None
+            ),
+            interests=pick("interests", parse_interests, base.interests if base else None),
         )
     except ValueError as exc:  # InvalidAddress is a ValueError too
         fail(str(exc))
@@ -119,30 +132,43 @@ def _profile(
 def add_command(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The address (normalized, case-insensitive).")],
-    name: Annotated[str, typer.Option(help="Display name.")] = "",
-    tier: Annotated[str, typer.Option(help="open, strategy_circle or leadership_alliance.")] = "",
-    locale: Annotated[str, typer.Option(help="en or zh.")] = "",
-    timezone: Annotated[str, typer.Option(help="IANA zone; default: publication.timezone.")] = "",
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    tier: Annotated[
+        str | None, typer.Option(help="open (default), strategy_circle or leadership_alliance.")
+    ] = None,
+    locale: Annotated[str | None, typer.Option(help="en (default) or zh.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA zone (default: publication.timezone).")
+    ] = None,
     interests: Annotated[
-        str, typer.Option(help="Market classes separated by ';' (empty: all).")
-    ] = "",
+        str | None, typer.Option(help="Market classes separated by ';' (default: all).")
+    ] = None,
 ) -> None:
-    """Add a subscriber (consent source: `cli`), or update an existing one's profile.
+    """Add a subscriber (consent source: `cli`), or change the given fields of an existing one.
 
-    An address that opted out is refused: only the person's own confirmed opt-in lifts that.
+    Options left out keep an existing subscriber's values. The status never changes here: an
+    address that opted out is refused, and only the person's own confirmed opt-in lifts that.
     """
     a: AppContext = ctx.obj
-    profile = _profile(
-        email, name, tier, locale, timezone, interests, a.settings.publication.timezone
-    )
+    given = {
+        "name": name,
+        "tier": tier,
+        "locale": locale,
+        "timezone": timezone,
+        "interests": interests,
+    }
     with a.engine.begin() as conn:
+        existing = store.get(conn, _email(email))
+        base = existing.profile if existing else None
+        profile = _profile(email, given, base, a.settings.publication.timezone)
         try:
             outcome, subscriber = store.add(conn, profile, source="cli")
         except store.SuppressedAddress as exc:
             fail(str(exc), code=1)
+    stays = "" if subscriber.status.mailable else f"; stays {subscriber.status.value}"
     typer.echo(
         f"{outcome.value}: {subscriber.email} ({subscriber.tier.display_name}, "
-        f"{subscriber.locale.value})"
+        f"{subscriber.locale.value}{stays})"
     )
 
 

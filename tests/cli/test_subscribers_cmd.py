@@ -79,6 +79,22 @@ def test_add_list_and_json(tmp_path: Path) -> None:
     assert row["consent_source"] == "cli"
 
 
+def test_add_on_an_existing_subscriber_changes_only_the_given_fields() -> None:
+    digest(
+        "subscribers", "add", "ann@example.com", "--tier", "leadership_alliance", "--locale", "zh"
+    )
+    result = digest("subscribers", "add", "ann@example.com", "--name", "Ann Lee")
+    assert "updated: ann@example.com (Leadership Alliance, zh)" in result.output
+
+
+def test_add_on_an_opted_out_subscriber_says_they_stay_opted_out(tmp_path: Path) -> None:
+    status_file = tmp_path / "status.csv"
+    status_file.write_text("email,status\nann@example.com,unsubscribed\n", "utf-8")
+    digest("subscribers", "import", str(status_file))
+    result = digest("subscribers", "add", "ann@example.com", "--name", "Ann")
+    assert "updated: ann@example.com (Open, en; stays unsubscribed)" in result.output
+
+
 def test_add_refuses_a_bad_value() -> None:
     result = digest("subscribers", "add", "ann@example.com", "--locale", "fr")
     assert result.exit_code == 2
