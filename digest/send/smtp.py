@@ -9,6 +9,7 @@ accepted it, so the result is UNCERTAIN and the message is not re-sent.
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
 import socket
 import ssl
@@ -81,8 +82,13 @@ class SmtpProvider:
         timeout: float = 30.0,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        plaintext_auth: bool | None = None,
     ) -> None:
         self.url = SmtpUrl.parse(url)
+        self.plaintext_auth = (
+            _is_loopback(self.url.host) if plaintext_auth is None else plaintext_auth
+        )
+        """Send the password without TLS? By default only to this machine (a local relay)."""
         self.timeout = timeout
         self.ssl_context = ssl_context or ssl.create_default_context()
         self.local_hostname = local_hostname
@@ -186,10 +192,17 @@ class SmtpProvider:
             )
         try:
             conn.ehlo_or_helo_if_needed()
+            secure = u.tls
             if not u.tls and conn.has_extn("starttls"):
                 conn.starttls(context=self.ssl_context)
                 conn.ehlo()
+                secure = True
             if u.username is not None:
+                if not secure and not self.plaintext_auth:
+                    raise smtplib.SMTPNotSupportedError(
+                        "the server offers no STARTTLS: the password is not sent in clear text "
+                        "(use smtps:// or a server with STARTTLS)"
+                    )
                 _login(conn, u.username, u.password or "")
         except BaseException:
             conn.close()
@@ -211,6 +224,15 @@ class SmtpProvider:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _login(conn: smtplib.SMTP, username: str, password: str) -> None:

@@ -7,6 +7,7 @@ dropped connections, and counts connections by the SMTP sessions that sent MAIL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -92,7 +93,9 @@ class Sink:
         return out
 
 
-def _serve(sink: Sink, port: int, **server_kwargs: Any) -> Iterator[Sink]:
+@contextlib.contextmanager
+def serving(sink: Sink, port: int, **server_kwargs: Any) -> Iterator[Sink]:
+    """Run an aiosmtpd server for `sink` on `port` while the block runs."""
     controller = aiosmtpd_controller.Controller(
         sink, hostname="127.0.0.1", port=port, **server_kwargs
     )
@@ -105,7 +108,8 @@ def _serve(sink: Sink, port: int, **server_kwargs: Any) -> Iterator[Sink]:
 
 @pytest.fixture
 def sink(port: int) -> Iterator[Sink]:
-    yield from _serve(Sink(), port)
+    with serving(Sink(), port) as running:
+        yield running
 
 
 @pytest.fixture
@@ -288,13 +292,10 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, aut
 
 @pytest.fixture
 def auth_sink(port: int) -> Iterator[Sink]:
-    yield from _serve(
-        Sink(),
-        port,
-        authenticator=_authenticator,
-        auth_required=True,
-        auth_require_tls=False,
-    )
+    with serving(
+        Sink(), port, authenticator=_authenticator, auth_required=True, auth_require_tls=False
+    ) as running:
+        yield running
 
 
 def test_credentials_from_the_url_are_percent_decoded_and_used(
@@ -336,3 +337,91 @@ def test_the_password_never_appears_in_the_url_repr() -> None:
 def test_unusable_smtp_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         SmtpUrl.parse(url)
+
+
+# --- TLS: STARTTLS when offered, smtps:// from the start, no password in clear text -------
+
+
+@dataclass(frozen=True)
+class Tls:
+    server: Any
+    client: Any
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    """A self-signed certificate for 127.0.0.1, and contexts that serve and trust it."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    x509 = pytest.importorskip("cryptography.x509", reason="TLS tests need `cryptography`")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return Tls(server, client)
+
+
+def test_starttls_is_used_when_offered_before_auth(
+    tls: Tls, port: int, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    options = {"tls_context": tls.server, "require_starttls": True, "auth_required": True}
+    with serving(Sink(), port, authenticator=_authenticator, **options) as sink:
+        url = f"smtp://us%40er:p%3Ass%20w%2Frd@127.0.0.1:{port}"
+        provider = SmtpProvider(url, timeout=5, ssl_context=tls.client)
+        (result,) = provider.send(make_message(), make_recipients(1))
+        provider.close()
+    assert result.outcome is Outcome.ACCEPTED and len(sink.received) == 1
+
+
+def test_smtps_speaks_tls_from_the_first_byte(
+    tls: Tls, port: int, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    with serving(Sink(), port, ssl_context=tls.server) as sink:
+        provider = SmtpProvider(f"smtps://127.0.0.1:{port}", timeout=5, ssl_context=tls.client)
+        (result,) = provider.send(make_message(), make_recipients(1))
+        provider.close()
+    assert result.outcome is Outcome.ACCEPTED and len(sink.received) == 1
+
+
+def test_no_password_in_clear_text_unless_allowed(
+    auth_sink: Sink, port: int, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    url = f"smtp://us%40er:p%3Ass%20w%2Frd@127.0.0.1:{port}"
+    provider = SmtpProvider(url, timeout=5, plaintext_auth=False)
+    (result,) = provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.RETRYABLE
+    assert result.reason is not None and "STARTTLS" in result.reason
+    assert auth_sink.received == []
