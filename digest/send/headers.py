@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -43,12 +44,40 @@ def subject_of(message: EditionMessage) -> str:
     return f"{TEST_PREFIX}{subject}" if message.test else subject
 
 
-def address(email: str, name: str = "") -> Address:
-    """A header-safe Address; raises ValueError for an addr-spec with control chars or spaces."""
+def envelope_address(email: str) -> str:
+    """`email` as sent: an internationalized domain in its ASCII (IDNA) form; ValueError if unsafe.
+
+    Only a non-ASCII local part then still needs SMTPUTF8 (see `needs_smtputf8`).
+    """
     if not email or _UNSAFE_URL.search(email) or email.count("@") != 1:
         raise ValueError(f"unusable email address {email!r}")
     local, domain = email.rsplit("@", 1)
+    if not local or not domain:
+        raise ValueError(f"unusable email address {email!r}")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"unusable email domain {domain!r}") from exc
+    return f"{local}@{domain}"
+
+
+def needs_smtputf8(email: str) -> bool:
+    """True when the address cannot be written in ASCII (its local part is not ASCII)."""
+    return not email.isascii()
+
+
+def address(email: str, name: str = "") -> Address:
+    """A header-safe Address; raises ValueError for an addr-spec with control chars or spaces."""
+    local, domain = envelope_address(email).rsplit("@", 1)
     return Address(display_name=clean_header_text(name), username=local, domain=domain)
+
+
+def serialize(email: EmailMessage) -> bytes:
+    """The message as sent over SMTP (CRLF); raw UTF-8 headers only where an address needs it."""
+    to = str(email["To"] or "")
+    utf8 = any(needs_smtputf8(a.addr_spec) for a in email["To"].addresses) if to else False
+    return email.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
 
 
 def list_unsubscribe(url: str) -> str:

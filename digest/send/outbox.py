@@ -11,10 +11,9 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from email import policy
 from pathlib import Path
 
-from digest.send.headers import build_email
+from digest.send.headers import build_email, serialize
 from digest.send.provider import EditionMessage, Outcome, Recipient, Result, check_batch
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -51,7 +50,7 @@ class OutboxProvider:
             return Result(recipient.subscriber_id, Outcome.FAILED, f"invalid: {exc}")
         target = self.path_for(message, recipient)
         try:
-            _write_atomically(target, email.as_bytes(policy=policy.SMTP))
+            _write_atomically(target, serialize(email))
         except OSError as exc:
             return Result(recipient.subscriber_id, Outcome.RETRYABLE, f"outbox: {exc}")
         return Result(recipient.subscriber_id, Outcome.ACCEPTED, message_id=email["Message-ID"])

@@ -15,10 +15,9 @@ import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email import policy
 from urllib.parse import unquote, urlsplit
 
-from digest.send.headers import build_email
+from digest.send.headers import build_email, envelope_address, needs_smtputf8, serialize
 from digest.send.provider import (
     BOUNCE_PREFIX,
     EditionMessage,
@@ -127,11 +126,12 @@ class SmtpProvider:
             email = build_email(message, recipient)
         except ValueError as exc:
             return Result(sid, Outcome.FAILED, f"invalid: {exc}")
-        data = email.as_bytes(policy=policy.SMTP)
+        data = serialize(email)
         message_id = str(email["Message-ID"])
+        rcpt = envelope_address(recipient.email)
         for attempt in (1, 2):
             try:
-                return self._transact(message.from_email, recipient, data, message_id)
+                return self._transact(message.from_email, sid, rcpt, data, message_id)
             except _Uncertain as exc:
                 self._drop()
                 return Result(sid, Outcome.UNCERTAIN, f"after DATA: {exc}", message_id=message_id)
@@ -142,16 +142,20 @@ class SmtpProvider:
                     return Result(sid, Outcome.RETRYABLE, f"before DATA: {_describe(exc)}")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _transact(self, sender: str, recipient: Recipient, data: bytes, message_id: str) -> Result:
+    def _transact(self, sender: str, sid: int, rcpt: str, data: bytes, message_id: str) -> Result:
         """MAIL, RCPT, DATA on the shared connection; a refusal answers, a drop raises."""
         conn = self._connection()
-        sid = recipient.subscriber_id
         options = [f"size={len(data)}"] if conn.has_extn("size") else []
+        if needs_smtputf8(rcpt):
+            if not conn.has_extn("smtputf8"):
+                reason = "invalid: the address needs SMTPUTF8, which the server does not offer"
+                return Result(sid, Outcome.FAILED, reason)
+            options.append("SMTPUTF8")
         code, reply = conn.mail(sender, options)
         if code != 250:
             self._reset(conn)
             return _refused(sid, code, reply, "sender refused")
-        code, reply = conn.rcpt(recipient.email)
+        code, reply = conn.rcpt(rcpt)
         if code not in (250, 251):
             self._reset(conn)
             return _refused(sid, code, reply, "recipient refused", bounce=True)

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
 from types import SimpleNamespace
 from typing import Any
@@ -337,6 +337,51 @@ def test_the_password_never_appears_in_the_url_repr() -> None:
 def test_unusable_smtp_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         SmtpUrl.parse(url)
+
+
+# --- internationalized addresses -----------------------------------------------------------
+
+
+def test_an_internationalized_domain_is_sent_in_its_ascii_form(
+    sink: Sink, provider: SmtpProvider, make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    from dataclasses import replace
+
+    reader = replace(sample.recipient(1), email="reader@bücher.example")
+    (result,) = provider.send(make_message(), [reader])
+    assert result.outcome is Outcome.ACCEPTED
+    assert sink.received[0][1] == ["reader@xn--bcher-kva.example"]
+
+
+def test_a_non_ascii_mailbox_uses_smtputf8_when_offered(
+    port: int, make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    from dataclasses import replace
+
+    reader = replace(sample.recipient(1), email="jörg@example.com")
+    with serving(Sink(), port, enable_SMTPUTF8=True) as sink:
+        provider = SmtpProvider(f"smtp://127.0.0.1:{port}", timeout=5)
+        (result,) = provider.send(make_message(), [reader])
+        provider.close()
+    assert result.outcome is Outcome.ACCEPTED
+    # RFC 6532: raw UTF-8 headers, which the str parser reads as a client would.
+    email = message_from_string(sink.received[0][2].decode("utf-8"), policy=policy.default)
+    assert email["To"].addresses[0].addr_spec == "jörg@example.com"
+
+
+def test_a_non_ascii_mailbox_fails_where_smtputf8_is_not_offered(
+    port: int, make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    from dataclasses import replace
+
+    reader = replace(sample.recipient(1), email="jörg@example.com")
+    with serving(Sink(), port, enable_SMTPUTF8=False) as sink:
+        provider = SmtpProvider(f"smtp://127.0.0.1:{port}", timeout=5)
+        (result,) = provider.send(make_message(), [reader])
+        provider.close()
+    assert sink.received == []
+    assert result.outcome is Outcome.FAILED
+    assert result.reason is not None and "SMTPUTF8" in result.reason
 
 
 # --- TLS: STARTTLS when offered, smtps:// from the start, no password in clear text -------
