@@ -190,7 +190,8 @@ class SendGridProvider:
             self._notify(err.status_code, headers)
             status = int(err.status_code)
             if status == 429 or status >= 500:
-                raise _Transient(f"HTTP {status}", self._requested_delay(headers)) from None
+                reason = f"HTTP {status}: {error_messages(err.body)}"
+                raise _Transient(reason, self._requested_delay(headers)) from None
             raise _Permanent(f"HTTP {status}: {error_messages(err.body)}") from None
         except urllib.error.URLError as err:
             # urllib wraps failures to connect or to send the request: nothing was taken.
