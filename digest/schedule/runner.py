@@ -32,7 +32,7 @@ from apscheduler.events import (
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -432,7 +432,7 @@ def make_listener(settings: Settings, engine: Engine) -> Callable[[JobExecutionE
     """Record every executed, missed (skipped) and failed job in `schedule_runs`."""
 
     def listener(event: JobExecutionEvent) -> None:
-        if event.job_id == WATCHDOG_JOB_ID:
+        if event.jobstore != "default":  # the in-memory housekeeping jobs
             return
         now = _now()
         scheduled: dt.datetime | None = event.scheduled_run_time
@@ -480,13 +480,40 @@ def _human(delta: dt.timedelta) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
+class StoppableScheduler(BlockingScheduler):  # type: ignore[misc]
+    """A BlockingScheduler whose loop also ends when `stop` is set (by a signal handler).
+
+    Calling `shutdown` from a signal handler or another thread races the main loop (APScheduler
+    3 then fails to remove a finished one-off job and raises), so the loop checks the flag at
+    least every `TICK` seconds and the caller shuts down on the main thread.
+    """
+
+    TICK = 0.5
+
+    def __init__(self, *args: Any, stop: threading.Event, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_requested = stop
+
+    def _main_loop(self) -> None:
+        wait_seconds: float | None = 0.0
+        while self.state != STATE_STOPPED and not self.stop_requested.is_set():
+            self._event.wait(self.TICK if wait_seconds is None else min(wait_seconds, self.TICK))
+            self._event.clear()
+            if not self.stop_requested.is_set():
+                wait_seconds = self._process_jobs()
+
+
 def make_scheduler(
     settings: Settings,
-    scheduler_cls: type[BaseScheduler] = BlockingScheduler,
+    scheduler_cls: type[BaseScheduler] = StoppableScheduler,
     executor: Any = None,
+    stop: threading.Event | None = None,
 ) -> BaseScheduler:
     """A scheduler on the database's job store, with the schedule's job defaults."""
     store = SQLAlchemyJobStore(engine=create(settings.database.url), tablename=JOBSTORE_TABLE)
+    extra: dict[str, Any] = (
+        {"stop": stop or threading.Event()} if scheduler_cls is StoppableScheduler else {}
+    )
     return scheduler_cls(
         timezone=settings.publication.zone,
         jobstores={"default": store, "memory": MemoryJobStore()},
@@ -496,6 +523,7 @@ def make_scheduler(
             "max_instances": 1,
             "misfire_grace_time": int(grace(settings).total_seconds()),
         },
+        **extra,
     )
 
 
@@ -615,15 +643,13 @@ def run_forever(
     url = settings.database.url
     stop = threading.Event()
     lost = threading.Event()
-    box: dict[str, BaseScheduler] = {}
     poll = settings.schedule.standby_poll_seconds
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # Only set flags here: a handler runs between two bytecodes of the main thread, perhaps
+        # while it holds the scheduler's locks, so the main loop itself notices and stops.
         log.info("received %s: stopping", signal.Signals(signum).name)
         stop.set()
-        sched = box.get("scheduler")
-        if sched is not None and sched.running:
-            sched.shutdown(wait=True)  # lets the job in flight finish; the ledger covers a kill
 
     if install_signals:
         signal.signal(signal.SIGTERM, on_signal)
@@ -635,25 +661,25 @@ def run_forever(
     try:
         log.info("scheduler active (%s, %s)", holder_id(), lock.describe())
         engine = open_database(url)
-        scheduler = make_scheduler(settings)
+        scheduler = make_scheduler(settings, stop=stop)
         prepare(scheduler, settings, engine, config_path, steps_ref)
 
         def watchdog() -> None:
             if not lock.still_held():
                 log.critical("scheduler lock lost: stopping so a standby can take over")
                 lost.set()
-                scheduler.shutdown(wait=False)
+                stop.set()
 
         scheduler.add_job(watchdog, "interval", seconds=poll, id=WATCHDOG_JOB_ID, jobstore="memory")
         if on_active is not None:
             on_active(scheduler)
-        box["scheduler"] = scheduler
         set_handle(scheduler)
         if stop.is_set():
             return 0
         for job in stored_jobs(engine):
             log.info("job %s next at %s", job.id, job.next_run_time)
-        scheduler.start()  # blocks until shutdown
+        scheduler.start()  # blocks until `stop` is set
+        scheduler.shutdown(wait=True)  # jobs in flight finish before the lock is released
         engine.dispose()
     finally:
         set_handle(None)
