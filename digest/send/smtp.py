@@ -160,12 +160,16 @@ class SmtpProvider:
             self._reset(conn)
             return _refused(sid, code, reply, "recipient refused", bounce=True)
         try:
-            conn.data(data)
+            # smtplib raises for a refused DATA command but *returns* the final reply.
+            code, reply = conn.data(data)
         except smtplib.SMTPDataError as exc:
             self._reset(conn)
             return _refused(sid, exc.smtp_code, exc.smtp_error, "content refused")
         except (smtplib.SMTPException, OSError) as exc:
             raise _Uncertain(_describe(exc)) from exc
+        if code != 250:
+            self._reset(conn)
+            return _refused(sid, code, reply, "content refused")
         return Result(sid, Outcome.ACCEPTED, message_id=message_id)
 
     def _connection(self) -> smtplib.SMTP:

@@ -54,3 +54,8 @@ def test_a_provider_without_credentials_names_the_variable(name: str, names: str
 def test_an_unknown_provider_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="outbox, smtp, sendgrid"):
         make_provider("carrier-pigeon", load_settings(None, {}))
+
+
+def test_an_unusable_smtp_url_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"smtp\.url"):
+        make_provider("smtp", load_settings(None, {"DIGEST_SMTP_URL": "http://mail:25"}))

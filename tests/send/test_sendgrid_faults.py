@@ -258,6 +258,17 @@ def test_a_recipient_with_an_unusable_address_fails_alone(
     assert len(server.seen[0].json()["personalizations"]) == 2
 
 
+def test_a_token_with_different_html_and_text_values_fails_that_recipient(
+    server: ScriptedServer, sg: Harness, make_message: MessageFactory, sample: Any
+) -> None:
+    from dataclasses import replace
+
+    reader = sample.recipient(1)
+    clash = replace(reader, text_values={**reader.text_values, sample.NAME_HTML: "other"})
+    (result,) = sg.provider.send(make_message(), [clash])
+    assert result.outcome is Outcome.FAILED and server.seen == []
+
+
 # --- limits checked before sending -------------------------------------------------------
 
 

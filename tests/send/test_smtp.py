@@ -43,6 +43,7 @@ class Sink:
     drop_on_data: int = 0
     stall_on_rcpt: float = 0.0
     stall_on_data: float = 0.0
+    data_reply: str | None = None
     data_commands: int = 0
 
     @property
@@ -80,6 +81,8 @@ class Sink:
             return "421 closing"
         if self.stall_on_data:
             await asyncio.sleep(self.stall_on_data)
+        if self.data_reply:
+            return self.data_reply
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 2.0.0 queued"
 
@@ -257,6 +260,41 @@ def test_a_451_refusal_is_retryable(
     (result,) = provider.send(make_message(), make_recipients(1))
     assert result.outcome is Outcome.RETRYABLE
     assert result.reason is not None and "451 4.7.1 Greylisted" in result.reason
+
+
+def test_content_refused_at_data_is_failed_but_not_a_bounce(
+    sink: Sink,
+    provider: SmtpProvider,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    sink.data_reply = "554 5.7.1 Message rejected as spam"
+    (result,) = provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.FAILED
+    assert result.reason == "content refused: 554 5.7.1 Message rejected as spam"
+
+
+def test_a_temporary_refusal_at_data_is_retryable(
+    sink: Sink,
+    provider: SmtpProvider,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    sink.data_reply = "452 4.3.1 Insufficient system storage"
+    (result,) = provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.RETRYABLE
+
+
+def test_the_connection_is_reused_after_a_refusal(
+    sink: Sink,
+    provider: SmtpProvider,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    sink.refuse["reader1@example.com"] = "550 5.1.1 No such user here"
+    results = provider.send(make_message(), make_recipients(2))
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.ACCEPTED]
+    assert sink.connections == 1
 
 
 def test_a_timeout_after_data_is_uncertain(
