@@ -16,10 +16,10 @@ import time_machine
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from apscheduler.schedulers.base import BaseScheduler  # noqa: E402
+from apscheduler.schedulers.base import BaseScheduler
 
-from digest.config import load_settings  # noqa: E402
-from digest.schedule.runner import run_forever  # noqa: E402
+from digest.config import load_settings
+from digest.schedule.runner import run_forever
 
 
 def processed() -> None:
