@@ -8,12 +8,12 @@ per-recipient work is `personalize`, a plain one-pass string replacement of opaq
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Protocol, runtime_checkable
+
+from digest.render.placeholders import fill
 
 MAX_BATCH = 1000
 """Most recipients one `send` call may carry: SendGrid's personalizations-per-request limit."""
@@ -105,23 +105,5 @@ def check_batch(recipients: Sequence[Recipient]) -> None:
         )
 
 
-@lru_cache(maxsize=64)
-def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
-    # Longest first, so a token that is a prefix of another never wins the alternation.
-    ordered = sorted(tokens, key=len, reverse=True)
-    return re.compile("|".join(re.escape(t) for t in ordered))
-
-
-def personalize(template: str, values: Mapping[str, str]) -> str:
-    """`template` with each token (a key of `values`) replaced by its value, in one pass.
-
-    One pass means a value that happens to contain a token is never substituted again, so a
-    subscriber's name can't pull another placeholder's value into the message. The compiled
-    pattern is cached per token set: every recipient of an edition shares it.
-    """
-    if not values:
-        return template
-    tokens = tuple(sorted(k for k in values if k))
-    if not tokens:
-        return template
-    return _pattern(tokens).sub(lambda m: values[m.group(0)], template)
+personalize = fill
+"""The placeholder filler shared with previews (`digest.render.placeholders.fill`)."""
