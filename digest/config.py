@@ -269,6 +269,41 @@ class Schedule(_Section):
         return validate_weekly(value)
 
 
+class Web(_Section):
+    """`digest serve`: who may use the editor pages and how much the public pages accept."""
+
+    editor_password: SecretStr | None = Field(
+        None,
+        description="Password for the editor pages; without it (or editor_token) `digest serve` "
+        "refuses to serve them on anything but a localhost bind.",
+    )
+    editor_token: SecretStr | None = Field(
+        None,
+        description="Alternative editor credential: a long random token accepted by the same "
+        "login form (for password managers and scripts).",
+    )
+    session_hours: float = Field(
+        12.0, gt=0, le=24 * 30, description="How long an editor stays logged in."
+    )
+    provider: Literal["outbox", "smtp", "sendgrid"] = Field(
+        "outbox", description="Provider for test sends and sign-up confirmations."
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=1024, description="Largest request body a form or link POST may send."
+    )
+    webhook_max_bytes: int = Field(
+        32_000_000,
+        ge=1024,
+        description="Largest body POST /webhooks/sendgrid accepts (10,000 events fit easily).",
+    )
+    subscribe_per_ip_per_hour: int = Field(
+        10, ge=1, description="Sign-up requests one client address may make per hour."
+    )
+    subscribe_per_address_per_day: int = Field(
+        3, ge=1, description="Confirmation emails one email address may receive per day."
+    )
+
+
 class Settings(_Section):
     publication: Publication = Field(default_factory=Publication)
     database: Database = Field(default_factory=Database)
@@ -280,6 +315,7 @@ class Settings(_Section):
     editions: Editions = Field(default_factory=Editions)
     tiers: Tiers = Field(default_factory=Tiers)
     schedule: Schedule = Field(default_factory=Schedule)
+    web: Web = Field(default_factory=Web)
 
 
 # Environment variable → dotted key. Lists are comma-separated.
@@ -291,6 +327,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "DIGEST_SMTP_URL": "smtp.url",
     "DIGEST_OUTBOX_DIR": "outbox.dir",
     "DIGEST_BASE_URL": "publication.base_url",
+    "DIGEST_EDITOR_PASSWORD": "web.editor_password",
+    "DIGEST_EDITOR_TOKEN": "web.editor_token",
 }
 _LIST_KEYS = {"security.secret_keys"}
 
