@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -279,7 +280,9 @@ def driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
                     row[key] = seen[value]
     if compiled.positional:
         order = compiled.positiontup or []
-        conn.exec_driver_sql(compiled.string, [tuple(r[k] for k in order) for r in rows])
+        assert len(order) > 1  # itemgetter of one key would give a scalar, not a tuple
+        values = itemgetter(*order)  # C-level, one tuple per row
+        conn.exec_driver_sql(compiled.string, [values(r) for r in rows])
     else:
         conn.exec_driver_sql(compiled.string, rows)
 

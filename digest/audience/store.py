@@ -100,7 +100,11 @@ def new_row(profile: Profile, hashed: str, source: str, now: dt.datetime) -> dic
     return {
         "email": profile.email,
         "email_hash": hashed,
-        **profile_values(profile),
+        "name": profile.name,
+        "tier": profile.tier.value,
+        "locale": profile.locale.value,
+        "timezone": profile.timezone,
+        "interests": interests_key(profile.interests),
         "status": Status.ACTIVE.value,
         "consent_source": source,
         "consent_at": now,
