@@ -191,6 +191,31 @@ def test_an_endless_line_is_a_file_error_without_reading_it_whole() -> None:
         parse(HEADER + "a" * (MAX_LINE_BYTES + 10))
 
 
+class EndlessCsv(io.RawIOBase):
+    """A subscriber file that never ends; counts the bytes anyone read from it."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = HEADER.encode() if self.n == 0 else f"u{self.n}@example.com,,,,,\n".encode()
+        self.n += 1
+        self.read_bytes += len(line)
+        return line
+
+
+def test_parsing_streams_without_reading_the_whole_file() -> None:
+    stream = EndlessCsv()
+    rows = parse_csv(stream, ZONE, ImportReport(source="endless.csv"))  # type: ignore[arg-type]
+    first = [next(rows).profile.email for _ in range(10)]
+    assert first[-1] == "u10@example.com"
+    assert stream.read_bytes < 1000
+
+
 def test_a_huge_quoted_field_is_a_row_error() -> None:
     rows, report = parse(
         HEADER + 'a@example.com,"' + "x" * 200_000 + '",,,,\n' + GOOD[len(HEADER) :]
@@ -253,6 +278,25 @@ def test_a_file_error_part_way_commits_nothing(engine: Engine) -> None:
     report = import_text(engine, (HEADER + rows).encode() + b"late@example.com,Jos\xe9,,,,\n")
     assert report.file_error is not None and "line 2502" in report.file_error
     assert "nothing imported" in report.summary()
+    assert count(engine) == 0
+
+
+def test_a_crash_part_way_commits_nothing(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import digest.audience.csvio as csvio
+
+    real = csvio.driver_insert
+    calls: list[int] = []
+
+    def crash_on_second_batch(conn: object, rows: list[dict[str, object]]) -> None:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        real(conn, rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(csvio, "driver_insert", crash_on_second_batch)
+    rows = "".join(f"u{i}@example.com,,,,,\n" for i in range(1500))
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        import_text(engine, HEADER + rows)
     assert count(engine) == 0
 
 
