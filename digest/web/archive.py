@@ -1,0 +1,201 @@
+"""Public pages: the archive of sent issues (Open tier), its Atom feed, and one signal's page.
+
+What is public is decided by the same policy as the emails: pages are built from the Open tier's
+edition or its view of a signal (`build_item` with the Open policy), so a member-only field can
+no more reach a public page than an Open email. Unsent issues are not public.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from digest.build import preview_copy
+from digest.group import group
+from digest.model import Lang
+from digest.period import PeriodError, parse_period
+from digest.policy import policies
+from digest.render.view import Item, build_item
+from digest.storage.schema import issues
+from digest.storage.signals import get_signal, signals_between
+from digest.web.app import WebState, render, web
+from digest.web.editor import current_editor, edition_response, edition_rows, pick_edition
+
+SENT = ("sent",)
+
+
+def _lang(request: Request) -> Lang:
+    return "zh" if request.query_params.get("lang") == "zh" else "en"
+
+
+def sent_issues(state: WebState) -> list[Any]:
+    """Issues that went out, newest first (only these are public)."""
+    query = (
+        select(issues)
+        .where((issues.c.status.in_(SENT)) | (issues.c.sent_at.is_not(None)))
+        .order_by(issues.c.period_start.desc())
+    )
+    with state.engine.connect() as conn:
+        return list(conn.execute(query).all())
+
+
+def _is_public(row: Any) -> bool:
+    return row is not None and (row.status in SENT or row.sent_at is not None)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+def _entries(state: WebState) -> list[dict[str, Any]]:
+    out = []
+    for row in sent_issues(state):
+        _, editions = edition_rows(state, parse_period(row.period_key))
+        chosen = pick_edition(editions, "open", "en")
+        if chosen is None:
+            continue
+        edition = chosen[1]
+        when = _aware(row.sent_at) or _aware(row.built_at) or dt.datetime.now(dt.UTC)
+        out.append(
+            {
+                "period": row.period_key,
+                "url": f"/archive/{quote(row.period_key)}",
+                "subject": edition.subject,
+                "preheader": edition.preheader,
+                "when": when,
+            }
+        )
+    return out
+
+
+async def archive_index(request: Request) -> Response:
+    return render(
+        request, "web/archive.html.j2", {"title": "Archive", "entries": _entries(web(request))}
+    )
+
+
+async def archive_feed(request: Request) -> Response:
+    state = web(request)
+    entries = _entries(state)
+    updated = max((e["when"] for e in entries), default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    xml = state.env.get_template("web/feed.atom.j2").render(
+        publication=state.settings.publication.name,
+        base_url=state.base_url,
+        entries=entries,
+        updated=updated,
+    )
+    return Response(xml, media_type="application/atom+xml; charset=utf-8")
+
+
+def _public_issue(request: Request) -> tuple[Any, Any]:
+    state = web(request)
+    try:
+        period = parse_period(str(request.path_params["period"]))
+    except PeriodError:
+        raise HTTPException(404) from None
+    row, editions = edition_rows(state, period)
+    if not _is_public(row):
+        raise HTTPException(404)
+    return row, editions
+
+
+async def archive_issue(request: Request) -> Response:
+    row, editions = _public_issue(request)
+    lang = _lang(request)
+    chosen = pick_edition(editions, "open", lang)
+    if chosen is None:
+        raise HTTPException(404)
+    edition = chosen[1]
+    return render(
+        request,
+        "web/archive_issue.html.j2",
+        {
+            "title": edition.subject,
+            "edition": edition,
+            "period": row.period_key,
+            "lang": lang,
+            "frame_src": f"/archive/{quote(row.period_key)}/edition/{lang}",
+        },
+    )
+
+
+async def archive_edition(request: Request) -> Response:
+    """The Open edition's HTML for the archive page's sandboxed iframe."""
+    _, editions = _public_issue(request)
+    chosen = pick_edition(editions, "open", str(request.path_params["locale"]))
+    if chosen is None:
+        raise HTTPException(404)
+    html, _ = preview_copy(chosen[1], web(request).base_url)
+    return edition_response(html)
+
+
+def open_item(state: WebState, signal: Any, lang: Lang) -> Item:
+    """A signal as the Open tier sees it: public fields only, by construction."""
+    return build_item(signal, policies(state.settings)["open"], lang, state.base_url)
+
+
+async def signal_page(request: Request) -> Response:
+    state = web(request)
+    with state.engine.connect() as conn:
+        signal = get_signal(conn, str(request.path_params["signal_id"]))
+    if signal is None or signal.internal:
+        raise HTTPException(404)
+    item = open_item(state, signal, _lang(request))
+    return render(
+        request,
+        "web/signal.html.j2",
+        {"title": item.title.text, "item": item, "market_class": signal.market_class or ""},
+    )
+
+
+async def issue_class_page(request: Request) -> Response:
+    """Every signal of one market class in an issue (the emails' "N more in …" links)."""
+    state = web(request)
+    try:
+        period = parse_period(str(request.path_params["period"]))
+    except PeriodError:
+        raise HTTPException(404) from None
+    row, _ = edition_rows(state, period)
+    if row is None or not (_is_public(row) or current_editor(request)):
+        raise HTTPException(404)
+    wanted = request.query_params.get("class")
+    with state.engine.connect() as conn:
+        found = signals_between(conn, period.start, period.end, include_internal=False)
+    grouped = group(
+        found, state.settings.editions.class_order, state.settings.editions.duplicate_threshold
+    )
+    lang = _lang(request)
+    sections = [
+        (s.market_class or "Other", [open_item(state, sig, lang) for sig in s.signals])
+        for s in grouped.sections
+        if wanted is None or s.market_class == wanted
+    ]
+    return render(
+        request,
+        "web/issue_class.html.j2",
+        {
+            "title": f"{period.key}: {wanted or 'all classes'}",
+            "sections": sections,
+            "period": period.key,
+        },
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/archive/", archive_index),
+        Route("/archive/feed.atom", archive_feed),
+        Route("/archive/{period}", archive_issue),
+        Route("/archive/{period}/edition/{locale}", archive_edition),
+        Route("/signals/{signal_id:path}", signal_page),
+        Route("/issues/{period}", issue_class_page),
+    ]

@@ -1,0 +1,274 @@
+"""What keeps the web app safe to expose: signed sessions, CSRF tokens, headers and body limits.
+
+Sessions and CSRF tokens are signed with the same rotating key list as subscriber links (newest
+signs, all verify), under their own salts, so a session cookie is never a valid link token and
+the other way round. Nothing is stored server-side: a restart keeps everyone logged in and a
+second process needs no shared store.
+
+CSRF uses the double-submit pattern: a random value in an HttpOnly cookie, and the same value
+signed in every form. A cross-site page can make the browser send the cookie but cannot read it
+or forge the signed twin, and no server-side state is needed for the public forms.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from pydantic import SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SESSION_COOKIE = "digest_session"
+CSRF_COOKIE = "digest_csrf"
+CSRF_FIELD = "csrf"
+
+
+def plain_keys(keys: Sequence[str | SecretStr]) -> list[str]:
+    """The configured keys as strings, newest first, blanks dropped."""
+    out = [k.get_secret_value() if isinstance(k, SecretStr) else k for k in keys]
+    return [k for k in out if k]
+
+
+class Sessions:
+    """Editor sessions in a signed, timestamped cookie; expired or forged ones read as None."""
+
+    def __init__(self, keys: Sequence[str], max_age_seconds: float) -> None:
+        # itsdangerous signs with the last key and verifies with all: ours are newest first.
+        self._serializer = URLSafeTimedSerializer(
+            list(reversed(keys)),
+            salt="digest.web.session",
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        self.max_age = max_age_seconds
+
+    def issue(self, who: str) -> str:
+        """A fresh session for `who`; the nonce makes every login's cookie different."""
+        token = self._serializer.dumps({"who": who, "n": secrets.token_urlsafe(8)})
+        assert isinstance(token, str)
+        return token
+
+    def read(self, cookie: str | None) -> str | None:
+        """Who the cookie says is logged in, or None for a missing, forged or expired one."""
+        if not cookie:
+            return None
+        try:
+            data = self._serializer.loads(cookie, max_age=int(self.max_age))
+        except BadSignature:  # SignatureExpired is a BadSignature too
+            return None
+        who = data.get("who") if isinstance(data, dict) else None
+        return who if isinstance(who, str) else None
+
+
+class Csrf:
+    """Double-submit CSRF tokens: the form carries the cookie's value, signed."""
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self._serializer = URLSafeSerializer(
+            list(reversed(keys)),
+            salt="digest.web.csrf",
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+
+    @staticmethod
+    def new_cookie() -> str:
+        return secrets.token_urlsafe(24)
+
+    def token(self, cookie: str) -> str:
+        value = self._serializer.dumps(cookie)
+        assert isinstance(value, str)
+        return value
+
+    def valid(self, cookie: str | None, token: str | None) -> bool:
+        """True only when the form's token is the signed twin of this browser's cookie."""
+        if not cookie or not token:
+            return False
+        try:
+            signed = self._serializer.loads(token)
+        except BadSignature:
+            return False
+        return isinstance(signed, str) and hmac.compare_digest(signed, cookie)
+
+
+def same_secret(given: str, expected: SecretStr | None) -> bool:
+    """Constant-time comparison of a typed credential with a configured one."""
+    if expected is None or not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
+
+
+def script_hash(source: str) -> str:
+    """The CSP source expression that allows exactly this inline script and nothing else."""
+    digest = hashlib.sha256(source.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+def page_csp(script_hashes: Sequence[str]) -> str:
+    """The app's own pages: own stylesheet, hashed inline scripts, frames only from itself."""
+    scripts = " ".join(script_hashes) or "'none'"
+    return (
+        "default-src 'none'; "
+        f"script-src {scripts}; "
+        "style-src 'self'; img-src 'self' data:; frame-src 'self'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+EDITION_CSP = (
+    # An email's HTML as a mail client shows it: inline styles and remote images, never script.
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+    "font-src https: data:; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
+"""For the edition routes the app frames itself (editor preview, archive)."""
+
+BASE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    # Token links (/u/…, /p/…) must never leak to another site through Referer.
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, keeping any a route set for itself.
+
+    A route that is framed by the app (an edition preview) sets its own CSP with
+    `frame-ancestors 'self'` and `X-Frame-Options: SAMEORIGIN`; everything else gets DENY.
+    """
+
+    def __init__(self, app: ASGIApp, csp: str) -> None:
+        self.app = app
+        self.defaults = (
+            *BASE_HEADERS,
+            (b"content-security-policy", csp.encode()),
+            (b"x-frame-options", b"DENY"),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend((n, v) for n, v in self.defaults if n not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses bodies over a limit with 413, whether or not Content-Length tells the truth.
+
+    `limits` maps a path prefix to its own limit (the webhook takes big batches); every other
+    path gets `default`.
+    """
+
+    def __init__(self, app: ASGIApp, default: int, limits: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default = default
+        self.limits = limits or {}
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.limits.items():
+            if path.startswith(prefix):
+                return limit
+        return self.default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracking)
+        except _TooLarge:
+            if not started:
+                await _too_large(send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _too_large(send: Send) -> None:
+    body = b"Request body too large\n"
+    headers: list[Any] = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RateLimiter:
+    """At most `limit` hits per key within `window` seconds (a sliding log, in memory).
+
+    In memory is enough for one `digest serve` process, and keys are hashed so the log never
+    holds an address in clear. `clock` is injected so tests step time instead of sleeping.
+    """
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str) -> bool:
+        """Record a hit for `key` and say whether it is within the limit."""
+        now = self.clock()
+        hashed = hashlib.sha256(key.encode()).hexdigest()
+        hits = self._hits.setdefault(hashed, deque())
+        while hits and hits[0] <= now - self.window:
+            hits.popleft()
+        if len(hits) >= self.limit:
+            return False
+        hits.append(now)
+        if len(self._hits) > 100_000:  # a flood of distinct keys: forget the idle ones
+            self._prune(now)
+        return True
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
+            del self._hits[key]

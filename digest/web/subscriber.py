@@ -1,0 +1,317 @@
+"""Subscriber pages: one-click unsubscribe, preferences, double opt-in sign-up. No login.
+
+Every link carries a signed token (digest.audience.tokens) naming one subscriber; a token that
+does not verify, or names someone no longer stored, is a 404 and changes nothing. The
+unsubscribe URL also answers RFC 8058 one-click POSTs from mailbox providers, which carry no
+CSRF token: there the signed token in the URL is the proof.
+
+Sign-up never says whether an address is known: every accepted request gets the same page, and
+only the click on the emailed confirmation (then a button: mail scanners fetch links, they do
+not press buttons) subscribes or lifts an earlier opt-out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from digest.audience import store
+from digest.audience.addresses import InvalidAddress, normalize_email
+from digest.audience.model import Locale, Profile, Status, Subscriber, Tier, parse_interests
+from digest.audience.suppression import lift_suppression, suppression_reason
+from digest.audience.tokens import InvalidToken, Purpose
+from digest.send import EditionMessage, Outcome, Recipient
+from digest.storage.schema import signals
+from digest.web.app import WebState, checked_form, field_text, render, require_csrf, web
+from digest.web.editor import TIER_NAMES
+
+log = logging.getLogger(__name__)
+
+CONFIRMED_SOURCE = "web double opt-in"
+UNSUBSCRIBE_REASON = "unsubscribe link"
+ONE_CLICK_REASON = "one-click unsubscribe (RFC 8058)"
+LANGUAGES = (("en", "English"), ("zh", "中文"))
+
+
+def verified(request: Request, purpose: Purpose) -> Subscriber:
+    """The subscriber a genuine token names, or 404 (forged, other purpose, unknown person)."""
+    state = web(request)
+    if state.links is None:
+        raise HTTPException(404)
+    try:
+        claims = state.links.verify(purpose, str(request.path_params["token"]))
+    except InvalidToken:
+        raise HTTPException(404) from None
+    with state.engine.connect() as conn:
+        found = store.get_by_id(conn, claims.subscriber_id)
+    if found is None or found.email != claims.email:
+        raise HTTPException(404)
+    return found
+
+
+def unsubscribe(state: WebState, subscriber: Subscriber, reason: str) -> None:
+    """Stop mail to this person; a second time (or after a bounce) changes nothing."""
+    if not subscriber.status.mailable:
+        return
+    with state.engine.begin() as conn:
+        store.set_status(conn, subscriber.email, Status.UNSUBSCRIBED, reason, state.now())
+
+
+async def unsubscribe_page(request: Request) -> Response:
+    subscriber = verified(request, Purpose.UNSUBSCRIBE)
+    if request.method == "POST":
+        form = await request.form(max_files=0, max_fields=50, max_part_size=4096)
+        if form.get("List-Unsubscribe") == "One-Click":  # RFC 8058: the mailbox provider's POST
+            unsubscribe(web(request), subscriber, ONE_CLICK_REASON)
+            return PlainTextResponse("Unsubscribed.\n")
+        require_csrf(request, form)
+        unsubscribe(web(request), subscriber, UNSUBSCRIBE_REASON)
+        return render(
+            request,
+            "web/unsubscribed.html.j2",
+            {"title": "Unsubscribed", "email": subscriber.email},
+        )
+    return render(
+        request,
+        "web/unsubscribe.html.j2",
+        {"title": "Unsubscribe", "subscriber": subscriber, "preview": False},
+    )
+
+
+def market_classes(state: WebState) -> list[str]:
+    """Classes a reader can follow: the configured order, then any the store has seen."""
+    with state.engine.connect() as conn:
+        seen = {
+            c
+            for (c,) in conn.execute(select(signals.c.market_class).distinct())
+            if c and not str(c).isspace()
+        }
+    ordered = list(state.settings.editions.class_order)
+    return ordered + sorted(seen - set(ordered))
+
+
+async def preferences_page(request: Request) -> Response:
+    state = web(request)
+    subscriber = verified(request, Purpose.PREFERENCES)
+    saved = False
+    if request.method == "POST":
+        form = await checked_form(request)
+        if field_text(form, "action") == "unsubscribe":
+            unsubscribe(state, subscriber, UNSUBSCRIBE_REASON)
+            return render(
+                request,
+                "web/unsubscribed.html.j2",
+                {"title": "Unsubscribed", "email": subscriber.email},
+            )
+        classes = set(market_classes(state))
+        chosen = [str(v) for v in form.getlist("interests") if isinstance(v, str) and v in classes]
+        locale = field_text(form, "locale")
+        profile = subscriber.profile._replace(
+            locale=Locale(locale) if locale in ("en", "zh") else subscriber.locale,
+            interests=parse_interests(chosen) if len(chosen) < len(classes) else (),
+        )
+        with state.engine.begin() as conn:
+            store.add(conn, profile, CONFIRMED_SOURCE)
+            fresh = store.get_by_id(conn, subscriber.id)
+        assert fresh is not None
+        subscriber, saved = fresh, True
+    return render(
+        request,
+        "web/preferences.html.j2",
+        {
+            "title": "Your preferences",
+            "subscriber": subscriber,
+            "classes": market_classes(state),
+            "languages": LANGUAGES,
+            "tier_name": TIER_NAMES[subscriber.tier.value],
+            "saved": saved,
+            "preview": False,
+        },
+    )
+
+
+async def unsubscribe_preview(request: Request) -> Response:
+    """The target of a preview's unsubscribe link: what the real page looks like, inert."""
+    return render(
+        request,
+        "web/unsubscribe.html.j2",
+        {"title": "Unsubscribe", "preview": True, "subscriber": None},
+    )
+
+
+async def preferences_preview(request: Request) -> Response:
+    state = web(request)
+    return render(
+        request,
+        "web/preferences.html.j2",
+        {
+            "title": "Your preferences",
+            "subscriber": None,
+            "classes": market_classes(state),
+            "languages": LANGUAGES,
+            "tier_name": "Open",
+            "saved": False,
+            "preview": True,
+        },
+    )
+
+
+# --- sign-up ----------------------------------------------------------------------------------
+
+
+def confirmation_id(email: str) -> int:
+    """A stable positive id naming the outbox file of one address's confirmation email."""
+    return int.from_bytes(hashlib.blake2b(email.encode(), digest_size=6).digest(), "big")
+
+
+def send_confirmation(state: WebState, email: str, locale: str) -> None:
+    """Email the signed confirmation link; a provider failure is logged, never shown (the page
+    must read the same whatever happened to the address)."""
+    assert state.links is not None
+    token = state.links.sign(Purpose.CONFIRM, 0, email)
+    url = f"{state.base_url}/c/{token}?lang={locale}"
+    pub = state.settings.publication
+    template = state.env.get_template("web/confirm_email.txt.j2")
+    text = template.render(publication=pub.name, url=url, postal_address=pub.postal_address)
+    html = state.env.get_template("web/confirm_email.html.j2").render(
+        publication=pub.name, url=url, postal_address=pub.postal_address
+    )
+    message = EditionMessage(
+        issue_id=0,
+        edition_id=0,
+        period_key="confirmations",
+        tier="open",
+        locale=locale,
+        subject=f"Confirm your subscription to {pub.name}",
+        html=html,
+        text=text,
+        from_email=pub.from_email,
+        from_name=pub.from_name,
+        reply_to=None,
+        categories=("digest-confirm",),
+    )
+    recipient = Recipient(
+        subscriber_id=confirmation_id(email),
+        email=email,
+        name="",
+        html_values={},
+        text_values={},
+        unsubscribe_url=f"{state.base_url}/subscribe",
+    )
+    provider = state.provider()
+    try:
+        (result,) = provider.send(message, [recipient])
+        if result.outcome is not Outcome.ACCEPTED:
+            log.warning("confirmation email not accepted: %s", result.reason or result.outcome)
+    except Exception:
+        log.exception("confirmation email failed")
+    finally:
+        provider.close()
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def subscribe_page(request: Request) -> Response:
+    state = web(request)
+    context = {"title": "Subscribe", "languages": LANGUAGES, "sent": False, "error": ""}
+    if request.method == "GET":
+        return render(request, "web/subscribe.html.j2", context)
+    form = await checked_form(request)
+    if not state.per_ip.allow(client_ip(request)):
+        return render(
+            request,
+            "web/subscribe.html.j2",
+            {**context, "error": "Too many sign-ups from your network: try again in an hour."},
+            status=429,
+            headers={"retry-after": "3600"},
+        )
+    try:
+        email = normalize_email(field_text(form, "email"))
+    except InvalidAddress:
+        return render(
+            request,
+            "web/subscribe.html.j2",
+            {**context, "error": "That does not look like an email address."},
+            status=400,
+        )
+    locale = field_text(form, "locale")
+    locale = locale if locale in ("en", "zh") else "en"
+    # Over the per-address limit, say exactly what we say otherwise: nothing about the address.
+    if state.links is not None and state.per_address.allow(email):
+        send_confirmation(state, email, locale)
+    return render(request, "web/subscribe.html.j2", {**context, "sent": True, "email": email})
+
+
+def _confirm_claims(request: Request) -> str:
+    state = web(request)
+    if state.links is None:
+        raise HTTPException(404)
+    try:
+        claims = state.links.verify(Purpose.CONFIRM, str(request.path_params["token"]))
+    except InvalidToken:
+        raise HTTPException(404) from None
+    return claims.email
+
+
+def confirm(state: WebState, email: str, locale: str) -> None:
+    """The person's own confirmed opt-in: subscribe them, lifting an earlier opt-out (recorded)."""
+    with state.engine.begin() as conn:
+        if suppression_reason(conn, email) is not None:
+            lift_suppression(conn, email, CONFIRMED_SOURCE)
+        existing = store.get(conn, email)
+        if existing is None:
+            profile = Profile(
+                email,
+                tier=Tier.OPEN,
+                locale=Locale(locale),
+                timezone=state.settings.publication.timezone,
+            )
+            store.add(conn, profile, CONFIRMED_SOURCE)
+
+
+async def confirm_page(request: Request) -> Response:
+    email = _confirm_claims(request)
+    lang = request.query_params.get("lang", "en")
+    if request.method == "GET":
+        return render(
+            request,
+            "web/confirm.html.j2",
+            {"title": "Confirm", "email": email, "lang": lang, "done": False},
+        )
+    form = await checked_form(request)
+    locale = field_text(form, "locale")
+    confirm(web(request), email, locale if locale in ("en", "zh") else "en")
+    return render(
+        request, "web/confirm.html.j2", {"title": "Subscribed", "email": email, "done": True}
+    )
+
+
+async def join_page(request: Request) -> Response:
+    tier = str(request.path_params["tier"])
+    if tier not in TIER_NAMES or tier == "open":
+        raise HTTPException(404)
+    return render(
+        request,
+        "web/join.html.j2",
+        {"title": f"Join the {TIER_NAMES[tier]}", "tier": tier, "tier_name": TIER_NAMES[tier]},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/u/{token}", unsubscribe_page, methods=["GET", "POST"]),
+        Route("/p/{token}", preferences_page, methods=["GET", "POST"]),
+        Route("/unsubscribe", unsubscribe_preview),
+        Route("/preferences", preferences_preview),
+        Route("/subscribe", subscribe_page, methods=["GET", "POST"]),
+        Route("/c/{token}", confirm_page, methods=["GET", "POST"]),
+        Route("/join/{tier}", join_page),
+    ]
