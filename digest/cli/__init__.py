@@ -7,7 +7,15 @@ from typing import Annotated
 import typer
 
 from digest import __version__
-from digest.cli import build_cmd, config_cmd, ingest_cmd, run_cmd, schedule_cmd, subscribers_cmd
+from digest.cli import (
+    build_cmd,
+    config_cmd,
+    ingest_cmd,
+    run_cmd,
+    schedule_cmd,
+    serve_cmd,
+    subscribers_cmd,
+)
 from digest.cli.context import AppContext
 
 app = typer.Typer(
@@ -54,6 +62,7 @@ config_cmd.register(app)
 subscribers_cmd.register(app)
 build_cmd.register(app)
 schedule_cmd.register(app)
+serve_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,38 @@
+"""`digest serve`: the web app (editor pages, subscriber links, archive, webhook) on uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from digest.cli.context import AppContext, fail
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; the default serves this machine only.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 8000,
+) -> None:
+    """Serve the web app: editors preview, test-send and approve issues; subscribers unsubscribe,
+    set preferences, sign up and read the archive; SendGrid posts its events.
+
+    Binding to anything but localhost requires web.editor_password or web.editor_token.
+    """
+    import uvicorn
+
+    from digest.web.app import EditorConfigError, create_app
+
+    app: AppContext = ctx.obj
+    try:
+        web_app = create_app(app.settings, app.engine, host=host)
+    except EditorConfigError as exc:
+        fail(str(exc))
+    typer.echo(f"digest: serving on http://{host}:{port}/ (editor pages at /editor/)", err=True)
+    uvicorn.run(web_app, host=host, port=port, server_header=False, log_level="info")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
