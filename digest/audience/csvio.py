@@ -260,7 +260,8 @@ def driver_insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
     SQLAlchemy's per-value processing (SQLite datetimes become strings one by one) was most of
     the cost of a 100,000-row import; here each distinct value is converted once (an import's
     timestamps are all the same `now`), with the dialect's own processors, so the stored form is
-    exactly what Core would have written. Every row must have the same keys.
+    exactly what Core would have written. Every row must have the same keys; values are
+    converted in place.
     """
     dialect = conn.dialect
     keys = list(rows[0])
