@@ -58,7 +58,10 @@ def print_report(report: ImportReport) -> None:
 @app.command("import")
 def import_command(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV with a header: email,name,tier,…")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV with a header (email,name,tier,…); '-' reads standard input."),
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check and report; write nothing.")
     ] = False,
