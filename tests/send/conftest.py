@@ -105,3 +105,108 @@ def sample() -> SimpleNamespace:
         HOSTILE_FROM_NAME=HOSTILE_FROM_NAME,
         recipient=recipient,
     )
+
+
+# --- the delivery ledger and the orchestrator: a seeded issue and audience ---------------------
+
+SEND_PERIOD = "2026-W47"
+
+
+def seed_issue(engine: object, period_key: str = SEND_PERIOD) -> int:
+    """A frozen issue with one all-classes edition per tier × language, using every token.
+
+    Written straight into the tables, so ledger and orchestrator tests need no build.
+    """
+    import datetime as dt
+
+    from sqlalchemy import Engine, insert
+
+    from digest.period import parse_period
+    from digest.render import placeholders as ph
+    from digest.storage.schema import editions, issues
+
+    assert isinstance(engine, Engine)
+    period = parse_period(period_key)
+    now = dt.datetime.now(dt.UTC)
+    html = (
+        f"<p>Hello {ph.NAME_HTML}</p><a href='{ph.UNSUBSCRIBE_URL_HTML}'>Unsubscribe</a>"
+        f"<a href='{ph.PREFERENCES_URL_HTML}'>Preferences</a>"
+    )
+    text = f"Hello {ph.NAME_TEXT}\nUnsubscribe: {ph.UNSUBSCRIBE_URL_TEXT}\n"
+    with engine.begin() as conn:
+        issue_id = conn.execute(
+            insert(issues)
+            .values(
+                period_key=period.key,
+                period_start=period.start,
+                period_end=period.end,
+                status="awaiting_approval",
+                created_at=now,
+                built_at=now,
+            )
+            .returning(issues.c.id)
+        ).scalar_one()
+        for tier in ("open", "strategy_circle", "leadership_alliance"):
+            for locale in ("en", "zh"):
+                conn.execute(
+                    insert(editions).values(
+                        issue_id=issue_id,
+                        tier=tier,
+                        locale=locale,
+                        interests_key="",
+                        subject=f"Week 47 {tier} {locale}",
+                        preheader="The week",
+                        html=html,
+                        text=text,
+                        signal_ids=[],
+                        checks=[],
+                        created_at=now,
+                    )
+                )
+    return int(issue_id)
+
+
+def add_subscribers(
+    engine: object, count: int, *, start: int = 1, tier: str = "open", locale: str = "en"
+) -> list[int]:
+    """`count` active subscribers reader{n}@example.com; their ids."""
+    from sqlalchemy import Engine
+
+    from digest.audience import store
+    from digest.audience.model import Locale, Profile, Tier
+
+    assert isinstance(engine, Engine)
+    ids = []
+    with engine.begin() as conn:
+        for n in range(start, start + count):
+            profile = Profile(f"reader{n}@example.com", f"Reader {n}", Tier(tier), Locale(locale))
+            ids.append(store.add(conn, profile, "test")[1].id)
+    return ids
+
+
+def send_settings_for(db_url: str, outbox: object, **publication: str) -> object:
+    from digest.config import Settings
+
+    return Settings.model_validate(
+        {
+            "database": {"url": db_url},
+            "publication": {
+                "base_url": "https://news.example.org",
+                "from_email": "digest@news.example.org",
+                **publication,
+            },
+            "security": {"secret_keys": ["test-secret-key"]},
+            "outbox": {"dir": str(outbox)},
+        }
+    )
+
+
+@pytest.fixture
+def seeded() -> SimpleNamespace:
+    """The seeding helpers above (test modules cannot import conftest)."""
+    return SimpleNamespace(
+        issue=seed_issue,
+        subscribers=add_subscribers,
+        settings=send_settings_for,
+        PERIOD=SEND_PERIOD,
+    )
