@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -386,7 +387,7 @@ async def send_test(request: Request) -> Response:
         chosen = [picked] if picked else []
     if not chosen:
         return redirect_with_flash(request, back, "Test not sent: the issue is not built", "fail")
-    problems = send_tests(state, period, chosen, email)
+    problems = await run_in_threadpool(send_tests, state, period, chosen, email)
     if problems:
         return redirect_with_flash(request, back, "Test failed: " + "; ".join(problems), "fail")
     what = "all 6 editions" if len(chosen) > 1 else f"{chosen[0][1].tier}.{chosen[0][1].locale}"
@@ -419,7 +420,9 @@ async def rebuild_issue(request: Request) -> Response:
     form = await checked_form(request)
     back = _issue_url(period, form)
     try:
-        result = build(state.settings, period, engine=state.engine, force=True)
+        result = await run_in_threadpool(
+            build, state.settings, period, engine=state.engine, force=True
+        )
     except (FrozenError, RenderError) as exc:
         return redirect_with_flash(request, back, f"Not rebuilt: {exc}", "fail")
     if result.failed:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -44,7 +45,8 @@ async def sendgrid_events(request: Request) -> Response:
     body = await request.body()
     signature = request.headers.get(SIGNATURE_HEADER, "")
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
-    outcome = handle(
+    outcome = await run_in_threadpool(
+        handle,
         state.engine,
         state.settings,
         body,
