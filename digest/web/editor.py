@@ -348,8 +348,12 @@ def send_tests(
 ) -> list[str]:
     """Send each chosen edition to `email`, marked as a test; the ledger is not touched.
 
-    Returns one problem line per edition that did not go out.
+    Returns one problem line per edition that did not go out. All editions go through the
+    send orchestrator's own test path (`send_period(test_to=...)`), so the editor's test is
+    the CLI's; one edition (which that path cannot pick) is sent here the same way.
     """
+    if len(chosen) > 1:
+        return send_all_tests(state, period, email)
     row, _ = edition_rows(state, period)
     provider = state.provider()
     problems = []
@@ -365,6 +369,18 @@ def send_tests(
     finally:
         provider.close()
     return problems
+
+
+def send_all_tests(state: WebState, period: Period, email: str) -> list[str]:
+    from digest.send.run import SendError, send_period
+
+    try:
+        report = send_period(state.settings, state.engine, period, state.provider(), test_to=email)
+    except SendError as exc:
+        return [str(exc)]
+    if report.failed or report.uncertain:
+        return [n for n in report.notes if not n.startswith("test send:")] or ["not accepted"]
+    return []
 
 
 async def send_test(request: Request) -> Response:

@@ -1,0 +1,162 @@
+"""Editor pages in-process: issues, one issue's editions, signals, and the three buttons."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import func, select, update
+
+from digest.model import Signal
+from digest.storage.schema import deliveries, issues
+from digest.storage.signals import store_signals
+from tests.web.conftest import Site
+
+
+def issue_url(site: Site, query: str = "") -> str:
+    return f"/editor/issues/{site.period.key}{query}"
+
+
+def test_issues_page_lists_the_built_period_awaiting_approval(editor: Site) -> None:
+    page = editor.client.get("/editor/").text
+    row = re.search(rf"{editor.period.key}</a></td>\s*<td>(.*?)</td>", page, re.S)
+    assert row and "awaiting approval" in row.group(1)
+
+
+def test_issues_page_offers_weeks_with_signals_but_no_issue(editor: Site) -> None:
+    assert "not built" in editor.client.get("/editor/").text
+
+
+def test_issue_page_links_all_six_editions(editor: Site) -> None:
+    page = editor.client.get(issue_url(editor)).text
+    tabs = re.findall(r'class="tab[^"]*"[^>]*>([^<]+·[^<]+)</a>', page)
+    assert len(tabs) == 6
+
+
+def test_issue_page_shows_subject_preheader_and_text_part(editor: Site) -> None:
+    page = editor.client.get(issue_url(editor)).text
+    assert re.search(r'<dd id="subject">Signal Weekly, week \d+', page)
+    assert re.search(r'<dd id="preheader">\d+ signals', page)
+    assert '<pre class="text-part" id="text-part">' in page
+
+
+def test_issue_page_shows_the_inbox_checks_with_verdicts(editor: Site) -> None:
+    page = editor.client.get(issue_url(editor)).text
+    assert re.search(r"<td>(OK|WARN)</td><td>size</td>", page)
+
+
+def test_switching_tier_and_language_shows_that_edition(editor: Site) -> None:
+    page = editor.client.get(issue_url(editor, "?tier=leadership_alliance&locale=zh")).text
+    assert 'src="/editor/issues/2026-W47/editions/leadership_alliance/zh"' in page
+    assert 'aria-current="page">Leadership Alliance · 中文' in page
+
+
+def test_width_switch_sets_the_iframe_width(editor: Site) -> None:
+    page = editor.client.get(issue_url(editor, "?w=1024")).text
+    assert re.search(r'<iframe id="edition"[^>]* width="1024"', page)
+
+
+def test_edition_frame_is_the_email_with_placeholders_filled(editor: Site) -> None:
+    html = editor.client.get(issue_url(editor, "/editions/open/en")).text
+    assert "%%" not in html
+    assert "/unsubscribe?preview=1" in html
+
+
+def test_editions_are_iframed_sandboxed_without_scripts(editor: Site) -> None:
+    page = editor.client.get(issue_url(editor)).text
+    sandbox = re.search(r'<iframe id="edition"[^>]* sandbox="([^"]*)"', page)
+    assert sandbox and "allow-scripts" not in sandbox.group(1)
+    assert "allow-same-origin" not in sandbox.group(1)
+
+
+def test_internal_signals_are_listed_and_flagged(editor: Site) -> None:
+    page = editor.client.get(issue_url(editor)).text
+    assert page.count("internal · never sent") >= 1
+
+
+def test_signal_text_is_escaped(editor: Site) -> None:
+    hostile = Signal(
+        id="hostile-1",
+        title='<script>alert("x")</script><img src=x onerror=alert(1)>',
+        published=editor.period.start,
+        market_class="Policy Track",
+        tier="B/C",
+    )
+    with editor.engine.begin() as conn:
+        store_signals(conn, [hostile])
+    page = editor.client.get(issue_url(editor)).text
+    assert "&lt;script&gt;alert(" in page
+    assert "<img src=x" not in page
+
+
+def test_unknown_period_is_404(editor: Site) -> None:
+    assert editor.client.get("/editor/issues/not-a-week").status_code == 404
+
+
+def test_send_test_of_one_edition_reaches_the_provider_marked_test(editor: Site) -> None:
+    answer = editor.client.submit(
+        issue_url(editor),
+        issue_url(editor, "/test"),
+        {"email": "editor@example.com", "which": "one", "tier": "open", "locale": "zh"},
+    )
+    assert answer.status_code == 303
+    [(message, recipient)] = editor.provider.sent
+    assert (message.tier, message.locale, message.test) == ("open", "zh", True)
+    assert recipient.email == "editor@example.com"
+
+
+def test_send_test_of_all_editions_sends_six(editor: Site) -> None:
+    editor.client.submit(
+        issue_url(editor), issue_url(editor, "/test"), {"email": "e@example.com", "which": "all"}
+    )
+    assert len(editor.provider.sent) == 6
+
+
+def test_send_test_leaves_the_ledger_untouched(editor: Site) -> None:
+    editor.client.submit(
+        issue_url(editor), issue_url(editor, "/test"), {"email": "e@example.com", "which": "all"}
+    )
+    with editor.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(deliveries)).scalar() == 0
+
+
+def test_send_test_to_a_bad_address_sends_nothing_and_says_so(editor: Site) -> None:
+    editor.client.submit(issue_url(editor), issue_url(editor, "/test"), {"email": "not an address"})
+    assert editor.provider.sent == []
+    assert "Test not sent" in editor.client.get(issue_url(editor)).text
+
+
+def test_approve_records_the_editor_and_the_status(editor: Site) -> None:
+    editor.client.submit(issue_url(editor), issue_url(editor, "/approve"))
+    with editor.engine.connect() as conn:
+        row = conn.execute(select(issues).where(issues.c.period_key == editor.period.key)).one()
+    assert (row.status, row.approved_by) == ("approved", "editor")
+
+
+def test_approving_twice_keeps_the_first_approval(editor: Site) -> None:
+    editor.client.submit(issue_url(editor), issue_url(editor, "/approve"))
+    editor.client.submit(issue_url(editor), issue_url(editor, "/approve"))
+    assert "Already approved by editor" in editor.client.get(issue_url(editor)).text
+
+
+def test_rebuild_replaces_the_frozen_editions(editor: Site) -> None:
+    editor.client.submit(issue_url(editor), issue_url(editor, "/rebuild"))
+    assert "Rebuilt" in editor.client.get(issue_url(editor)).text
+
+
+def test_rebuild_is_refused_once_sending_began(editor: Site) -> None:
+    with editor.engine.begin() as conn:
+        conn.execute(
+            update(issues)
+            .where(issues.c.period_key == editor.period.key)
+            .values(send_started_at=dt.datetime.now(dt.UTC), status="sending")
+        )
+    editor.client.submit(issue_url(editor), issue_url(editor, "/rebuild"))
+    assert "Not rebuilt" in editor.client.get(issue_url(editor)).text
+
+
+def test_an_unbuilt_week_can_be_built_from_its_page(editor: Site) -> None:
+    url = "/editor/issues/2026-W46"
+    assert "no frozen editions" in editor.client.get(url).text
+    editor.client.submit(url, f"{url}/rebuild")
+    assert 'id="edition"' in editor.client.get(url).text
