@@ -104,6 +104,11 @@ class SendGrid(_Section):
     max_attempts: int = Field(
         5, ge=1, le=20, description="Tries per request on 429/5xx/no connection (with backoff)."
     )
+    webhook_public_key: str | None = Field(
+        None,
+        description="Event Webhook verification key (Mail Settings → Signed Event Webhook), the "
+        "base64 body of the PEM; without it every webhook POST is refused.",
+    )
 
 
 class Smtp(_Section):
