@@ -1,0 +1,220 @@
+"""Subscriber pages in-process: unsubscribe (incl. RFC 8058), preferences, double opt-in."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from digest.audience.tokens import Purpose
+from digest.build import build
+from digest.storage.schema import events, subscribers, suppressions
+from tests.web.conftest import Site
+
+ONE_CLICK = {
+    "content": b"List-Unsubscribe=One-Click",
+    "headers": {"content-type": "application/x-www-form-urlencoded"},
+}
+
+
+def suppressed_count(site: Site) -> int:
+    with site.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(suppressions)).scalar_one())
+
+
+def test_unsubscribe_page_says_who_and_offers_a_button(site: Site, reader: str) -> None:
+    page = site.client.get(f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}").text
+    assert reader in page and 'id="unsubscribe"' in page
+
+
+def test_one_click_post_unsubscribes_with_200(site: Site, reader: str) -> None:
+    answer = site.client.post(f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}", **ONE_CLICK)
+    assert answer.status_code == 200
+    assert site.subscriber(reader).status == "unsubscribed"
+
+
+def test_one_click_as_multipart_form_data_works_too(site: Site, reader: str) -> None:
+    url = f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}"
+    answer = site.client.post(url, files={"List-Unsubscribe": (None, "One-Click")})
+    assert answer.status_code == 200
+    assert site.subscriber(reader).status == "unsubscribed"
+
+
+def test_one_click_suppresses_the_address(site: Site, reader: str) -> None:
+    before = suppressed_count(site)
+    site.client.post(f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}", **ONE_CLICK)
+    assert suppressed_count(site) == before + 1
+
+
+def test_one_click_twice_is_harmless(site: Site, reader: str) -> None:
+    url = f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}"
+    site.client.post(url, **ONE_CLICK)
+    first = site.subscriber(reader)
+    again = site.client.post(url, **ONE_CLICK)
+    assert again.status_code == 200
+    assert site.subscriber(reader).status_changed_at == first.status_changed_at
+
+
+def test_a_forged_token_is_404_and_changes_nothing(site: Site, reader: str) -> None:
+    token = site.token(Purpose.UNSUBSCRIBE, reader)
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    assert site.client.post(f"/u/{forged}", **ONE_CLICK).status_code == 404
+    assert site.subscriber(reader).status == "active"
+
+
+def test_a_preferences_token_cannot_unsubscribe(site: Site, reader: str) -> None:
+    token = site.token(Purpose.PREFERENCES, reader)
+    assert site.client.post(f"/u/{token}", **ONE_CLICK).status_code == 404
+    assert site.subscriber(reader).status == "active"
+
+
+def test_a_plain_form_post_without_csrf_is_refused(site: Site, reader: str) -> None:
+    answer = site.client.post(f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}", data={"x": "1"})
+    assert answer.status_code == 403
+    assert site.subscriber(reader).status == "active"
+
+
+def test_the_page_button_unsubscribes(site: Site, reader: str) -> None:
+    url = f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}"
+    answer = site.client.submit(url, url)
+    assert "You are unsubscribed" in answer.text
+    assert site.subscriber(reader).status == "unsubscribed"
+
+
+def test_preferences_page_shows_language_and_interests(site: Site, reader: str) -> None:
+    page = site.client.get(f"/p/{site.token(Purpose.PREFERENCES, reader)}").text
+    assert 'name="locale" value="zh"' in page
+    assert 'name="interests" value="Policy Track"' in page
+
+
+def test_saving_preferences_stores_language_and_interests(site: Site, reader: str) -> None:
+    url = f"/p/{site.token(Purpose.PREFERENCES, reader)}"
+    answer = site.client.submit(
+        url, url, {"locale": "zh", "interests": ["Supply Chain", "Policy Track"], "action": "save"}
+    )
+    assert 'id="saved"' in answer.text
+    row = site.subscriber(reader)
+    assert (row.locale, row.interests) == ("zh", "Policy Track;Supply Chain")
+
+
+def test_the_next_build_honours_new_interests(site: Site, reader: str) -> None:
+    url = f"/p/{site.token(Purpose.PREFERENCES, reader)}"
+    site.client.submit(url, url, {"locale": "en", "interests": ["Supply Chain"], "action": "save"})
+    result = build(site.settings, site.period, engine=site.engine, force=True)
+    assert {e.interests_key for e in result.editions} >= {"", "Supply Chain"}
+
+
+def test_unsubscribing_from_the_preferences_page(site: Site, reader: str) -> None:
+    url = f"/p/{site.token(Purpose.PREFERENCES, reader)}"
+    site.client.submit(url, url, {"action": "unsubscribe"})
+    assert site.subscriber(reader).status == "unsubscribed"
+
+
+def test_forged_preferences_token_is_404(site: Site) -> None:
+    assert site.client.get("/p/WzEsImFAYi5jIl0.forged").status_code == 404
+
+
+def test_preview_links_show_inert_pages(site: Site) -> None:
+    for url in ("/unsubscribe?preview=1", "/preferences?preview=1"):
+        page = site.client.get(url).text
+        assert "This is a preview" in page and " disabled>" in page
+
+
+# --- sign-up ----------------------------------------------------------------------------------
+
+
+def confirmation_link(site: Site) -> str:
+    message, _ = site.provider.sent[-1]
+    found = re.search(r"https?://\S+/c/\S+", message.text)
+    assert found, message.text
+    return found.group(0).removeprefix("http://127.0.0.1:8000")
+
+
+def sign_up(site: Site, email: str) -> str:
+    return site.client.submit("/subscribe", "/subscribe", {"email": email, "locale": "zh"}).text
+
+
+def test_sign_up_emails_a_confirmation_link_and_stores_nobody(site: Site) -> None:
+    sign_up(site, "new.reader@example.com")
+    assert confirmation_link(site).startswith("/c/")
+    assert site.subscriber("new.reader@example.com") is None
+
+
+def test_opening_the_confirmation_link_alone_subscribes_nobody(site: Site) -> None:
+    sign_up(site, "new.reader@example.com")
+    site.client.get(confirmation_link(site))
+    assert site.subscriber("new.reader@example.com") is None
+
+
+def test_confirming_subscribes_with_consent_recorded(site: Site) -> None:
+    sign_up(site, "new.reader@example.com")
+    link = confirmation_link(site)
+    site.client.submit(link, link, {"locale": "zh"})
+    row = site.subscriber("new.reader@example.com")
+    assert (row.status, row.tier, row.locale) == ("active", "open", "zh")
+    assert row.consent_source == "web double opt-in"
+
+
+def test_sign_up_never_reveals_a_known_address(site: Site, reader: str) -> None:
+    known = sign_up(site, reader).replace(reader, "ADDRESS")
+    unknown = sign_up(site, "nobody@example.com").replace("nobody@example.com", "ADDRESS")
+    strip = re.compile(r'value="[^"]+"')
+    assert strip.sub("", known) == strip.sub("", unknown)
+
+
+def test_confirming_lifts_an_earlier_opt_out_and_records_it(site: Site, reader: str) -> None:
+    site.client.post(f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}", **ONE_CLICK)
+    sign_up(site, reader)
+    link = confirmation_link(site)
+    site.client.submit(link, link, {"locale": "en"})
+    assert site.subscriber(reader).status == "active"
+    with site.engine.connect() as conn:
+        lifted = conn.execute(select(events).where(events.c.event == "suppression_lifted")).all()
+    assert len(lifted) == 1
+
+
+def test_a_forged_confirmation_link_is_404(site: Site) -> None:
+    assert site.client.get("/c/WzAsImFAYi5jIl0.forged").status_code == 404
+
+
+def test_sign_ups_are_rate_limited_per_client_address(site: Site) -> None:
+    limit = site.settings.web.subscribe_per_ip_per_hour
+    answers = [
+        site.client.submit("/subscribe", "/subscribe", {"email": f"r{i}@example.com"})
+        for i in range(limit + 1)
+    ]
+    assert [a.status_code for a in answers] == [200] * limit + [429]
+
+
+def test_the_client_limit_resets_after_an_hour(site: Site) -> None:
+    for i in range(site.settings.web.subscribe_per_ip_per_hour):
+        site.client.submit("/subscribe", "/subscribe", {"email": f"r{i}@example.com"})
+    site.clock.now += 3601
+    answer = site.client.submit("/subscribe", "/subscribe", {"email": "later@example.com"})
+    assert answer.status_code == 200
+
+
+def test_confirmations_to_one_address_are_capped_silently(site: Site) -> None:
+    limit = site.settings.web.subscribe_per_address_per_day
+    pages = [sign_up(site, "target@example.com") for _ in range(limit + 1)]
+    assert len(site.provider.sent) == limit
+    assert pages[-1] == pages[0] or 'id="check-inbox"' in pages[-1]
+
+
+def test_an_invalid_address_is_said_to_be_one(site: Site) -> None:
+    answer = site.client.submit("/subscribe", "/subscribe", {"email": "not-an-address"})
+    assert answer.status_code == 400 and site.provider.sent == []
+
+
+def test_join_pages_invite_to_each_paid_tier(site: Site) -> None:
+    assert "Strategy Circle" in site.client.get("/join/strategy_circle").text
+    assert "Leadership Alliance" in site.client.get("/join/leadership_alliance").text
+    assert site.client.get("/join/open").status_code == 404
+
+
+def test_subscribers_table_is_untouched_by_a_404(site: Site) -> None:
+    with site.engine.connect() as conn:
+        before = conn.execute(select(subscribers)).all()
+    site.client.post("/u/garbage", **ONE_CLICK)
+    with site.engine.connect() as conn:
+        assert conn.execute(select(subscribers)).all() == before
