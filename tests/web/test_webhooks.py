@@ -1,0 +1,107 @@
+"""POST /webhooks/sendgrid in-process: signatures, freshness, and a 10,000-event batch."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+import orjson
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import func, select
+
+from digest.send.events import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from digest.storage.schema import events
+from digest.web.app import create_app
+from tests.web.conftest import Client, Site
+
+PRIVATE = ec.generate_private_key(ec.SECP256R1())
+PUBLIC_KEY = base64.b64encode(
+    PRIVATE.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+).decode()
+
+
+def signed_headers(body: bytes, at: dt.datetime) -> dict[str, str]:
+    timestamp = str(int(at.timestamp()))
+    signature = PRIVATE.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        SIGNATURE_HEADER: base64.b64encode(signature).decode(),
+        TIMESTAMP_HEADER: timestamp,
+        "content-type": "application/json",
+    }
+
+
+def events_batch(n: int) -> bytes:
+    now = int(dt.datetime.now(dt.UTC).timestamp())
+    batch: list[dict[str, Any]] = [
+        {
+            "email": f"reader{i}@example.com",
+            "timestamp": now - 60,
+            "event": "open",
+            "sg_event_id": f"ev-open-{i}",
+            "sg_message_id": f"msg.{i}",
+        }
+        for i in range(n)
+    ]
+    return orjson.dumps(batch)
+
+
+@pytest.fixture
+def hooked(site: Site) -> Client:
+    sendgrid = site.settings.sendgrid.model_copy(update={"webhook_public_key": PUBLIC_KEY})
+    settings = site.settings.model_copy(update={"sendgrid": sendgrid})
+    return Client(create_app(settings, site.engine))
+
+
+def stored(site: Site) -> int:
+    with site.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(events)).scalar_one())
+
+
+def test_a_signed_fresh_batch_is_stored(site: Site, hooked: Client) -> None:
+    body = events_batch(3)
+    answer = hooked.post(
+        "/webhooks/sendgrid", content=body, headers=signed_headers(body, dt.datetime.now(dt.UTC))
+    )
+    assert answer.status_code == 200 and stored(site) == 3
+
+
+def test_a_bad_signature_gets_403_and_stores_nothing(site: Site, hooked: Client) -> None:
+    body = events_batch(3)
+    headers = signed_headers(b"something else", dt.datetime.now(dt.UTC))
+    answer = hooked.post("/webhooks/sendgrid", content=body, headers=headers)
+    assert answer.status_code == 403 and stored(site) == 0
+
+
+def test_a_stale_timestamp_gets_403_and_stores_nothing(site: Site, hooked: Client) -> None:
+    body = events_batch(3)
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    answer = hooked.post(
+        "/webhooks/sendgrid", content=body, headers=signed_headers(body, an_hour_ago)
+    )
+    assert answer.status_code == 403 and stored(site) == 0
+
+
+def test_no_signature_headers_get_403(site: Site, hooked: Client) -> None:
+    assert hooked.post("/webhooks/sendgrid", content=events_batch(1)).status_code == 403
+
+
+def test_without_a_configured_key_events_are_refused(site: Site) -> None:
+    body = events_batch(1)
+    answer = site.client.post(
+        "/webhooks/sendgrid", content=body, headers=signed_headers(body, dt.datetime.now(dt.UTC))
+    )
+    assert answer.status_code == 503 and stored(site) == 0
+
+
+def test_ten_thousand_events_in_one_request(site: Site, hooked: Client) -> None:
+    body = events_batch(10_000)
+    answer = hooked.post(
+        "/webhooks/sendgrid", content=body, headers=signed_headers(body, dt.datetime.now(dt.UTC))
+    )
+    assert answer.status_code == 200
+    assert answer.json()["stored"] == 10_000 and stored(site) == 10_000
