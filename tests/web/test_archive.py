@@ -1,0 +1,94 @@
+"""Public pages in-process: the archive of sent issues, its Atom feed, signal and class pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import feedparser
+from sqlalchemy import update
+
+from digest.build import build
+from digest.period import parse_period
+from digest.storage.schema import issues
+from digest.storage.signals import signals_between
+from tests.web.conftest import Site
+
+INTERNAL_ID = "s-1688dde9e176e644"
+
+
+def mark_sent(site: Site, period_key: str, when: dt.datetime) -> None:
+    with site.engine.begin() as conn:
+        conn.execute(
+            update(issues)
+            .where(issues.c.period_key == period_key)
+            .values(status="sent", send_started_at=when, sent_at=when)
+        )
+
+
+def test_the_archive_is_empty_until_an_issue_is_sent(site: Site) -> None:
+    assert "No issue has been sent yet" in site.client.get("/archive/").text
+
+
+def test_an_unsent_issue_is_not_public(site: Site) -> None:
+    assert site.client.get(f"/archive/{site.period.key}").status_code == 404
+    assert site.client.get(f"/archive/{site.period.key}/edition/en").status_code == 404
+
+
+def test_sent_issues_are_listed_newest_first(site: Site) -> None:
+    older = parse_period("2026-W46")
+    build(site.settings, older, engine=site.engine)
+    mark_sent(site, older.key, dt.datetime(2026, 11, 16, tzinfo=dt.UTC))
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get("/archive/").text
+    assert page.index(f"/archive/{site.period.key}") < page.index(f"/archive/{older.key}")
+
+
+def test_a_sent_issue_has_its_page_with_the_open_edition(site: Site) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get(f"/archive/{site.period.key}").text
+    assert f'src="/archive/{site.period.key}/edition/en"' in page
+    edition = site.client.get(f"/archive/{site.period.key}/edition/en")
+    assert edition.headers["x-frame-options"] == "SAMEORIGIN" and "%%" not in edition.text
+
+
+def test_the_archive_never_shows_a_member_field(site: Site) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    html = site.client.get(f"/archive/{site.period.key}/edition/en").text
+    assert "Trend context" not in html and "Failure paths" not in html
+
+
+def test_the_atom_feed_lists_sent_issues(site: Site) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    answer = site.client.get("/archive/feed.atom")
+    feed = feedparser.parse(answer.content)
+    assert answer.headers["content-type"].startswith("application/atom+xml")
+    assert [e.link for e in feed.entries] == [f"http://127.0.0.1:8000/archive/{site.period.key}"]
+
+
+def test_a_signal_page_shows_the_open_view_and_an_invitation(site: Site) -> None:
+    with site.engine.connect() as conn:
+        signal = next(
+            s
+            for s in signals_between(conn, site.period.start, site.period.end)
+            if not s.internal and s.trend_context
+        )
+    page = site.client.get(f"/signals/{signal.id}").text
+    assert "/join/strategy_circle" in page
+    assert signal.trend_context is not None and signal.trend_context[:30] not in page
+
+
+def test_an_internal_signal_has_no_public_page(site: Site) -> None:
+    assert site.client.get(f"/signals/{INTERNAL_ID}").status_code == 404
+
+
+def test_the_class_page_of_an_unsent_issue_is_for_editors_only(site: Site) -> None:
+    url = f"/issues/{site.period.key}?class=Policy+Track"
+    assert site.client.get(url).status_code == 404
+    site.client.login()
+    assert "Policy Track" in site.client.get(url).text
+
+
+def test_the_class_page_of_a_sent_issue_is_public(site: Site) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get(f"/issues/{site.period.key}?class=Supply+Chain")
+    assert page.status_code == 200 and "<h2>Supply Chain</h2>" in page.text
