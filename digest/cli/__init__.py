@@ -13,6 +13,7 @@ from digest.cli import (
     ingest_cmd,
     run_cmd,
     schedule_cmd,
+    send_cmd,
     serve_cmd,
     subscribers_cmd,
 )
@@ -63,6 +64,7 @@ subscribers_cmd.register(app)
 build_cmd.register(app)
 schedule_cmd.register(app)
 serve_cmd.register(app)
+send_cmd.register(app)
 
 
 def main() -> None:

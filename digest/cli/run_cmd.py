@@ -14,6 +14,7 @@ from rich.table import Table
 from digest.cli.build_cmd import build_latest_week
 from digest.cli.context import AppContext
 from digest.cli.ingest_cmd import print_errors, source_progress
+from digest.cli.send_cmd import send_example
 from digest.cli.subscribers_cmd import import_example_audience
 from digest.ingest import ingest
 from digest.resources import example_signals
@@ -56,7 +57,8 @@ def run_command(ctx: typer.Context) -> None:
     console.print(_overview_table(overview))
     audience_ok = import_example_audience(app.engine, app.settings.publication.timezone, console)
     built_ok = build_latest_week(app, console)
-    if report.errors or not audience_ok or not built_ok:
+    sent_ok = built_ok and send_example(app, console)
+    if report.errors or not audience_ok or not built_ok or not sent_ok:
         raise typer.Exit(1)
 
 
