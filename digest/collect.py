@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine
 
 from digest.config import Sources
 from digest.importers.base import SourceError
 from digest.ingest import load_signals
+from digest.merging import merge_by_id
 from digest.model import Signal
 from digest.period import Period
-from digest.storage.signals import merge, signals_between
+from digest.storage.signals import signals_between
 
 
 @dataclass
@@ -38,28 +38,6 @@ class Collection:
         return [s for s in self.signals if s.internal]
 
 
-def _filled(record: dict[str, Any]) -> int:
-    return sum(1 for v in record.values() if v not in (None, "", [], {}))
-
-
-def merge_same_id(signals: Iterable[Signal]) -> list[Signal]:
-    """One signal per id: the same story read from a page and from the editor's Markdown is one.
-
-    The record with more fields filled wins; its empty fields are filled from the other, as the
-    store does when a second source supplies the same signal.
-    """
-    by_id: dict[str, dict[str, Any]] = {}
-    for signal in signals:
-        record = signal.to_json_dict()
-        prior = by_id.get(signal.id)
-        if prior is None:
-            by_id[signal.id] = record
-            continue
-        rich, poor = (record, prior) if _filled(record) > _filled(prior) else (prior, record)
-        by_id[signal.id] = merge(poor, rich)
-    return [Signal.model_validate(r) for r in by_id.values()]
-
-
 def in_period(signals: Iterable[Signal], period: Period) -> list[Signal]:
     """Signals published inside the period; an undated signal belongs to no period."""
     return [s for s in signals if s.published is not None and s.published in period]
@@ -68,7 +46,7 @@ def in_period(signals: Iterable[Signal], period: Period) -> list[Signal]:
 def from_files(paths: Sequence[str], sources: Sources, period: Period) -> Collection:
     """`digest build --signals`: only these inputs, no database."""
     signals, errors = load_signals(paths, sources)
-    return Collection(period, in_period(merge_same_id(signals), period), errors)
+    return Collection(period, in_period(merge_by_id(signals), period), errors)
 
 
 def from_store(engine: Engine, sources: Sources, period: Period) -> Collection:
@@ -79,5 +57,5 @@ def from_store(engine: Engine, sources: Sources, period: Period) -> Collection:
     extra: list[Signal] = []
     if sources.paths:
         extra, errors = load_signals(sources.paths, sources)
-    merged = merge_same_id([*stored, *in_period(extra, period)])
+    merged = merge_by_id([*stored, *in_period(extra, period)])
     return Collection(period, sorted(merged, key=lambda s: (s.published, s.id)), errors)

@@ -14,6 +14,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 from rapidfuzz.utils import default_process
 
+from digest.merging import is_filled
 from digest.model import SIGNAL_FIELDS, Signal
 from digest.scale import tier_rank
 
@@ -40,7 +41,7 @@ def richness(signal: Signal) -> tuple[int, int]:
     filled = chars = 0
     for name in SIGNAL_FIELDS:
         value = getattr(signal, name)
-        if value in (None, "", [], {}, False):
+        if not is_filled(value) or value is False:
             continue
         filled += 1
         if isinstance(value, str):

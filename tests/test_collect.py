@@ -2,19 +2,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from digest.collect import Collection, in_period, merge_same_id
+from digest.collect import Collection, in_period
 from digest.model import Signal
 from digest.period import parse_period
 
 WEEK = parse_period("2026-W47")
-
-
-def test_one_signal_per_id_with_the_empty_fields_filled_from_the_other_source() -> None:
-    page = Signal(id="s", title="T", region="EU", source="page.txt")
-    editor = Signal(id="s", title="T", trend_context="deeper", watch=["x"], source="note.md")
-    (merged,) = merge_same_id([page, editor])
-    assert merged.trend_context == "deeper" and merged.region == "EU"
-    assert merged.source == "note.md"  # the richer record wins its own fields
 
 
 def test_undated_signals_belong_to_no_period() -> None:

@@ -57,6 +57,18 @@ signals = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Each source's own record of a signal; `signals.data` is these folded in import order, so
+# re-importing one source changes only what that source says (digest.merging).
+signal_sources = Table(
+    "signal_sources",
+    metadata,
+    Column("signal_id", String(200), primary_key=True),
+    Column("source", String(1000), primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("position", Integer, nullable=False),  # order within one import batch
+)
+
 issues = Table(
     "issues",
     metadata,

@@ -1,23 +1,25 @@
 """Storing signals and reading them back by period.
 
 A signal is keyed by its id, so re-importing updates it in place and the same signal from two
-sources is one row. When a second source supplies the same signal (a published page, then the
-editor's Markdown with the member-only text), the fields it leaves empty keep the first source's
-values; a re-import from the same source replaces the record whole.
+sources is one row. Each source's own reading is kept (`signal_sources`) and the stored record is
+those readings folded in import order (digest.merging): re-importing a changed page updates what
+the page says and never erases the member-only text the editor's Markdown supplied.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
 
+from digest.merging import fold
 from digest.model import Signal
+from digest.storage.schema import signal_sources as src
 from digest.storage.schema import signals as t
 
 _CHUNK = 500
@@ -33,15 +35,6 @@ class StoreCounts:
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == [] or value == {} or value == ""
-
-
-def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """`new`, with the fields it leaves empty filled from `old` (a different source's record)."""
-    return {k: (old.get(k) if _empty(v) and not _empty(old.get(k)) else v) for k, v in new.items()}
 
 
 def _hash(record: dict[str, Any]) -> str:
@@ -65,43 +58,65 @@ def _row(record: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _existing(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        for row in conn.execute(
-            select(t.c.id, t.c.data, t.c.content_hash).where(t.c.id.in_(chunk))
-        ):
-            found[row.id] = {"data": row.data, "hash": row.content_hash}
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _existing(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """{id: content hash} of the stored signals among `ids`."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(select(t.c.id, t.c.content_hash).where(t.c.id.in_(chunk))):
+            found[row.id] = row.content_hash
     return found
 
 
-def _dedupe(batch: Iterable[Signal]) -> dict[str, dict[str, Any]]:
-    """One record per id within a batch; a later duplicate merges into the earlier one."""
-    out: dict[str, dict[str, Any]] = {}
-    for signal in batch:
-        record = signal.to_json_dict()
-        prior = out.get(record["id"])
-        out[record["id"]] = merge(prior, record) if prior else record
-    return out
+def _write_sources(
+    conn: Connection, records: dict[tuple[str, str], dict[str, Any]], now: dt.datetime
+) -> None:
+    """Replace each (signal, source) record of the batch with its new reading."""
+    keys = list(records)
+    for chunk in _chunks(keys):
+        conn.execute(delete(src).where(tuple_(src.c.signal_id, src.c.source).in_(chunk)))
+    rows = [
+        {"signal_id": sid, "source": source, "data": record, "imported_at": now, "position": i}
+        for i, ((sid, source), record) in enumerate(records.items())
+    ]
+    conn.execute(insert(src), rows)
+
+
+def _folded(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Each signal's record: all its sources folded, oldest import first."""
+    readings: dict[str, list[dict[str, Any]]] = {}
+    for chunk in _chunks(ids):
+        query = (
+            select(src.c.signal_id, src.c.data)
+            .where(src.c.signal_id.in_(chunk))
+            .order_by(src.c.signal_id, src.c.imported_at, src.c.position)
+        )
+        for row in conn.execute(query):
+            readings.setdefault(row.signal_id, []).append(row.data)
+    return {sid: fold(records) for sid, records in readings.items()}
 
 
 def store_signals(conn: Connection, batch: Iterable[Signal]) -> StoreCounts:
-    """Upsert a batch inside the caller's transaction (one transaction per source)."""
-    records = _dedupe(batch)
-    existing = _existing(conn, list(records))
+    """Upsert a batch inside the caller's transaction (a source is never half-written)."""
     now = dt.datetime.now(dt.UTC)
+    records = {(s.id, s.source or ""): s.to_json_dict() for s in batch}  # a later reading wins
+    if not records:
+        return StoreCounts()
+    _write_sources(conn, records, now)
+    ids = list(dict.fromkeys(sid for sid, _ in records))
+    existing = _existing(conn, ids)
     inserts, updates, counts = [], [], StoreCounts()
-    for sid, record in records.items():
-        old = existing.get(sid)
-        if old is None:
-            inserts.append({**_row(record, now), "created_at": now})
-            counts.new += 1
-            continue
-        if old["data"].get("source") != record["source"]:
-            record = merge(old["data"], record)
+    for sid, record in _folded(conn, ids).items():
         row = _row(record, now)
-        if row["content_hash"] == old["hash"]:
+        old_hash = existing.get(sid)
+        if old_hash is None:
+            inserts.append({**row, "created_at": now})
+            counts.new += 1
+        elif old_hash == row["content_hash"]:
             counts.unchanged += 1
         else:
             del row["id"]

@@ -59,13 +59,36 @@ def test_a_second_source_fills_in_without_erasing(engine: Engine) -> None:
     assert (stored.region, stored.trend_context, stored.source) == ("EU", "members", "edit.md")
 
 
-def test_same_source_replaces_the_record_whole(engine: Engine) -> None:
+def test_a_source_re_read_without_a_field_drops_only_its_own_value(engine: Engine) -> None:
     with engine.begin() as conn:
         store_signals(conn, [sig("a", region="EU")])
         store_signals(conn, [sig("a")])
     with engine.connect() as conn:
         stored = get_signal(conn, "a")
     assert stored is not None and stored.region is None
+
+
+def test_re_importing_the_page_keeps_the_editors_member_text(engine: Engine) -> None:
+    with engine.begin() as conn:
+        store_signals(conn, [sig("a", trend_context="SECRET", source="edit.md")])
+        store_signals(conn, [sig("a", region="EU", source="page.txt")])
+    with engine.begin() as conn:
+        counts = store_signals(conn, [sig("a", region="UK", source="page.txt")])
+    with engine.connect() as conn:
+        stored = get_signal(conn, "a")
+    assert stored is not None
+    assert (stored.region, stored.trend_context) == ("UK", "SECRET")
+    assert counts.updated == 1
+
+
+def test_the_editor_re_reading_their_file_updates_their_fields(engine: Engine) -> None:
+    with engine.begin() as conn:
+        store_signals(conn, [sig("a", trend_context="old", source="edit.md")])
+        store_signals(conn, [sig("a", region="EU", source="page.txt")])
+        store_signals(conn, [sig("a", trend_context="new", source="edit.md")])
+    with engine.connect() as conn:
+        stored = get_signal(conn, "a")
+    assert stored is not None and (stored.trend_context, stored.region) == ("new", "EU")
 
 
 def test_period_query_is_inclusive_and_can_leave_out_internal(engine: Engine) -> None:
