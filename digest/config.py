@@ -402,8 +402,16 @@ def load_settings(
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
-    """The effective settings with every secret masked, for `digest config`."""
-    return settings.model_dump(mode="json")  # SecretStr dumps as '**********'
+    """The effective settings with every secret masked, for `digest config`.
+
+    SecretStr fields dump as '**********'; the database URL is a plain string because every
+    engine needs it, so its password is masked here.
+    """
+    from digest.storage.db import display_url
+
+    data = settings.model_dump(mode="json")
+    data["database"]["url"] = display_url(settings.database.url)
+    return data
 
 
 def documented_keys() -> list[tuple[str, str, str]]:

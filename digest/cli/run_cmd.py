@@ -1,8 +1,8 @@
 """`digest run`: the weekly job on the configured sources (the Quickstart's first command).
 
-Today it ingests the configured sources (the bundled examples when none are configured),
-reports what the store holds per ISO week and market class, and builds the newest complete
-week's editions into `editions.out_dir`.
+It ingests the configured sources (the bundled examples, and the example audience, when none
+are configured), reports what the store holds per ISO week and market class, builds the newest
+complete week's editions into `editions.out_dir` and sends them through the outbox.
 """
 
 from __future__ import annotations
@@ -32,15 +32,17 @@ def _overview_table(counts: dict[tuple[str, str], tuple[int, int]]) -> Table:
 
 
 def run_command(ctx: typer.Context) -> None:
-    """Run the weekly job once: ingest the configured sources and report the store.
+    """Run the weekly job once: ingest, build the newest complete week, send it to the outbox.
 
-    With no `sources.paths` configured it uses the bundled example signals, so it works on a
-    fresh machine with no configuration, account or server.
+    With no `sources.paths` configured it uses the bundled example signals and imports the
+    example audience from subscribers/, so it works on a fresh machine with no configuration,
+    account or server. With sources configured it never touches the audience.
     """
     app: AppContext = ctx.obj
     console = Console()
     paths = app.settings.sources.paths
-    if not paths:
+    on_examples = not paths
+    if on_examples:
         paths = [str(example_signals())]
         console.print(f"No sources configured: using the bundled examples in {paths[0]}")
     with source_progress() as progress:
@@ -55,10 +57,14 @@ def run_command(ctx: typer.Context) -> None:
     with app.engine.connect() as conn:
         overview = week_class_counts(conn)
     console.print(_overview_table(overview))
-    audience_ok = import_example_audience(app.engine, app.settings.publication.timezone, console)
+    # The example audience belongs with the example signals only: a publication's own
+    # database must never gain the example.com subscribers.
+    audience_ok = on_examples and import_example_audience(
+        app.engine, app.settings.publication.timezone, console
+    )
     built_ok = build_latest_week(app, console)
     sent_ok = built_ok and send_example(app, console)
-    if report.errors or not audience_ok or not built_ok or not sent_ok:
+    if report.errors or (on_examples and not audience_ok) or not built_ok or not sent_ok:
         raise typer.Exit(1)
 
 

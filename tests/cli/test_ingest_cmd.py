@@ -77,11 +77,3 @@ def test_config_errors_are_clear_not_tracebacks(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", "x.txt"])
     assert result.exit_code == 2
     assert "database.urll: unknown key" in result.output
-
-
-def test_config_command_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SENDGRID_API_KEY", "SG.very-secret")
-    result = runner.invoke(app, ["config"])
-    assert result.exit_code == 0
-    assert "SG.very-secret" not in result.output
-    assert "api_key" in result.output

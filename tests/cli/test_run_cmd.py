@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,12 @@ def test_run_uses_configured_sources(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run"], env={"COLUMNS": "200"})
     assert "Ingested 1 signals from 1 sources" in result.output
     assert "bundled" not in result.output
+
+
+def test_run_with_configured_sources_leaves_the_audience_alone(tmp_path: Path) -> None:
+    page = tmp_path / "one.txt"
+    page.write_text("Signal Brief\n- Signal: Only one\n- Published: 2026-11-18\n", "utf-8")
+    (tmp_path / "digest.toml").write_text(f"[sources]\npaths = ['{page}']\n", "utf-8")
+    runner.invoke(app, ["run"], env={"COLUMNS": "200"})
+    counted = runner.invoke(app, ["subscribers", "count", "--json"])
+    assert json.loads(counted.output) == []
