@@ -120,12 +120,12 @@ def enqueue_group(
     interests: str,
     now: dt.datetime,
     timezones: Collection[str] | None = None,
-) -> int:
+) -> None:
     """Queue every mailable subscriber of one stored (tier, locale, interests) group.
 
     One set-based INSERT … SELECT … ON CONFLICT DO NOTHING per group: a million rows never pass
     through Python, and a row that exists (any state) is left exactly as it is, which is what
-    makes re-running safe. Returns the number of rows inserted.
+    makes re-running safe. (No count is returned: psycopg reports none for this statement.)
     """
     suppressed = exists().where(sup.c.email_hash == s.c.email_hash)
     source = select(
@@ -147,7 +147,7 @@ def enqueue_group(
     source = source.order_by(s.c.id)  # delivery ids follow subscriber ids: stable batches
     columns = ["issue_id", "subscriber_id", "edition_id", "state", "attempts", "updated_at"]
     stmt = _ignore_conflicts(conn, d).from_select(columns, source).on_conflict_do_nothing()
-    return int(conn.execute(stmt).rowcount or 0)
+    conn.execute(stmt)
 
 
 @dataclass(frozen=True)
