@@ -122,7 +122,9 @@ def build(
     if not force:
         frozen = load_frozen(engine, period)
         if frozen:
-            return BuildResult(period, frozen, signals=found.signals, reused=True, frozen=True)
+            return BuildResult(
+                period, frozen, signals=found.signals, errors=found.errors, reused=True, frozen=True
+            )
     classes = {s.market_class for s in found.publishable if s.market_class}
     issue = build_issue(found.signals, settings, period, audience_interest_sets(engine, classes))
     result = BuildResult(

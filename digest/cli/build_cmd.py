@@ -31,10 +31,15 @@ SignalsOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--signals",
-        help="Use only these files or folders (no database); repeatable.",
+        help="Use only these files or folders (no database): `--signals a.md pages/` or "
+        "repeated `--signals`.",
+        metavar="PATH...",
         show_default=False,
     ),
 ]
+# `--signals a b c`: click options take one value each, so the paths after the first arrive as
+# arguments and join the option's list.
+MorePathsArg = Annotated[list[str] | None, typer.Argument(hidden=True, show_default=False)]
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default: editions.out_dir).")
 ]
@@ -47,6 +52,12 @@ def resolve_period(text: str | None, settings: Settings) -> Period:
         return parse_period(text)
     except PeriodError as exc:
         fail(f"--period: {exc}")
+
+
+def signal_paths(signals: list[str] | None, more: list[str] | None) -> list[str] | None:
+    if more and not signals:
+        fail(f"unexpected argument {more[0]!r}: input paths go after --signals")
+    return [*(signals or []), *(more or [])] or None
 
 
 def _run(app: AppContext, period: Period, signals: list[str] | None, force: bool) -> BuildResult:
@@ -102,6 +113,7 @@ def build_command(
     ctx: typer.Context,
     period: PeriodOpt = None,
     signals: SignalsOpt = None,
+    more: MorePathsArg = None,
     out: OutOpt = None,
     force: Annotated[
         bool,
@@ -112,11 +124,12 @@ def build_command(
 
     Writes DIR/{tier}.{locale}.html and .txt and DIR/manifest.json. Editions built from the
     database are frozen and reused by later builds, previews and sending; --force rebuilds
-    them until sending begins. Exits 1 when an inbox check fails.
+    them until sending begins. Exits 1 when an inbox check fails or an input could not be read
+    (the editions of the readable inputs are still written).
     """
     app: AppContext = ctx.obj
     chosen = resolve_period(period, app.settings)
-    result = _run(app, chosen, signals, force)
+    result = _run(app, chosen, signal_paths(signals, more), force)
     print_errors(result.errors)
     out_dir = out or Path(app.settings.editions.out_dir)
     manifest_path = write_editions(
@@ -134,7 +147,7 @@ def build_command(
         f"{chosen.key}: {written} editions in {out_dir}/ ({state}); manifest: {manifest_path}",
         markup=False,
     )
-    if result.failed:
+    if result.failed or result.errors:
         raise typer.Exit(1)
 
 
@@ -146,6 +159,7 @@ def preview_command(
     locale: Annotated[str, typer.Option("--locale", help="en or zh.")],
     period: PeriodOpt = None,
     signals: SignalsOpt = None,
+    more: MorePathsArg = None,
     out: OutOpt = None,
 ) -> None:
     """Write one edition (HTML and text) and print the HTML file's path.
@@ -159,6 +173,7 @@ def preview_command(
     if locale not in LANGS:
         fail(f"--locale: {locale!r} is not one of {', '.join(LANGS)}")
     chosen = resolve_period(period, app.settings)
+    signals = signal_paths(signals, more)
     try:
         if signals:
             result = build(app.settings, chosen, signal_paths=signals)
@@ -176,7 +191,7 @@ def preview_command(
         for c in e.failures + e.warnings:
             typer.echo(f"{c.level.upper()}: {c.name}: {c.message}", err=True)
         typer.echo(str(result.path(e)))
-    if any(e.failures for e in wanted):
+    if any(e.failures for e in wanted) or result.errors:
         raise typer.Exit(1)
 
 

@@ -164,3 +164,27 @@ def test_run_builds_the_newest_complete_week_the_store_holds(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "Built 2026-W47: 6 editions" in " ".join(result.output.split())
     assert (tmp_path / "out" / "leadership_alliance.zh.html").exists()
+
+
+def test_an_unreadable_input_is_reported_and_exits_1(tmp_path: Path) -> None:
+    code, output = build("--signals", str(tmp_path / "missing"), "--period", "2026-W47")
+    assert code == 1
+    assert "missing: no such file, folder or feed URL" in output
+
+
+def test_signals_takes_several_paths_after_one_flag(tmp_path: Path) -> None:
+    pages, markdown = f"{EXAMPLES}/pages", f"{EXAMPLES}/markdown"
+    code, output = build("--signals", pages, markdown, "--period", "2026-W47", "--out", "out")
+    assert code == 0, output
+    manifest = orjson.loads((tmp_path / "out" / "manifest.json").read_bytes())
+    only_pages = build("--signals", pages, "--period", "2026-W47", "--out", "p")
+    assert only_pages[0] == 0
+    pages_manifest = orjson.loads((tmp_path / "p" / "manifest.json").read_bytes())
+    assert len(manifest["editions"][0]["signal_ids"]) > len(
+        pages_manifest["editions"][0]["signal_ids"]
+    )
+
+
+def test_a_path_without_signals_is_a_usage_error() -> None:
+    code, output = build(EXAMPLES)
+    assert code == 2 and "input paths go after --signals" in output
