@@ -162,7 +162,7 @@ class PipelineSteps:
 
 def default_steps() -> PipelineSteps:
     """The real stages as far as they exist in this tree."""
-    send = _optional("digest.send.orchestrator", "send_for_schedule")
+    send = _optional("digest.send.run", "send_for_schedule")
     notify = _optional("digest.send.orchestrator", "notify_editors")
     return PipelineSteps(send=send, notify=notify)
 
