@@ -121,11 +121,14 @@ def _store_group(engine: Engine, group: list[Parsed], report: IngestReport) -> N
     try:
         with engine.begin() as conn:
             report.counts.add(store_signals(conn, [s for p in group for s in p.signals]))
-    except DBAPIError:
-        if len(group) == 1:
-            raise
-        for parsed in group:
-            _store_group(engine, [parsed], report)
+    except DBAPIError as exc:
+        if len(group) > 1:
+            for parsed in group:
+                _store_group(engine, [parsed], report)
+            return
+        failed = next(s for s in report.sources if s.source == group[0].source)
+        reason = str(exc.orig).splitlines()[0] if exc.orig else exc.__class__.__name__
+        failed.errors.append(SourceError(group[0].source, f"database refused it: {reason}"))
 
 
 def ingest(

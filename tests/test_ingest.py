@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from digest.config import Sources
 from digest.ingest import discover, ingest, load_signals
-from digest.storage.signals import count_signals, get_signal
+from digest.model import Signal
+from digest.storage.signals import StoreCounts, count_signals, get_signal
 
 PAGE = """Lead sentence about grid balancing.
 Signal Brief
@@ -93,3 +96,25 @@ def test_default_date_fills_only_undated_signals(tmp_path: Path) -> None:
     path.write_text('{"title": "A"}\n{"title": "B", "published": "2026-11-01"}\n')
     signals, _ = load_signals([str(path)], Sources(), dt.date(2026, 11, 20))
     assert [s.published for s in signals] == [dt.date(2026, 11, 20), dt.date(2026, 11, 1)]
+
+
+def test_a_source_the_database_refuses_is_reported_and_the_rest_stored(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import digest.ingest as ingest_module
+    from digest.storage.signals import store_signals
+
+    def refuse_title_a(conn: Connection, batch: list[Signal]) -> StoreCounts:
+        if any(s.title == "A" for s in batch):
+            raise DBAPIError("INSERT …", {}, Exception("value too long for type"))
+        return store_signals(conn, batch)
+
+    monkeypatch.setattr(ingest_module, "store_signals", refuse_title_a)
+    (tmp_path / "a.jsonl").write_text('{"title": "A"}\n', encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"title": "B"}\n', encoding="utf-8")
+    report = ingest(engine, [str(tmp_path)], Sources())
+    assert [str(e) for e in report.errors] == [
+        f"{tmp_path / 'a.jsonl'}: database refused it: value too long for type"
+    ]
+    with engine.connect() as conn:
+        assert count_signals(conn) == 1
