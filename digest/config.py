@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from digest.model import MEMBER_FIELDS, MEMBERSHIP_TIERS
+from digest.zones import check_zone
 
 CONFIG_ENV = "DIGEST_CONFIG"
 DEFAULT_CONFIG_FILE = "digest.toml"
@@ -58,11 +59,7 @@ class Publication(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return check_zone(value)
 
     @property
     def zone(self) -> ZoneInfo:

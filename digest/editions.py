@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digest.audience.model import interests_key
 from digest.checks import SIZE_FAIL, Check, check_edition, leak_needles
 from digest.config import Settings
 from digest.group import Grouped, group
@@ -24,12 +25,6 @@ from digest.render.view import EditionView, ItemCache, build_view
 
 ALL_CLASSES: frozenset[str] = frozenset()
 """The interest set of a reader who follows every market class."""
-
-
-def interests_key(interests: frozenset[str]) -> str:
-    """An edition's interest set as stored: sorted classes joined by `;` ("" = all classes),
-    the same key the audience stores on each subscriber."""
-    return ";".join(sorted(interests))
 
 
 @dataclass

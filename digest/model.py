@@ -25,6 +25,15 @@ MembershipTier = Literal["open", "strategy_circle", "leadership_alliance"]
 MEMBERSHIP_TIERS: tuple[MembershipTier, ...] = ("open", "strategy_circle", "leadership_alliance")
 """Membership tiers, lowest first: each sees what the tiers before it see, and more."""
 
+TIER_NAMES: dict[str, str] = {
+    "open": "Open",
+    "strategy_circle": "Strategy Circle",
+    "leadership_alliance": "Leadership Alliance",
+}
+"""Each tier's display name: the one spelling the audience, the web app and the renderer share
+(the renderer passes it through gettext, so it is also the msgid in digest/locale). Keyed by
+plain `str` so the audience's `Tier` (a StrEnum) looks names up directly."""
+
 MEMBER_FIELDS: dict[str, str] = {
     "trend_context": "strategy_circle",
     "relationship_evidence": "leadership_alliance",

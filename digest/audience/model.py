@@ -9,15 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.model import MEMBERSHIP_TIERS
+from digest.model import TIER_NAMES as _TIER_NAMES
+from digest.zones import is_zone
 
 
 class Tier(StrEnum):
-    """Membership tiers, cheapest first (the order tables and reports use)."""
+    """Membership tiers, cheapest first (the order tables and reports use).
+
+    The keys mirror `digest.model.MEMBERSHIP_TIERS` (a test holds them equal); display names
+    come from `digest.model.TIER_NAMES`, so no module spells a tier's name on its own.
+    """
 
     OPEN = "open"
     STRATEGY_CIRCLE = "strategy_circle"
@@ -28,11 +36,7 @@ class Tier(StrEnum):
         return TIER_NAMES[self]
 
 
-TIER_NAMES: dict[Tier, str] = {
-    Tier.OPEN: "Open",
-    Tier.STRATEGY_CIRCLE: "Strategy Circle",
-    Tier.LEADERSHIP_ALLIANCE: "Leadership Alliance",
-}
+TIER_NAMES: dict[Tier, str] = {Tier(key): _TIER_NAMES[key] for key in MEMBERSHIP_TIERS}
 
 # Other spellings people type. "Strategic Circle" is how the publication's own pages name it.
 TIER_ALIASES: dict[str, Tier] = {"strategic circle": Tier.STRATEGY_CIRCLE}
@@ -114,20 +118,11 @@ def parse_status(value: str) -> Status:
         raise ValueError(f"unknown status {value!r} (known: {known})") from None
 
 
-@cache
-def _zone_ok(key: str) -> bool:
-    try:
-        ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 @lru_cache(maxsize=1024)
 def parse_timezone(value: str, default: str) -> str:
     """An IANA zone key (checked with zoneinfo); blank means the publication's zone."""
     key = value.strip() or default
-    if not _zone_ok(key):
+    if not is_zone(key):
         raise ValueError(f"unknown time zone {value.strip()!r}")
     return key
 
@@ -177,9 +172,13 @@ def _interests(parts: list[str]) -> tuple[str, ...]:
     return interests
 
 
-def interests_key(interests: tuple[str, ...]) -> str:
-    """The stored form and the edition key: sorted and `;`-joined; "" = every class."""
-    return ";".join(interests)
+def interests_key(interests: Iterable[str]) -> str:
+    """The stored form and the edition key: sorted and `;`-joined; "" = every class.
+
+    The one definition of the key: subscribers are stored under it and editions are looked up
+    by it (digest.editions imports this), so the two can never disagree about order or joiner.
+    """
+    return ";".join(sorted(interests))
 
 
 def split_interests(key: str) -> tuple[str, ...]:

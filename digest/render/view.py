@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from digest.config import Settings
 from digest.group import OTHER, Section
-from digest.model import LANGS, Lang, MembershipTier, Signal
+from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Lang, MembershipTier, Signal
 from digest.period import Period
 from digest.policy import PUBLIC_FIELDS, Policy
 from digest.render import placeholders as ph
@@ -297,11 +297,7 @@ def build_view(
         views.append(SectionView(name, _anchor(name), items, len(shown) - len(items), more_url))
     shown_count = sum(len(v.items) for v in views)
     headline = views[0].items[0].title.text if views else None
-    tier_names = {
-        "open": _("Open"),
-        "strategy_circle": _("Strategy Circle"),
-        "leadership_alliance": _("Leadership Alliance"),
-    }
+    tier_names: dict[str, str] = {tier: _(TIER_NAMES[tier]) for tier in MEMBERSHIP_TIERS}
     invite = None
     if policy.tier in NEXT_TIER:
         upgrade = NEXT_TIER[policy.tier]

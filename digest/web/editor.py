@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.build import build, preview_copy
 from digest.editions import Edition
-from digest.model import LANGS, MEMBERSHIP_TIERS, Signal
+from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
 from digest.render import placeholders as ph
 from digest.render.engine import RenderError
@@ -44,11 +44,6 @@ from digest.web.app import (
 )
 from digest.web.security import EDITION_CSP, SESSION_COOKIE, same_secret
 
-TIER_NAMES = {
-    "open": "Open",
-    "strategy_circle": "Strategy Circle",
-    "leadership_alliance": "Leadership Alliance",
-}
 LOCALE_NAMES = {"en": "English", "zh": "中文"}
 WIDTHS = (375, 1024)
 LOCAL_EDITOR = "editor (localhost)"

@@ -26,10 +26,10 @@ from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.audience.model import Locale, Profile, Status, Subscriber, Tier, parse_interests
 from digest.audience.suppression import lift_suppression, suppression_reason
 from digest.audience.tokens import InvalidToken, Purpose
+from digest.model import TIER_NAMES
 from digest.send import EditionMessage, Outcome, Recipient
 from digest.storage.schema import signals
 from digest.web.app import WebState, checked_form, field_text, render, require_csrf, web
-from digest.web.editor import TIER_NAMES
 
 log = logging.getLogger(__name__)
 
