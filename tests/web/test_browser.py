@@ -23,6 +23,7 @@ from digest.send import OutboxProvider
 from digest.send.run import send_period
 from digest.storage.schema import subscribers
 from digest.web.demo import DEMO_PASSWORD, Demo
+from digest.web.screenshots import make_screenshots
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -130,7 +131,7 @@ def test_switching_width_resizes_the_preview(editor_page: Any, editor_site: Demo
     editor_page.click("a[data-width='1024']")
     assert editor_page.eval_on_selector("#edition", "f => f.clientWidth") == 1024
     editor_page.click("a[data-width='375']")
-    assert edition_frame(editor_page).evaluate("window.innerWidth") == 375
+    edition_frame(editor_page).wait_for_function("window.innerWidth === 375")
 
 
 def test_no_edition_scrolls_sideways_on_a_phone(editor_page: Any, editor_site: Demo) -> None:
@@ -225,3 +226,10 @@ def test_changed_preferences_shape_the_next_build(
     editor_page.goto(f"{sent_site.url}/editor/issues/2026-W46")
     editor_page.click("#rebuild")
     assert "Case File, Supply Chain" in editor_page.text_content("body")
+
+
+def test_the_readme_screenshot_command_writes_two_small_pngs(browser: Any, tmp_path: Path) -> None:
+    written = make_screenshots(tmp_path, browser)
+    assert [p.name for p in written] == ["editor-issue.png", "edition-phone.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written)
+    assert all(p.stat().st_size < 200_000 for p in written)
