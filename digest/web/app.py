@@ -160,6 +160,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/", home),
         Route("/static/web.css", stylesheet),
+        Route("/favicon.ico", lambda _request: Response(status_code=204)),
         *editor.routes(),
         *subscriber.routes(),
         *archive.routes(),
