@@ -17,6 +17,7 @@ from rapidfuzz.utils import default_process
 from digest.merging import is_filled
 from digest.model import SIGNAL_FIELDS, Signal
 from digest.scale import tier_rank
+from digest.text import has_cjk
 
 OTHER = ""
 """Section key for signals with no market class: always last."""
@@ -65,12 +66,19 @@ def _story_text(signal: Signal, lang: str) -> str:
 MIN_TOKENS = 12
 """Below this many words, wording overlap proves nothing (two short leads share "the", "of"):
 such texts count as one story only when they are identical."""
+MIN_CJK_CHARS = 24
+"""Chinese has no spaces between words: its length is counted in characters (about two per
+word), so a Chinese lead is judged by as much text as an English one."""
+
+
+def _long_enough(text: str) -> bool:
+    if has_cjk(text):
+        return len(text.replace(" ", "")) >= MIN_CJK_CHARS
+    return text.count(" ") + 1 >= MIN_TOKENS
 
 
 def _comparable(a: str, b: str) -> bool:
-    if a.count(" ") + 1 >= MIN_TOKENS and b.count(" ") + 1 >= MIN_TOKENS:
-        return True
-    return a == b
+    return (_long_enough(a) and _long_enough(b)) or a == b
 
 
 def _similar_pairs(signals: Sequence[Signal], threshold: float) -> set[tuple[int, int]]:

@@ -97,3 +97,37 @@ def test_titles_in_different_languages_are_not_compared() -> None:
     a = sig("a", market_class="X", titles={"en": "Gallium export licence granted"})
     b = sig("b", market_class="X", titles={"zh": "镓出口许可获批"})
     assert len(collapse_duplicates([a, b], 65)[0]) == 2
+
+
+def test_the_same_chinese_story_in_other_words_collapses() -> None:
+    scraped = sig(
+        "scraped",
+        market_class="Case File",
+        titles={"zh": "美英签署AI安全测试备忘录"},
+        summary={"zh": ["美国与英国签署了一份备忘录，通过各自的国家AI安全研究所协调AI安全测试。"]},
+    )
+    edited = sig(
+        "edited",
+        market_class="Case File",
+        titles={"zh": "美英签署人工智能安全测试备忘录"},
+        summary={"zh": ["美国和英国签署备忘录，通过两国的国家AI安全研究所协调AI安全测试工作。"]},
+        trend_context="richer",
+    )
+    kept, dropped = collapse_duplicates([scraped, edited], 65)
+    assert [s.id for s in kept] == ["edited"] and dropped == {"scraped": "edited"}
+
+
+def test_different_chinese_stories_stay_apart() -> None:
+    a = sig(
+        "a",
+        market_class="Case File",
+        titles={"zh": "美英签署AI安全测试备忘录"},
+        summary={"zh": ["美国与英国签署了一份备忘录，通过各自的国家AI安全研究所协调AI安全测试。"]},
+    )
+    b = sig(
+        "b",
+        market_class="Case File",
+        titles={"zh": "市场监管总局附条件批准模拟芯片并购案"},
+        summary={"zh": ["国家市场监督管理总局附加限制性条件批准了一宗模拟芯片企业的并购交易。"]},
+    )
+    assert len(collapse_duplicates([a, b], 65)[0]) == 2
