@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.audience.addresses import InvalidAddress, normalize_email
+from digest.audience.classes import MarketClasses, known_classes
 from digest.audience.model import (
     Profile,
     Status,
@@ -203,14 +204,23 @@ def _parse_row(
     return ParsedRow(line, profile, status), []
 
 
-def parse_csv(stream: IO[bytes], default_zone: str, report: ImportReport) -> Iterator[ParsedRow]:
+def parse_csv(
+    stream: IO[bytes],
+    default_zone: str,
+    report: ImportReport,
+    classes: MarketClasses | None = None,
+) -> Iterator[ParsedRow]:
     """The good rows of a subscriber CSV; bad ones go to `report` with line and reason.
 
+    With `classes`, interests are mapped onto the known market classes (canonical spelling);
+    one that names no known class is reported on its line and dropped, and the row imports
+    with its known interests only — an unmatched interest would otherwise mean never mailed.
     Raises CsvFileError for a problem with the whole file (encoding, header, an endless line).
     """
     reader = csv.reader(_decoded_lines(stream), strict=True)
     names = _header(reader, report)
     seen: dict[str, int] = {}
+    resolved: dict[tuple[str, ...], tuple[tuple[str, ...], list[str]]] = {}
     end = reader.line_num
     while True:
         start = end + 1
@@ -237,7 +247,33 @@ def parse_csv(stream: IO[bytes], default_zone: str, report: ImportReport) -> Ite
             report.problem(start, "; ".join(reasons))
             continue
         seen[row.profile.email] = start
+        if classes is not None and row.profile.interests:
+            row = _known_interests(row, classes, resolved, report)
         yield row
+
+
+def _known_interests(
+    row: ParsedRow,
+    classes: MarketClasses,
+    resolved: dict[tuple[str, ...], tuple[tuple[str, ...], list[str]]],
+    report: ImportReport,
+) -> ParsedRow:
+    """`row` with its interests in canonical spelling; unknown ones reported and dropped."""
+    interests = row.profile.interests
+    if interests not in resolved:  # a list repeats a handful of interest sets many times
+        resolved[interests] = classes.resolve(interests)
+    known, unknown = resolved[interests]
+    for value in unknown:
+        report.problem(
+            row.line,
+            f"{classes.unknown(value)}; imported without that interest",
+            bad_row=False,
+        )
+    if known == interests:
+        return row
+    if unknown and not known:
+        report.note(row.line, "no known interest left: this subscriber will get every class")
+    return row._replace(profile=row.profile._replace(interests=known))
 
 
 def _batches(rows: Iterable[ParsedRow]) -> Iterator[list[ParsedRow]]:
@@ -414,14 +450,20 @@ def import_stream(
     source: str,
     default_zone: str,
     dry_run: bool = False,
+    class_order: Sequence[str] | None = None,
 ) -> ImportReport:
-    """Import one CSV in one transaction; with `dry_run`, report and roll back."""
+    """Import one CSV in one transaction; with `dry_run`, report and roll back.
+
+    Interests are checked against `class_order` (the configured `editions.class_order`; None:
+    the default configuration's) plus the classes of the stored signals.
+    """
     report = ImportReport(source=source, dry_run=dry_run)
     with engine.connect() as conn:
         trans = conn.begin()
         try:
             writer = _Writer(conn, report, f"import:{source}")
-            for batch in _batches(parse_csv(stream, default_zone, report)):
+            classes = known_classes(conn, class_order)
+            for batch in _batches(parse_csv(stream, default_zone, report, classes)):
                 writer.apply(batch)
         except CsvFileError as exc:
             trans.rollback()
@@ -446,7 +488,12 @@ def _failed(report: ImportReport, error: str) -> ImportReport:
 
 
 def import_file(
-    engine: Engine, path: Path, *, default_zone: str, dry_run: bool = False
+    engine: Engine,
+    path: Path,
+    *,
+    default_zone: str,
+    dry_run: bool = False,
+    class_order: Sequence[str] | None = None,
 ) -> ImportReport:
     """Import the CSV at `path` (see `import_stream`)."""
     try:
@@ -455,7 +502,12 @@ def import_file(
         return ImportReport(source=path.name, dry_run=dry_run, file_error=exc.strerror or str(exc))
     with stream:
         return import_stream(
-            engine, stream, source=path.name, default_zone=default_zone, dry_run=dry_run
+            engine,
+            stream,
+            source=path.name,
+            default_zone=default_zone,
+            dry_run=dry_run,
+            class_order=class_order,
         )
 
 

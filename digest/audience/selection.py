@@ -12,11 +12,12 @@ on the list always wins, whatever the subscriber row says.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Connection, Select, exists, select
 
+from digest.audience.classes import class_key
 from digest.audience.model import Locale, Status, Tier, split_interests
 from digest.storage.schema import subscribers as t
 from digest.storage.schema import suppressions as s
@@ -74,9 +75,12 @@ def select_recipients(
 
     `market_classes` are the classes this issue covers: someone with interests receives only
     those of them that appear (their `interests` are narrowed to that), and someone whose
-    interests do not appear at all is skipped. Empty interests mean every class.
+    interests do not appear at all is skipped. Empty interests mean every class. Classes match
+    ignoring case and spacing (a row stored before interests were canonicalized still
+    matches), and narrowed interests take the issue's spelling, which is what editions are
+    keyed by.
     """
-    wanted = frozenset(market_classes) if market_classes is not None else None
+    wanted = {class_key(c): c for c in market_classes} if market_classes is not None else None
     cache: dict[str, tuple[str, ...] | None] = {}
     result = conn.execution_options(yield_per=batch).execute(recipients_query(tiers, locales))
     rows = cast("Iterable[tuple[Any, ...]]", result)  # Rows unpack like the tuples they are
@@ -89,12 +93,20 @@ def select_recipients(
         yield Recipient(rid, email, name, _TIERS[tier], _LOCALES[locale], zone, interests)
 
 
-def _effective(interests: tuple[str, ...], wanted: frozenset[str] | None) -> tuple[str, ...] | None:
-    """What a subscriber gets from this issue: all (()), a subset, or nothing (None)."""
+def _effective(
+    interests: tuple[str, ...], wanted: Mapping[str, str] | Collection[str] | None
+) -> tuple[str, ...] | None:
+    """What a subscriber gets from this issue: all (()), a subset, or nothing (None).
+
+    `wanted` is the issue's classes, or a `class_key` → class map of them (prebuilt by a caller
+    that narrows many rows); matching ignores case and spacing, the result is in the issue's
+    spelling, sorted like `interests_key`.
+    """
     if not interests or wanted is None:
         return interests
-    kept = tuple(i for i in interests if i in wanted)
-    return kept or None
+    by_key = wanted if isinstance(wanted, Mapping) else {class_key(c): c for c in wanted}
+    kept = {by_key[k] for k in map(class_key, interests) if k in by_key}
+    return tuple(sorted(kept)) or None
 
 
 def grouped(

@@ -7,7 +7,7 @@ lives in the library so the web app and tests get the same rules.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from digest.audience import store
 from digest.audience.addresses import InvalidAddress, normalize_email
+from digest.audience.classes import known_classes
 from digest.audience.csvio import ImportReport, export_rows, import_file, import_stream
 from digest.audience.model import (
     Locale,
@@ -33,7 +34,7 @@ from digest.audience.model import (
     parse_tier,
     parse_timezone,
 )
-from digest.cli.context import AppContext, fail
+from digest.cli.context import AppContext, fail, make_console
 from digest.resources import bundled
 
 T = TypeVar("T")
@@ -74,12 +75,18 @@ def import_command(
     """
     a: AppContext = ctx.obj
     zone = a.settings.publication.timezone
+    order = a.settings.editions.class_order
     if str(file) == "-":
         report = import_stream(
-            a.engine, sys.stdin.buffer, source="stdin", default_zone=zone, dry_run=dry_run
+            a.engine,
+            sys.stdin.buffer,
+            source="stdin",
+            default_zone=zone,
+            dry_run=dry_run,
+            class_order=order,
         )
     else:
-        report = import_file(a.engine, file, default_zone=zone, dry_run=dry_run)
+        report = import_file(a.engine, file, default_zone=zone, dry_run=dry_run, class_order=order)
     print_report(report)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -144,7 +151,11 @@ def add_command(
         str | None, typer.Option(help="IANA zone (default: publication.timezone).")
     ] = None,
     interests: Annotated[
-        str | None, typer.Option(help="Market classes separated by ';' (default: all).")
+        str | None,
+        typer.Option(
+            help="Market classes separated by ';' (default: all); each must be a known class "
+            "(editions.class_order or a stored signal's), matched ignoring case.",
+        ),
     ] = None,
 ) -> None:
     """Add a subscriber (consent source: `cli`), or change the given fields of an existing one.
@@ -164,6 +175,14 @@ def add_command(
         existing = store.get(conn, _email(email))
         base = existing.profile if existing else None
         profile = _profile(email, given, base, a.settings.publication.timezone)
+        if interests is not None:
+            # Stored interests must name known classes in their canonical spelling, or they
+            # match no section and the subscriber is never mailed: refuse, changing nothing.
+            classes = known_classes(conn, a.settings.editions.class_order)
+            known, unknown = classes.resolve(profile.interests)
+            if unknown:
+                fail("--interests: " + "; ".join(classes.unknown(u) for u in unknown))
+            profile = profile._replace(interests=known)
         try:
             outcome, subscriber = store.add(conn, profile, source="cli")
         except store.SuppressedAddress as exc:
@@ -312,12 +331,15 @@ def count_command(
         ]
         typer.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return
-    Console().print(counts_table(counts, "Subscribers"))
+    make_console().print(counts_table(counts, "Subscribers"))
 
 
-def import_example_audience(engine: Engine, zone: str, console: Console) -> bool:
+def import_example_audience(
+    engine: Engine, zone: str, console: Console, class_order: Sequence[str] | None = None
+) -> bool:
     """The main job's audience step: import the bundled example list (idempotent) and show it.
 
+    `class_order` is `editions.class_order` (None: the default's), which interests must match.
     Returns whether the import was clean.
     """
     try:
@@ -325,7 +347,7 @@ def import_example_audience(engine: Engine, zone: str, console: Console) -> bool
     except FileNotFoundError:
         console.print("No bundled subscribers folder: skipping the example audience")
         return True
-    report = import_file(engine, path, default_zone=zone)
+    report = import_file(engine, path, default_zone=zone, class_order=class_order)
     print_report(report)
     with engine.connect() as conn:
         counts = store.counts(conn)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from digest.audience.classes import class_key
 from digest.checks import Check
 from digest.editions import Edition, Issue
 from digest.period import Period
@@ -155,12 +156,13 @@ def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[froze
     = not mailed), so only sets someone will actually receive are built. "All classes" is
     always first.
     """
-    present = frozenset(classes)
+    present = {class_key(c): c for c in classes}  # matched ignoring case, issue's spelling
     sets: dict[frozenset[str], None] = {frozenset(): None}
     query = select(st.c.interests).where(st.c.status == "active").distinct()
     with engine.connect() as conn:
         for (key,) in conn.execute(query):
-            narrowed = frozenset(c for c in str(key or "").split(";") if c) & present
+            stored = (class_key(c) for c in str(key or "").split(";") if c)
+            narrowed = frozenset(present[k] for k in stored if k in present)
             if narrowed:
                 sets[narrowed] = None
     return list(sets)

@@ -182,3 +182,17 @@ def test_subscribers_help_lists_every_command() -> None:
     result = digest("subscribers", "--help")
     for command in ("import", "export", "add", "remove", "list", "count", "forget"):
         assert command in result.output
+
+
+def test_add_maps_interests_onto_known_classes_and_refuses_unknown_ones() -> None:
+    result = digest("subscribers", "add", "ann@example.com", "--interests", "supply chain")
+    assert result.exit_code == 0, result.output
+    listed = digest("subscribers", "list", "--json")
+    assert '"interests":["Supply Chain"]' in listed.output
+    refused = digest("subscribers", "add", "bob@example.com", "--interests", "Suply Chain")
+    assert refused.exit_code != 0
+    assert "--interests: unknown market class 'Suply Chain' (known: Policy Track" in (
+        refused.output
+    )
+    assert "did you mean 'Supply Chain'?" in refused.output
+    assert "bob@example.com" not in digest("subscribers", "list").output
