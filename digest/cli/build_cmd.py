@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from digest.build import BuildResult, build, write_editions
-from digest.cli.context import AppContext, fail
+from digest.cli.context import AppContext, fail, make_console
 from digest.cli.ingest_cmd import print_errors
 from digest.config import Settings
 from digest.model import LANGS, MEMBERSHIP_TIERS
@@ -135,7 +135,7 @@ def build_command(
     manifest_path = write_editions(
         result, out_dir, result.editions, app.settings.publication.base_url
     )
-    console = Console()
+    console = make_console()
     report(console, result)
     state = (
         "reused the frozen editions"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 import typer
+from rich.console import Console
 from sqlalchemy import Engine
 
 from digest.config import ConfigError, Settings, load_settings
@@ -47,3 +48,9 @@ class AppContext:
 
 def stderr_is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console; off a terminal (pipes, CI logs) tables get 120 columns, not rich's 80."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 120)

@@ -10,10 +10,9 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
-from digest.cli.context import AppContext, fail, stderr_is_terminal
+from digest.cli.context import AppContext, fail, make_console, stderr_is_terminal
 from digest.importers.base import SourceError
 from digest.ingest import ingest, load_signals
 
@@ -38,7 +37,7 @@ def source_progress() -> Iterator[Callable[[str], None] | None]:
         TextColumn("{task.completed} sources read"),
         TextColumn("{task.description}"),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=make_console(stderr=True), transient=True) as bar:
         task = bar.add_task("", total=None)
         yield lambda source: bar.update(task, advance=1, description=source[-60:])
 

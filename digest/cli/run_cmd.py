@@ -8,11 +8,10 @@ complete week's editions into `editions.out_dir` and sends them through the outb
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from digest.cli.build_cmd import build_latest_week
-from digest.cli.context import AppContext
+from digest.cli.context import AppContext, make_console
 from digest.cli.ingest_cmd import print_errors, source_progress
 from digest.cli.send_cmd import send_example
 from digest.cli.subscribers_cmd import import_example_audience
@@ -39,7 +38,7 @@ def run_command(ctx: typer.Context) -> None:
     account or server. With sources configured it never touches the audience.
     """
     app: AppContext = ctx.obj
-    console = Console()
+    console = make_console()
     paths = app.settings.sources.paths
     on_examples = not paths
     if on_examples:

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, select
 
-from digest.cli.context import AppContext, fail
+from digest.cli.context import AppContext, fail, make_console
 from digest.config import Settings
 from digest.period import PeriodError, parse_period
 from digest.schedule.approval import ApprovalError, approve
@@ -96,7 +95,7 @@ def schedule_overview(
 
 
 def _print_overview(data: dict[str, Any], settings: Settings) -> None:
-    console = Console()
+    console = make_console()
     nxt = Table(title=f"Next runs ({data['weekly']}, {data['timezone']})")
     for col in ("job", data["timezone"], "UTC", "trigger"):
         nxt.add_column(col)
