@@ -23,9 +23,11 @@ app = typer.Typer(
     name="digest",
     help=(
         "Turn a publication's weekly intelligence signals into email digests per membership "
-        "tier and send them.\n\nStart with `digest run`: it ingests the bundled examples into "
-        "./digest.db and reports what it stored. Settings come from ./digest.toml (or --config, "
-        "or $DIGEST_CONFIG) and DIGEST_* environment variables; see `digest config`."
+        "tier and send them.\n\nStart with `digest run`: on a fresh machine it ingests the "
+        "bundled example signals and audience into ./digest.db, builds the newest complete "
+        "week's six editions into ./out/ and sends them to ./outbox/ (no account or server "
+        "needed). Settings come from ./digest.toml (or --config, or $DIGEST_CONFIG) and DIGEST_* "
+        "environment variables; see `digest config`."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -46,7 +48,10 @@ def _root(
     config: Annotated[
         str | None,
         typer.Option(
-            "--config", "-c", help="Path to digest.toml (default: $DIGEST_CONFIG, ./digest.toml)."
+            "--config",
+            "-c",
+            metavar="FILE",
+            help="Path to digest.toml (default: $DIGEST_CONFIG, ./digest.toml).",
         ),
     ] = None,
     version: Annotated[

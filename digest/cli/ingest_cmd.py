@@ -55,6 +55,7 @@ def ingest_command(
             help="Files, folders (searched recursively for .txt, .json, .jsonl, .md, .xml, .rss, "
             ".atom) and feed URLs.",
             show_default=False,
+            metavar="PATH...",
         ),
     ],
     as_json: Annotated[
