@@ -49,6 +49,10 @@ LISTED = 1000  # problems and notes kept in full; beyond that they are only coun
 
 t = subscribers
 
+# A spreadsheet runs a cell starting with one of these as a formula (`=HYPERLINK(…)`): export
+# prefixes such a cell with `'`, and import strips exactly that one `'` again (OWASP's advice).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 
 class CsvFileError(Exception):
     """The file as a whole cannot be imported (encoding, header, size); nothing was written."""
@@ -58,8 +62,11 @@ class CsvFileError(Exception):
 class RowProblem:
     line: int
     reason: str
+    end: int | None = None  # the last line, when the problem spans several
 
     def __str__(self) -> str:
+        if self.end is not None and self.end > self.line:
+            return f"lines {self.line}–{self.end}: {self.reason}"
         return f"line {self.line}: {self.reason}"
 
 
@@ -86,10 +93,12 @@ class ImportReport:
     notes: list[RowProblem] = field(default_factory=list)
     file_error: str | None = None
 
-    def problem(self, line: int, reason: str, *, bad_row: bool = True) -> None:
+    def problem(
+        self, line: int, reason: str, *, bad_row: bool = True, end: int | None = None
+    ) -> None:
         self.bad_rows += bad_row
         if len(self.problems) < LISTED:
-            self.problems.append(RowProblem(line, reason))
+            self.problems.append(RowProblem(line, reason, end))
 
     def note(self, line: int, reason: str) -> None:
         if len(self.notes) < LISTED:
@@ -99,18 +108,28 @@ class ImportReport:
     def ok(self) -> bool:
         return self.file_error is None and not self.problems
 
+    @property
+    def imported(self) -> int:
+        """Rows stored as the file says (added, updated or already so)."""
+        return self.added + self.updated + self.unchanged
+
     def summary(self) -> str:
+        """One line whose counts add up: imported + not re-subscribed + bad = rows."""
         if self.file_error:
             return f"{self.source}: {self.file_error}; nothing imported"
         verb = "would import" if self.dry_run else "imported"
         text = (
-            f"{self.source}: {verb} {self.rows - self.bad_rows} of {self.rows} rows: "
-            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged"
+            f"{self.source}: {verb} {self.imported} of {self.rows} rows "
+            f"({self.added} added, {self.updated} updated, {self.unchanged} unchanged"
         )
         if self.made_unmailable:
-            text += f", {self.made_unmailable} marked not mailable by the status column"
+            text += f"; {self.made_unmailable} of them marked not mailable by the status column"
+        text += ")"
         if self.not_resubscribed:
-            text += f"; {self.not_resubscribed} opted out and NOT re-subscribed"
+            text += (
+                f"; {self.not_resubscribed} NOT re-subscribed (they opted out, bounced or "
+                "complained before and stay suppressed)"
+            )
         if self.bad_rows:
             text += f"; {self.bad_rows} bad rows skipped"
         if self.dry_run:
@@ -163,6 +182,16 @@ def _header(reader: Iterator[list[str]], report: ImportReport) -> list[str]:
         if name not in EXPORT_COLUMNS:
             report.problem(1, f"unknown column {_shown(name)} (ignored)", bad_row=False)
     return names
+
+
+def _defused(cell: str) -> str:
+    """An exported cell a spreadsheet will show as text, never run as a formula."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _undefused(cells: list[str]) -> list[str]:
+    """Cells with export's protective `'` removed (only before a formula character)."""
+    return [c[1:] if c[:1] == "'" and c[1:].startswith(FORMULA_START) else c for c in cells]
 
 
 def _parse_row(
@@ -231,15 +260,21 @@ def parse_csv(
         except csv.Error as exc:
             end = reader.line_num
             report.rows += 1
-            report.problem(start, f"malformed CSV: {exc}")
+            report.problem(start, _malformed(start, end, str(exc)), end=end)
             continue
         end = reader.line_num
+        if end > start and _swallowed_rows(cells):
+            report.rows += 1
+            report.problem(start, _swallowed(start), end=end)
+            continue
         if not "".join(cells).strip():
             continue
         report.rows += 1
         if len(cells) > len(names):
             report.problem(start, f"{len(cells)} values but the header names {len(names)}")
             continue
+        if any(c[:1] == "'" for c in cells):
+            cells = _undefused(cells)
         row, reasons = _parse_row(dict(zip(names, cells, strict=False)), start, default_zone)
         if row is not None and row.profile.email in seen:
             reasons = [f"duplicate of line {seen[row.profile.email]} ({row.profile.email})"]
@@ -250,6 +285,36 @@ def parse_csv(
         if classes is not None and row.profile.interests:
             row = _known_interests(row, classes, resolved, report)
         yield row
+
+
+def _malformed(start: int, end: int, error: str) -> str:
+    """The reason for a record the csv module refused; a multi-line one names its span."""
+    if end <= start:
+        return f"malformed CSV: {error}"
+    what = "unclosed quote" if "unexpected end of data" in error else "quote"
+    return f"{_swallowed(start, what)} ({error})"
+
+
+def _swallowed(start: int, what: str = "quote") -> str:
+    """Printed after "lines N–M: ", so no row inside the span goes missing silently."""
+    return (
+        f"{what} opened on line {start} swallowed these lines; none of them was imported "
+        "(fix the quote and import again)"
+    )
+
+
+def _swallowed_rows(cells: list[str]) -> bool:
+    """Whether a quoted value spanning lines holds lines that look like rows of their own.
+
+    A name may legitimately be quoted across lines (it is stored on one line), but a line
+    break followed by `something@somewhere,` is a stray quote eating the next subscribers.
+    """
+    return any(
+        "@" in part.split(",", 1)[0] and "," in part
+        for cell in cells
+        if "\n" in cell or "\r" in cell
+        for part in cell.splitlines()[1:]
+    )
 
 
 def _known_interests(
@@ -386,8 +451,11 @@ class _Writer:
             self.report.made_unmailable += 1
             changed = True
         elif not mailable and (row.status is None or row.status.mailable):
+            # Counted here only, not also as updated/unchanged: the summary's counts add up.
             self.report.not_resubscribed += 1
-            self.report.note(row.line, f"stays {old.status}: not re-subscribed")
+            kept = "profile updated, " if changed else ""
+            self.report.note(row.line, f"stays {old.status}: {kept}not re-subscribed")
+            return
         if changed:
             self.report.updated += 1
         else:
@@ -514,15 +582,15 @@ def import_file(
 def export_rows(conn: Connection, out: IO[str], tier: Tier | None = None) -> int:
     """Write every subscriber as CSV (the import columns plus `status`), streamed; returns rows.
 
-    The output imports back unchanged: tiers by key, interests `;`-joined, status last.
+    The output imports back unchanged: tiers by key, interests `;`-joined, status last. A cell
+    a spreadsheet would run as a formula gets a leading `'` (import removes it again).
     """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     n = 0
     for s in iter_subscribers(conn, tier=tier):
         tier_, locale, status = s.tier.value, s.locale.value, s.status.value
-        writer.writerow(
-            [s.email, s.name, tier_, locale, s.timezone, interests_key(s.interests), status]
-        )
+        cells = [s.email, s.name, tier_, locale, s.timezone, interests_key(s.interests), status]
+        writer.writerow([_defused(c) for c in cells])
         n += 1
     return n

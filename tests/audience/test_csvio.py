@@ -141,6 +141,67 @@ def test_an_unclosed_quote_at_the_end_is_reported() -> None:
     assert problems(report) == ["line 3: malformed CSV: unexpected end of data"]
 
 
+def test_a_stray_quote_mid_file_names_every_line_it_swallowed() -> None:
+    """Review finding 4: a quote on line 4 absorbed lines 5–6 and only line 4 was reported."""
+    text = (
+        HEADER
+        + "a@example.com,Ann,,,,\n"
+        + "b@example.com,Bob,,,,\n"
+        + 'c@example.com,"Cai,,,,\n'
+        + "d@example.com,Dee,,,,\n"
+        + "e@example.com,Eve,,,,\n"
+    )
+    rows, report = parse(text)
+    assert rows == ["a@example.com", "b@example.com"]
+    (problem,) = problems(report)
+    assert problem.startswith(
+        "lines 4–6: unclosed quote opened on line 4 swallowed these lines; none of them was "
+        "imported"
+    )
+
+
+def test_a_stray_quote_closed_further_down_does_not_hide_rows() -> None:
+    """The quote closes on a later line: the csv module would hand back one "valid" row."""
+    text = (
+        HEADER
+        + 'a@example.com,"Ann,,,,\n'
+        + "b@example.com,Bob,,,,\n"
+        + 'c@example.com,Cai",,,,\n'
+        + "d@example.com,Dee,,,,\n"
+    )
+    rows, report = parse(text)
+    assert rows == ["d@example.com"]
+    assert problems(report) == [
+        "lines 2–4: quote opened on line 2 swallowed these lines; none of them was imported "
+        "(fix the quote and import again)"
+    ]
+    assert (report.rows, report.bad_rows) == (2, 1)
+
+
+def test_export_defuses_spreadsheet_formulas_and_import_restores_them(engine: Engine) -> None:
+    """Review finding 3: a name `=HYPERLINK(…)` was exported verbatim."""
+    evil = '=HYPERLINK(""http://evil"")'
+    import_text(engine, HEADER + f'ann@example.com,"{evil}",,,,\nbob@example.com,@Bob,,,,\n')
+    with engine.connect() as conn:
+        out = io.StringIO()
+        export_rows(conn, out)
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith('ann@example.com,"\'=HYPERLINK(""http://evil"")",')
+    assert lines[2].startswith("bob@example.com,'@Bob,")
+    report = import_text(engine, out.getvalue())
+    assert (report.unchanged, report.bad_rows) == (2, 0)
+    with engine.connect() as conn:
+        ann = store.get(conn, "ann@example.com")
+    assert ann is not None and ann.name == '=HYPERLINK("http://evil")'
+
+
+def test_import_strips_one_protective_quote_only_before_a_formula_character() -> None:
+    text = HEADER + "a@example.com,'-Ann,,,,\nb@example.com,'Bob,,,,\nc@example.com,''=x,,,,\n"
+    report = ImportReport(source="t.csv")
+    names = [r.profile.name for r in parse_csv(io.BytesIO(text.encode()), ZONE, report)]
+    assert names == ["-Ann", "'Bob", "''=x"]
+
+
 def test_a_quoted_name_may_span_lines_and_the_next_row_keeps_its_number() -> None:
     text = HEADER + 'a@example.com,"Ann\nLee",,,,\nbad,,,,,\n'
     rows, report = parse(text)
@@ -311,6 +372,27 @@ def test_reimport_never_resubscribes_an_opt_out(engine: Engine) -> None:
     with engine.connect() as conn:
         ann = store.get(conn, "ann@example.com")
     assert ann is not None and ann.status is Status.UNSUBSCRIBED
+
+
+def test_the_summary_counts_add_up(engine: Engine) -> None:
+    """Review finding 5: opted-out rows were counted as imported AND as not re-subscribed."""
+    import_text(engine, HEADER + "a@example.com,A,,,,\nb@example.com,B,,,,\nc@example.com,C,,,,\n")
+    with engine.begin() as conn:
+        store.set_status(conn, "a@example.com", Status.UNSUBSCRIBED, "footer link")
+        store.remove(conn, "a@example.com")
+        store.set_status(conn, "b@example.com", Status.BOUNCED, "hard bounce")
+    report = import_text(
+        engine,
+        HEADER + "a@example.com,A,,,,\nb@example.com,Bee,,,,\nc@example.com,C,,,,\n"
+        "d@example.com,D,,,,\nbad,,,,,\n",
+    )
+    assert (report.added, report.updated, report.unchanged) == (1, 0, 1)
+    assert (report.not_resubscribed, report.bad_rows, report.rows) == (2, 1, 5)
+    assert report.summary() == (
+        "t.csv: imported 2 of 5 rows (1 added, 0 updated, 1 unchanged); 2 NOT re-subscribed "
+        "(they opted out, bounced or complained before and stay suppressed); 1 bad rows skipped"
+    )
+    assert "line 3: stays bounced: profile updated, not re-subscribed" in map(str, report.notes)
 
 
 def test_reimport_after_removal_does_not_add_a_suppressed_address(engine: Engine) -> None:

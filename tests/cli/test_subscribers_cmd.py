@@ -37,7 +37,9 @@ def test_import_reports_what_it_did(tmp_path: Path) -> None:
     result = digest("subscribers", "import", str(path))
     assert result.exit_code == 1
     assert "people.csv: line 3: bad address 'bad'" in result.output
-    assert "imported 1 of 2 rows: 1 added" in result.output
+    assert "imported 1 of 2 rows (1 added, 0 updated, 0 unchanged); 1 bad rows skipped" in (
+        result.output
+    )
 
 
 def test_import_dry_run_writes_nothing(tmp_path: Path) -> None:
