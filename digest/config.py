@@ -306,6 +306,58 @@ class Web(_Section):
     )
 
 
+class Celery(_Section):
+    """Distributed sending: Celery workers share the send over a broker and the database."""
+
+    enabled: bool = Field(
+        False,
+        description="Send through Celery workers by default (`digest send` and the scheduler's "
+        "send); off, everything runs in-process and no broker is needed.",
+    )
+    broker_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="The broker: Redis `redis://host:6379/N` or RabbitMQ "
+        "`amqp://user:pass@host:5672//`.",
+    )
+    queue: str = Field(
+        "digest", min_length=1, description="Queue the batch tasks go to; workers consume it."
+    )
+    batch_size: int = Field(
+        1000, ge=1, le=1000, description="Recipients per task: one edition × at most this many."
+    )
+    visibility_timeout: int = Field(
+        1800,
+        ge=1,
+        description="Redis only: seconds before a task taken by a worker that died is handed to "
+        "another. Keep it above the longest batch (else a slow batch runs twice, harmlessly).",
+    )
+    republish_after: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds without progress before the sender publishes tasks again for rows "
+        "still open (a broker that lost its messages); duplicate tasks are harmless.",
+    )
+    give_up_after: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds without progress before the sender stops following and reports the "
+        "rest pending (exit 3); queued tasks still run when workers come.",
+    )
+    poll_seconds: float = Field(
+        0.5, gt=0, description="How often the sender reads progress from the ledger."
+    )
+    max_attempts: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Tries per recipient on retryable provider answers; the task retries with "
+        "exponential backoff and jitter (at most 60 s).",
+    )
+    concurrency: int = Field(
+        0, ge=0, description="Processes per `digest worker` (0: one per CPU core)."
+    )
+
+
 class Settings(_Section):
     publication: Publication = Field(default_factory=Publication)
     database: Database = Field(default_factory=Database)
@@ -318,6 +370,7 @@ class Settings(_Section):
     tiers: Tiers = Field(default_factory=Tiers)
     schedule: Schedule = Field(default_factory=Schedule)
     web: Web = Field(default_factory=Web)
+    celery: Celery = Field(default_factory=Celery)
 
 
 # Environment variable → dotted key. Lists are comma-separated.
@@ -331,6 +384,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "DIGEST_BASE_URL": "publication.base_url",
     "DIGEST_EDITOR_PASSWORD": "web.editor_password",
     "DIGEST_EDITOR_TOKEN": "web.editor_token",
+    "DIGEST_CELERY_BROKER_URL": "celery.broker_url",
 }
 _LIST_KEYS = {"security.secret_keys"}
 
