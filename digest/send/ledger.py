@@ -170,6 +170,9 @@ def claim(
 ) -> tuple[list[Claimed], int]:
     """Take up to `limit` queued rows of one edition for `worker`; call inside a transaction.
 
+    `worker` must be unique to this claim (the orchestrator appends a batch number to its
+    `worker_id()`): the rows are found, and later recorded, by it.
+
     Returns (the rows to send, how many were taken in all). Rows whose subscriber is no longer
     mailable (status, suppression list, or deleted) become `suppressed` in the same transaction
     and are not among the rows to send. Commit right before the provider
@@ -188,34 +191,38 @@ def claim(
         chosen: Any = d.c.id == picked.c.id
     else:
         chosen = d.c.id.in_(pick.scalar_subquery())
-    stmt = (
+    conn.execute(
         update(d)
         .where(chosen, d.c.state == State.QUEUED.value)
         .values(state=State.SENDING.value, claimed_by=worker, updated_at=now)
-        .returning(d.c.id, d.c.subscriber_id)
     )
-    rows = conn.execute(stmt).all()
-    if not rows:
-        return [], 0
-    by_subscriber = {sid: did for did, sid in rows}
+    # The claim's rows and their subscribers, found by the claim id through the claim index
+    # (no thousand-value IN list); a deleted subscriber comes back with no address.
     suppressed = exists().where(sup.c.email_hash == s.c.email_hash)
-    people = conn.execute(
-        select(s.c.id, s.c.email, s.c.name).where(
-            s.c.id.in_(list(by_subscriber)), s.c.status == Status.ACTIVE.value, ~suppressed
+    mailable = case((and_(s.c.status == Status.ACTIVE.value, ~suppressed), 1), else_=0)
+    rows = conn.execute(
+        select(d.c.id, d.c.subscriber_id, s.c.email, s.c.name, mailable)
+        .select_from(d.outerjoin(s, s.c.id == d.c.subscriber_id))
+        .where(
+            d.c.issue_id == issue_id,
+            d.c.edition_id == edition_id,
+            d.c.state == State.SENDING.value,
+            d.c.claimed_by == worker,
         )
+        .order_by(d.c.id)
     ).all()
-    mailable = {sid: (email, name) for sid, email, name in people}
-    gone = [did for sid, did in by_subscriber.items() if sid not in mailable]
+    gone = [did for did, _sid, email, _name, ok in rows if not ok or email is None]
     if gone:
         conn.execute(
             update(d)
             .where(d.c.id.in_(gone))
             .values(state=State.SUPPRESSED.value, error="not mailable at send time")
         )
-    ready = sorted(
-        (Claimed(by_subscriber[sid], sid, email, name) for sid, (email, name) in mailable.items()),
-        key=lambda c: c.delivery_id,
-    )
+    ready = [
+        Claimed(did, sid, email, name or "")
+        for did, sid, email, name, ok in rows
+        if ok and email is not None
+    ]
     return ready, len(rows)
 
 
@@ -248,7 +255,14 @@ def record(
             other[result.outcome].append({"b_id": delivery_id, "b_error": _reason(result.reason)})
     mine = and_(d.c.state == State.SENDING.value, d.c.claimed_by == worker)
     common = {"provider": provider, "updated_at": now}
-    if len(accepted) == 1:
+    if len(accepted) == 1 and not other:  # the whole claim accepted alike: no id list at all
+        ((message_id, _ids),) = accepted.items()
+        conn.execute(
+            update(d)
+            .where(mine)
+            .values(state=State.ACCEPTED.value, message_id=message_id, error=None, **common)
+        )
+    elif len(accepted) == 1:
         ((message_id, ids),) = accepted.items()
         conn.execute(
             update(d)

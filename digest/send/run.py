@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,13 +279,15 @@ def send_period(
     resend_uncertain: bool = False,
     batch_size: int = MAX_BATCH,
     max_attempts: int = 3,
+    pipeline: bool = True,
     progress: Progress | None = None,
     sleep: Callable[[float], None] = time.sleep,
     worker: str | None = None,
 ) -> SendReport:
     """Send `period`'s issue through `provider`; see the module docstring. Raises SendError
     (before anything is sent) when there are no editions, they fail the checks, or a real
-    provider has no signing key."""
+    provider has no signing key. `pipeline` keeps one batch in flight while the next is
+    claimed (False: strictly one batch at a time)."""
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch_size must be 1-{MAX_BATCH}")
     report = SendReport(period.key, provider.name, dry_run=dry_run, test_to=test_to)
@@ -338,35 +341,49 @@ def send_period(
                 timezones=timezones,
             )
         total = sum(ledger.count_queued(conn, issue_id, e.id) for e in editions)
+    sender = _Sender(engine, issue_id, provider, links, worker, batch_size, max_attempts)
     done = 0
     if progress:
         progress(0, total)
+
+    def settle(outcome: Future[tuple[int, int, float | None]]) -> None:
+        nonlocal done
+        handled, accepted, wait = outcome.result()
+        done += handled
+        report.sent_now += accepted
+        if progress:
+            progress(min(done, total), total)
+        if wait is not None:
+            sleep(min(wait, MAX_RETRY_WAIT))
+
+    # One batch in flight while the next is claimed and prepared: the provider's network wait
+    # overlaps this thread's token work. Each batch still goes claim → send → record in order.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-send")
     try:
         for edition in editions:
             message = _message(settings, period, issue_id, edition)
             fallback = translations(edition.locale).gettext("reader")
+            in_flight: Future[tuple[int, int, float | None]] | None = None
             while True:
-                handled, accepted, wait = _one_batch(
-                    engine,
-                    issue_id,
-                    edition,
-                    message,
-                    provider,
-                    links,
-                    fallback,
-                    worker,
-                    batch_size,
-                    max_attempts,
-                )
-                if handled == 0:
-                    break
-                done += handled
-                report.sent_now += accepted
-                if progress:
-                    progress(min(done, total), total)
-                if wait is not None:
-                    sleep(min(wait, MAX_RETRY_WAIT))
+                batch = sender.claim(edition, fallback)
+                if batch is None:  # nothing queued now; the batch in flight may requeue some
+                    if in_flight is None:
+                        break
+                    settle(in_flight)
+                    in_flight = None
+                    continue
+                if not pipeline and in_flight is not None:
+                    settle(in_flight)
+                    in_flight = None
+                previous = in_flight
+                in_flight = pool.submit(sender.deliver, message, batch)
+                if previous is not None:
+                    settle(previous)
+                if not pipeline:
+                    settle(in_flight)
+                    in_flight = None
     finally:
+        pool.shutdown(wait=True)
         provider.close()
     _finish(engine, issue_id, scope, report, tiers, timezones)
     return report
@@ -384,57 +401,78 @@ def _proof(provider: Provider, period: Period) -> Callable[[ledger.Stale], bool 
     return never_sent
 
 
-def _one_batch(
-    engine: Engine,
-    issue_id: int,
-    edition: StoredEdition,
-    message: EditionMessage,
-    provider: Provider,
-    links: LinkValues,
-    fallback: str,
-    worker: str,
-    batch_size: int,
-    max_attempts: int,
-) -> tuple[int, int, float | None]:
-    """Claim, send and record one batch: (rows taken, accepted, seconds to wait or None)."""
-    with engine.begin() as conn:
-        claimed, taken = ledger.claim(conn, issue_id, edition.id, worker, batch_size, _now())
-    if taken == 0:
-        return 0, 0, None
-    if not claimed:
-        return taken, 0, None
-    recipients = []
-    for c in claimed:
-        html_values, text_values, unsubscribe = links.values(
-            c.subscriber_id, c.email, c.name, fallback
-        )
-        recipients.append(
-            Recipient(c.subscriber_id, c.email, c.name, html_values, text_values, unsubscribe)
-        )
-    try:
-        results = provider.send(message, recipients)
-    except Exception as exc:  # a provider bug or crash mid-call: the batch's fate is unknown
-        log.exception("provider %s raised during a send", provider.name)
-        results = [
-            Result(r.subscriber_id, Outcome.UNCERTAIN, f"provider raised {exc!r}")
-            for r in recipients
+@dataclass
+class _Batch:
+    claim_id: str
+    taken: int
+    claimed: list[ledger.Claimed]
+    recipients: list[Recipient]
+
+
+@dataclass
+class _Sender:
+    """Claims, sends and records batches for one send (see `send_period`)."""
+
+    engine: Engine
+    issue_id: int
+    provider: Provider
+    links: LinkValues
+    worker: str
+    batch_size: int
+    max_attempts: int
+    batches: int = 0
+
+    def claim(self, edition: StoredEdition, fallback: str) -> _Batch | None:
+        """The next batch of `edition`, claimed and personalized; None when none is queued."""
+        self.batches += 1
+        claim_id = f"{self.worker}:{self.batches}"
+        with self.engine.begin() as conn:
+            claimed, taken = ledger.claim(
+                conn, self.issue_id, edition.id, claim_id, self.batch_size, _now()
+            )
+        if taken == 0:
+            return None
+        values = self.links.values
+        recipients = []
+        for c in claimed:
+            html_values, text_values, unsubscribe = values(
+                c.subscriber_id, c.email, c.name, fallback
+            )
+            recipients.append(
+                Recipient(c.subscriber_id, c.email, c.name, html_values, text_values, unsubscribe)
+            )
+        return _Batch(claim_id, taken, claimed, recipients)
+
+    def deliver(self, message: EditionMessage, batch: _Batch) -> tuple[int, int, float | None]:
+        """Send and record: (rows taken, accepted, seconds to wait before retrying or None)."""
+        if not batch.recipients:  # everyone in it was suppressed at claim time
+            return batch.taken, 0, None
+        try:
+            results = self.provider.send(message, batch.recipients)
+        except Exception as exc:  # a provider bug or crash mid-call: the batch's fate is unknown
+            log.exception("provider %s raised during a send", self.provider.name)
+            results = [
+                Result(r.subscriber_id, Outcome.UNCERTAIN, f"provider raised {exc!r}")
+                for r in batch.recipients
+            ]
+        by_subscriber = {c.subscriber_id: c for c in batch.claimed}
+        pairs = [(by_subscriber[r.subscriber_id].delivery_id, r) for r in results]
+        bounces = [
+            by_subscriber[r.subscriber_id].email
+            for r in results
+            if r.outcome is Outcome.FAILED and (r.reason or "").startswith(BOUNCE_PREFIX)
         ]
-    by_subscriber = {c.subscriber_id: c for c in claimed}
-    pairs = [(by_subscriber[r.subscriber_id].delivery_id, r) for r in results]
-    bounces = [
-        by_subscriber[r.subscriber_id].email
-        for r in results
-        if r.outcome is Outcome.FAILED and (r.reason or "").startswith(BOUNCE_PREFIX)
-    ]
-    with engine.begin() as conn:
-        counts = ledger.record(conn, worker, pairs, provider.name, _now(), max_attempts)
-        for email in bounces:
-            set_status(conn, email, Status.BOUNCED, "hard bounce at send time")
-    wait = None
-    if counts.get(Outcome.RETRYABLE):
-        asked = [r.retry_after for r in results if r.retry_after is not None]
-        wait = max(asked) if asked else 1.0
-    return taken, counts.get(Outcome.ACCEPTED, 0), wait
+        with self.engine.begin() as conn:
+            counts = ledger.record(
+                conn, batch.claim_id, pairs, self.provider.name, _now(), self.max_attempts
+            )
+            for email in bounces:
+                set_status(conn, email, Status.BOUNCED, "hard bounce at send time")
+        wait = None
+        if counts.get(Outcome.RETRYABLE):
+            asked = [r.retry_after for r in results if r.retry_after is not None]
+            wait = max(asked) if asked else 1.0
+        return batch.taken, counts.get(Outcome.ACCEPTED, 0), wait
 
 
 def _finish(

@@ -152,6 +152,7 @@ deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("issue_id", "subscriber_id", name="uq_deliveries_issue_subscriber"),
     Index("ix_deliveries_issue_state", "issue_id", "state"),
+    Index("ix_deliveries_claim", "issue_id", "edition_id", "state", "id"),  # claiming a batch
 )
 
 events = Table(

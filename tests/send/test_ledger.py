@@ -160,11 +160,23 @@ def test_requeue_uncertain_only_touches_uncertain_rows(engine: Engine, issue: in
     assert states(engine) == ["queued", "queued", "accepted", "queued", "queued"]
 
 
-@pytest.mark.parametrize(
-    "email", ["a@x.com", "zoë名@例え.jp", "a" * 200 + "@x.com", 'we"ird\\@x.com']
-)
+@pytest.mark.parametrize("email", ["a@x.com", "zoë名@例え.jp", 'we"ird\\@x.com'])
 def test_fast_tokens_are_the_link_signers_tokens(email: str) -> None:
     keys = ["newest", "older"]
     fast, reference = FastTokens(keys), LinkSigner(keys)
     for purpose in Purpose:
         assert fast.sign(purpose, 123, email) == reference.sign(purpose, 123, email)
+
+
+def test_fast_tokens_for_a_compressible_address_still_verify() -> None:
+    email = "a" * 200 + "@x.com"  # itsdangerous would zlib this payload; we never do
+    token = FastTokens(["k"]).sign(Purpose.UNSUBSCRIBE, 7, email)
+    assert LinkSigner(["k"]).verify(Purpose.UNSUBSCRIBE, token).email == email
+
+
+def test_the_pair_is_the_two_purposes_tokens() -> None:
+    fast = FastTokens(["k"])
+    assert fast.pair(7, "a@x.com") == (
+        fast.sign(Purpose.UNSUBSCRIBE, 7, "a@x.com"),
+        fast.sign(Purpose.PREFERENCES, 7, "a@x.com"),
+    )
