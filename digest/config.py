@@ -287,8 +287,10 @@ class Web(_Section):
     session_hours: float = Field(
         12.0, gt=0, le=24 * 30, description="How long an editor stays logged in."
     )
-    provider: Literal["outbox", "smtp", "sendgrid"] = Field(
-        "outbox", description="Provider for test sends and sign-up confirmations."
+    provider: Literal["outbox", "smtp", "sendgrid"] | None = Field(
+        None,
+        description="Provider for test sends and sign-up confirmations; unset = the one the "
+        "scheduled send uses (SendGrid with a key, else SMTP with a URL, else the outbox).",
     )
     max_body_bytes: int = Field(
         65_536, ge=1024, description="Largest request body a form or link POST may send."

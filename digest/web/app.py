@@ -187,7 +187,10 @@ def _provider_factory(
     settings: Settings, given: Provider | Callable[[], Provider] | None
 ) -> Callable[[], Provider]:
     if given is None:
-        return lambda: make_provider(settings.web.provider, settings)
+        from digest.send.run import configured_provider
+
+        name = settings.web.provider or configured_provider(settings)
+        return lambda: make_provider(name, settings)
     if isinstance(given, Provider):
         return lambda: given
     return given

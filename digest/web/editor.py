@@ -30,6 +30,7 @@ from digest.render import placeholders as ph
 from digest.render.engine import RenderError
 from digest.schedule.approval import ApprovalError, approve
 from digest.send import EditionMessage, Outcome, Recipient
+from digest.send.events import edition_stats
 from digest.storage.editions import FrozenError, _edition_from_row
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
@@ -234,7 +235,9 @@ async def issue_page(request: Request) -> Response:
             ).all()
         )
     base = f"/editor/issues/{quote(period.key)}"
+    per_edition = [e for e in edition_stats(state.engine, period) if e.sent]
     context = {
+        "per_edition": per_edition,
         "title": f"Issue {period.key}",
         "period": period,
         "issue": row,

@@ -8,9 +8,12 @@ import re
 from sqlalchemy import func, select, update
 
 from digest.model import Signal
+from digest.send import MemoryProvider
+from digest.send.run import send_period
 from digest.storage.schema import deliveries, issues
 from digest.storage.signals import store_signals
-from tests.web.conftest import Site
+from digest.web.app import create_app
+from tests.web.conftest import Client, Site
 
 
 def issue_url(site: Site, query: str = "") -> str:
@@ -160,3 +163,18 @@ def test_an_unbuilt_week_can_be_built_from_its_page(editor: Site) -> None:
     assert "no frozen editions" in editor.client.get(url).text
     editor.client.submit(url, f"{url}/rebuild")
     assert 'id="edition"' in editor.client.get(url).text
+
+
+def test_after_a_send_the_issue_shows_delivery_by_edition(editor: Site) -> None:
+    send_period(editor.settings, editor.engine, editor.period, MemoryProvider())
+    page = editor.client.get(issue_url(editor)).text
+    assert "<h2>Delivery by edition</h2>" in page
+    assert re.search(r"<tr><td>Open · en</td><td>[1-9]\d*</td>", page)
+
+
+def test_without_a_provider_configured_tests_go_to_the_outbox(editor: Site) -> None:
+    client = Client(create_app(editor.settings, editor.engine))
+    client.login()
+    fields = {"email": "e@example.com", "tier": "open", "locale": "en"}
+    client.submit(issue_url(editor), issue_url(editor, "/test"), fields)
+    assert len(list((editor.root / "outbox").rglob("*.eml"))) == 1
