@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.audience.addresses import normalize_email
 from digest.audience.model import (
@@ -129,7 +130,9 @@ def add(conn: Connection, profile: Profile, source: str) -> tuple[Outcome, Subsc
     """Add a subscriber, or update an existing one's profile (never its status).
 
     A suppressed address that is not stored is refused with `SuppressedAddress`: adding it back
-    would be re-subscribing someone who opted out.
+    would be re-subscribing someone who opted out. Two processes adding the same new address
+    at once both pass the "not stored yet" check; the insert ignores the unique-email conflict
+    and the loser updates the winner's row instead, so neither sees a raw IntegrityError.
     """
     email = normalize_email(profile.email)
     profile = Profile(
@@ -150,10 +153,21 @@ def add(conn: Connection, profile: Profile, source: str) -> tuple[Outcome, Subsc
     reason = suppressed_among(conn, [hashed]).get(hashed)
     if reason is not None:
         raise SuppressedAddress(email, reason)
-    conn.execute(insert(t).values(**new_row(profile, hashed, source, now)))
-    added = get(conn, email)
-    assert added is not None
-    return Outcome.ADDED, added
+    if _insert_new(conn, new_row(profile, hashed, source, now)):
+        added = get(conn, email)
+        assert added is not None
+        return Outcome.ADDED, added
+    return add(conn, profile, source)  # someone else added it meanwhile: now it is stored
+
+
+def _insert_new(conn: Connection, values: dict[str, Any]) -> bool:
+    """INSERT unless the email is already stored (a concurrent add); whether it inserted."""
+    if conn.dialect.name == "postgresql":
+        statement: Any = postgresql.insert(t).values(**values)
+    else:
+        statement = sqlite.insert(t).values(**values)
+    statement = statement.on_conflict_do_nothing(index_elements=[t.c.email]).returning(t.c.id)
+    return conn.execute(statement).first() is not None  # rowcount is unreliable here
 
 
 def set_status(

@@ -3,10 +3,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from digest.audience import store
-from digest.audience.model import Locale, Profile, Status, Tier
+from digest.audience.model import Locale, Profile, Status, Subscriber, Tier
 from digest.audience.suppression import suppression_reason
 from digest.storage.schema import deliveries, events, issues, subscribers, suppressions
 
@@ -169,3 +169,25 @@ def test_listing_filters_by_tier_and_status(engine: Engine) -> None:
         by_status = list(store.iter_subscribers(conn, status=Status.UNSUBSCRIBED))
     assert by_tier == ["bob@example.com"]
     assert by_status == []
+
+
+def test_a_concurrent_add_of_the_same_new_address_is_not_a_database_error(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review finding 7: two `subscribers add` racing: both see "not stored", both insert.
+
+    The race is made deterministic: the row is stored by "the other process" first, and this
+    process's existence check is made to miss it once, exactly as in the race window.
+    """
+    with engine.begin() as conn:
+        store.add(conn, Profile("race@example.com", "First"), "cli")
+    real_get = store.get
+    calls = iter([True])
+
+    def stale_get(conn: Connection, raw_email: str) -> Subscriber | None:
+        return None if next(calls, False) else real_get(conn, raw_email)
+
+    monkeypatch.setattr(store, "get", stale_get)
+    with engine.begin() as conn:
+        outcome, subscriber = store.add(conn, Profile("race@example.com", "Second"), "cli")
+    assert outcome is store.Outcome.UPDATED and subscriber.name == "Second"
