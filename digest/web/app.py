@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2.sandbox import SandboxedEnvironment
@@ -26,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -174,6 +176,11 @@ def create_app(
             limits={webhooks.PATH: settings.web.webhook_max_bytes},
         ),
     ]
+    if not has_credentials:
+        # No login on loopback: refuse other Host names, so a DNS-rebinding page cannot reach
+        # the editor through the reader's browser.
+        hosts = ["127.0.0.1", "localhost", "[::1]", "::1", urlsplit(state.base_url).hostname or ""]
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=hosts))
     app = Starlette(
         routes=routes,
         middleware=middleware,

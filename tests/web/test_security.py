@@ -154,3 +154,9 @@ def test_no_url_reaches_the_filesystem(site: Site, path: str) -> None:
     answer = site.client.get(path)
     assert answer.status_code == 404
     assert "[build-system]" not in answer.text
+
+
+def test_without_a_login_other_host_names_are_refused(site: Site) -> None:
+    settings = demo_settings(site.root, BASE, editor_password=None)
+    client = Client(create_app(settings, site.engine, host="127.0.0.1"))
+    assert client.get("/editor/", headers={"host": "rebound.example"}).status_code == 400

@@ -218,3 +218,9 @@ def test_subscribers_table_is_untouched_by_a_404(site: Site) -> None:
     site.client.post("/u/garbage", **ONE_CLICK)
     with site.engine.connect() as conn:
         assert conn.execute(select(subscribers)).all() == before
+
+
+def test_the_unsubscribe_page_says_when_it_is_done_already(site: Site, reader: str) -> None:
+    url = f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}"
+    site.client.post(url, **ONE_CLICK)
+    assert 'id="already"' in site.client.get(url).text
