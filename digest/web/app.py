@@ -147,7 +147,7 @@ def create_app(
     state = WebState(
         settings=settings,
         engine=engine,
-        links=LinkSigner(settings.security.secret_keys) if settings.security.secret_keys else None,
+        links=LinkSigner.from_settings(settings) if settings.security.secret_keys else None,
         sessions=Sessions(keys, settings.web.session_hours * 3600),
         csrf=Csrf(keys),
         flash=URLSafeSerializer(list(reversed(keys)), salt="digest.web.flash"),
