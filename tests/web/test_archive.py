@@ -8,9 +8,10 @@ import feedparser
 from sqlalchemy import update
 
 from digest.build import build
+from digest.model import Signal
 from digest.period import parse_period
 from digest.storage.schema import issues
-from digest.storage.signals import signals_between
+from digest.storage.signals import signals_between, store_signals
 from tests.web.conftest import Site
 
 INTERNAL_ID = "s-1688dde9e176e644"
@@ -92,3 +93,19 @@ def test_the_class_page_of_a_sent_issue_is_public(site: Site) -> None:
     mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     page = site.client.get(f"/issues/{site.period.key}?class=Supply+Chain")
     assert page.status_code == 200 and "<h2>Supply Chain</h2>" in page.text
+
+
+def test_a_signal_page_escapes_hostile_text(site: Site) -> None:
+    hostile = Signal(
+        id="hostile/2",
+        title="<script>alert(1)</script>",
+        summary={"en": ['<img src=x onerror="alert(2)">']},
+        published=site.period.start,
+        market_class="Case File",
+        tier="B/C",
+    )
+    with site.engine.begin() as conn:
+        store_signals(conn, [hostile])
+    page = site.client.get("/signals/hostile%2F2").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img src=x" not in page and "<script>alert" not in page
