@@ -162,7 +162,9 @@ class PipelineSteps:
 
 def default_steps() -> PipelineSteps:
     """The real stages as far as they exist in this tree."""
-    send = _optional("digest.send.run", "send_for_schedule")
+    # In-process, or through Celery workers when celery.enabled (the distributed module
+    # decides per run, from the settings it is called with).
+    send = _optional("digest.send.distributed", "send_for_schedule")
     notify = _optional("digest.send.orchestrator", "notify_editors")
     return PipelineSteps(send=send, notify=notify)
 

@@ -16,6 +16,7 @@ from digest.cli import (
     send_cmd,
     serve_cmd,
     subscribers_cmd,
+    worker_cmd,
 )
 from digest.cli.context import AppContext
 
@@ -70,6 +71,7 @@ build_cmd.register(app)
 schedule_cmd.register(app)
 serve_cmd.register(app)
 send_cmd.register(app)
+worker_cmd.register(app)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ ProviderOpt = Annotated[
     str, typer.Option("--provider", help="outbox (default: .eml files), smtp or sendgrid.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+EXECUTORS = ("inprocess", "celery")
 
 
 @contextmanager
@@ -108,6 +109,14 @@ def send_command(
             help="Send again to recipients whose earlier batch may or may not have gone out.",
         ),
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="inprocess, or celery: batches go to `digest worker`s through the broker "
+            "(default: celery when celery.enabled).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send the period's frozen editions to every eligible subscriber, exactly once.
@@ -121,6 +130,9 @@ def send_command(
     unknown = [t for t in tier or [] if t not in MEMBERSHIP_TIERS]
     if unknown:
         fail(f"--tier: {unknown[0]!r} is not one of {', '.join(MEMBERSHIP_TIERS)}")
+    executor = executor or ("celery" if app.settings.celery.enabled else "inprocess")
+    if executor not in EXECUTORS:
+        fail(f"--executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
     chosen = resolve_period(period, app.settings)
     if not dry_run:
         _preflight(app, provider, chosen, as_json)
@@ -130,17 +142,33 @@ def send_command(
         fail(str(exc), code=1)
     try:
         with send_progress(not as_json) as progress:
-            report = send_period(
-                app.settings,
-                app.engine,
-                chosen,
-                sender,
-                tiers=set(tier) if tier else None,
-                dry_run=dry_run,
-                test_to=test_to,
-                resend_uncertain=resend_uncertain,
-                progress=progress,
-            )
+            if executor == "celery":
+                from digest.send.distributed import send_distributed
+
+                sender.close()  # the workers make their own
+                report = send_distributed(
+                    app.settings,
+                    app.engine,
+                    chosen,
+                    provider,
+                    tiers=set(tier) if tier else None,
+                    dry_run=dry_run,
+                    test_to=test_to,
+                    resend_uncertain=resend_uncertain,
+                    progress=progress,
+                )
+            else:
+                report = send_period(
+                    app.settings,
+                    app.engine,
+                    chosen,
+                    sender,
+                    tiers=set(tier) if tier else None,
+                    dry_run=dry_run,
+                    test_to=test_to,
+                    resend_uncertain=resend_uncertain,
+                    progress=progress,
+                )
     except SendError as exc:
         fail(str(exc), code=1)
     if as_json:
