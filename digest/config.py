@@ -90,6 +90,12 @@ class Security(_Section):
         default_factory=list,
         description="Signing keys for links, newest first (newest signs, all verify).",
     )
+    confirm_max_age_hours: float = Field(
+        48,
+        gt=0,
+        description="Hours a subscription-confirm link stays valid (unsubscribe and "
+        "preferences links do not expire).",
+    )
 
 
 class SendGrid(_Section):

@@ -6,24 +6,42 @@ not break links already in inboxes), a per-purpose salt (a preferences token is 
 unsubscribe token), and constant-time comparison — `HMACAlgorithm.verify_signature` compares with
 `hmac.compare_digest` (a test holds it to that).
 
-A token carries the subscriber's id and address and is signed over both, so it names exactly one
-person and stops working if the id is ever reused for another address. It has no timestamp, so it
-is deterministic: the sender computes each subscriber's tokens once per send (not per message),
-and an unsubscribe link keeps working for as long as its key is configured (RFC 8058 links must
-not expire quickly). The signature is HMAC-SHA256.
+Unsubscribe and preferences tokens carry `[subscriber_id, tag]`, never the address: they end up
+in List-Unsubscribe headers, proxies' and mailbox providers' logs, and would otherwise outlive
+`forget`. The tag is the first 8 bytes of an HMAC of the address under a key derived from the
+signing key (b64url), so it binds the token to one person — the caller looks the subscriber up
+by id and `binds`/`resolve` check the stored address still gives that tag, so a token stops
+working if the id's address ever changes — without saying who that is. It is checked against
+every configured key (in constant time), so rotation keeps old links working. These tokens
+have no timestamp, so they are deterministic: the sender computes each subscriber's tokens once
+per send, and an unsubscribe link keeps working as long as its key is configured (RFC 8058
+links must not expire quickly). The signature is HMAC-SHA256.
+
+Confirm tokens are different: they are for someone not stored yet (the web app's double opt-in),
+so they carry the address itself — they go only to that address — and they are timestamped and
+expire after `security.confirm_max_age_hours` (default 48), so a leaked one is short-lived.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from pydantic import SecretStr
+from sqlalchemy import Connection
 
+from digest.audience import store
+from digest.audience.model import Subscriber
 from digest.config import Settings
+
+TAG_BYTES = 8
+DEFAULT_CONFIRM_MAX_AGE = dt.timedelta(hours=48)
 
 
 class MissingSecretKey(RuntimeError):
@@ -47,40 +65,68 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"
 
 
+def tag_key(secret: str) -> bytes:
+    """The key address tags are made with, derived from one signing key (domain-separated)."""
+    return hashlib.sha256(b"digest.link.email-tag" + secret.encode("utf-8")).digest()
+
+
+def email_tag(key: bytes, email: str) -> str:
+    """`email`'s tag under `key` (from `tag_key`): 8 bytes of HMAC-SHA256, base64url."""
+    digest = hmac.digest(key, email.encode("utf-8"), "sha256")[:TAG_BYTES]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 @dataclass(frozen=True)
 class Claims:
-    """Who a verified token is about. The caller still checks the subscriber exists."""
+    """What a genuine token says: an id, and the address's tag (or, for confirm, the address).
+
+    Not yet a person: `LinkSigner.resolve` (or `binds`) checks the stored address matches.
+    """
 
     subscriber_id: int
-    email: str
+    tag: str = ""  # unsubscribe and preferences tokens
+    email: str | None = None  # confirm tokens only: nobody is stored yet to look up
 
 
 class LinkSigner:
     """Makes and checks tokens with `keys`, newest first (the order of DIGEST_SECRET_KEY)."""
 
-    def __init__(self, keys: Sequence[str | SecretStr]) -> None:
+    def __init__(
+        self,
+        keys: Sequence[str | SecretStr],
+        confirm_max_age: dt.timedelta = DEFAULT_CONFIRM_MAX_AGE,
+    ) -> None:
         plain = [k.get_secret_value() if isinstance(k, SecretStr) else k for k in keys]
         plain = [k for k in plain if k]
         if not plain:
             raise MissingSecretKey()
         # itsdangerous signs with the LAST key of the list; ours is newest first.
         oldest_first = list(reversed(plain))
-        self._serializers = {
-            purpose: URLSafeSerializer(
+        self._serializers: dict[Purpose, URLSafeSerializer | URLSafeTimedSerializer] = {
+            purpose: (URLSafeTimedSerializer if purpose is Purpose.CONFIRM else URLSafeSerializer)(
                 oldest_first,
                 salt=f"digest.link.{purpose.value}",
                 signer_kwargs={"digest_method": hashlib.sha256},
             )
             for purpose in Purpose
         }
+        self._tag_keys = [tag_key(k) for k in plain]  # newest first: [0] tags new tokens
+        self._confirm_max_age = int(confirm_max_age.total_seconds())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LinkSigner:
-        return cls(settings.security.secret_keys)
+        security = settings.security
+        hours = dt.timedelta(hours=security.confirm_max_age_hours)
+        return cls(security.secret_keys, confirm_max_age=hours)
 
     def sign(self, purpose: Purpose, subscriber_id: int, email: str) -> str:
-        """The token for this person and purpose; the same inputs always give the same token."""
-        token = self._serializers[purpose].dumps([subscriber_id, email])
+        """The token for this person and purpose.
+
+        Unsubscribe and preferences: the same inputs always give the same token, and it names
+        the address only through its tag. Confirm: carries the address and the time, expires.
+        """
+        claim = email if purpose is Purpose.CONFIRM else email_tag(self._tag_keys[0], email)
+        token = self._serializers[purpose].dumps([subscriber_id, claim])
         assert isinstance(token, str)
         return token
 
@@ -90,8 +136,14 @@ class LinkSigner:
 
     def verify(self, purpose: Purpose, token: str) -> Claims:
         """The claims of a genuine token for `purpose`; `InvalidToken` for anything else."""
+        serializer = self._serializers[purpose]
         try:
-            payload = self._serializers[purpose].loads(token)
+            if isinstance(serializer, URLSafeTimedSerializer):
+                payload = serializer.loads(token, max_age=self._confirm_max_age)
+            else:
+                payload = serializer.loads(token)
+        except SignatureExpired:
+            raise InvalidToken(f"this {purpose.value} link has expired") from None
         except BadSignature:
             raise InvalidToken(f"not a valid {purpose.value} link") from None
         if (
@@ -101,4 +153,25 @@ class LinkSigner:
             or not isinstance(payload[1], str)
         ):
             raise InvalidToken(f"not a valid {purpose.value} link")
-        return Claims(payload[0], payload[1])
+        if purpose is Purpose.CONFIRM:
+            return Claims(payload[0], email=payload[1])
+        return Claims(payload[0], tag=payload[1])
+
+    def binds(self, claims: Claims, email: str) -> bool:
+        """Whether verified `claims` are about `email` (the stored address), in constant time.
+
+        A tag is compared against the tag under every configured key, without stopping early,
+        so a token from before a key rotation still binds and timing says nothing.
+        """
+        if claims.email is not None:
+            return hmac.compare_digest(claims.email.encode(), email.encode())
+        given = claims.tag.encode()
+        matched = False
+        for key in self._tag_keys:
+            matched |= hmac.compare_digest(given, email_tag(key, email).encode())
+        return matched
+
+    def resolve(self, conn: Connection, claims: Claims) -> Subscriber | None:
+        """The subscriber verified `claims` are about, or None (gone, or the address changed)."""
+        found = store.get_by_id(conn, claims.subscriber_id)
+        return found if found is not None and self.binds(claims, found.email) else None

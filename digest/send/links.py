@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.audience.tokens import MissingSecretKey, Purpose
+from digest.audience.tokens import MissingSecretKey, Purpose, email_tag, tag_key
 from digest.config import Settings
 from digest.render import placeholders as ph
 from digest.storage.schema import install_meta
@@ -62,18 +62,21 @@ class FastTokens:
             p: hashlib.sha256(f"digest.link.{p.value}".encode() + b"signer" + newest).digest()
             for p in Purpose
         }
+        self._tag_key = tag_key(plain[0])  # payloads carry the address's tag, not the address
         self._unsubscribe = self._keys[Purpose.UNSUBSCRIBE]
         self._preferences = self._keys[Purpose.PREFERENCES]
 
     def sign(self, purpose: Purpose, subscriber_id: int, email: str) -> str:
         """A token `LinkSigner.verify(purpose, …)` accepts for this subscriber."""
-        value = _payload(subscriber_id, email)
+        if purpose is Purpose.CONFIRM:  # timestamped and expiring: LinkSigner's job
+            raise ValueError("confirm links are minted by LinkSigner.sign")
+        value = _payload(subscriber_id, email_tag(self._tag_key, email))
         signature = _b64(hmac.digest(self._keys[purpose], value, "sha256"))
         return (value + b"." + signature).decode("ascii")
 
     def pair(self, subscriber_id: int, email: str) -> tuple[str, str]:
         """(unsubscribe, preferences) tokens, sharing one payload."""
-        value = _payload(subscriber_id, email)
+        value = _payload(subscriber_id, email_tag(self._tag_key, email))
         unsubscribe = value + b"." + _b64(hmac.digest(self._unsubscribe, value, "sha256"))
         preferences = value + b"." + _b64(hmac.digest(self._preferences, value, "sha256"))
         return unsubscribe.decode("ascii"), preferences.decode("ascii")

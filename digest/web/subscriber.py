@@ -49,8 +49,8 @@ def verified(request: Request, purpose: Purpose) -> Subscriber:
     except InvalidToken:
         raise HTTPException(404) from None
     with state.engine.connect() as conn:
-        found = store.get_by_id(conn, claims.subscriber_id)
-    if found is None or found.email != claims.email:
+        found = state.links.resolve(conn, claims)  # the token binds the stored address
+    if found is None:
         raise HTTPException(404)
     return found
 
@@ -258,6 +258,8 @@ def _confirm_claims(request: Request) -> str:
         claims = state.links.verify(Purpose.CONFIRM, str(request.path_params["token"]))
     except InvalidToken:
         raise HTTPException(404) from None
+    if claims.email is None:  # only confirm tokens carry an address
+        raise HTTPException(404)
     return claims.email
 
 

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import hmac
 from pathlib import Path
 
 import pytest
+import time_machine
 from pydantic import SecretStr
+from sqlalchemy import Engine, update
 
+from digest.audience import store
+from digest.audience.model import Profile
 from digest.audience.tokens import Claims, InvalidToken, LinkSigner, MissingSecretKey, Purpose
-from digest.config import load_settings
+from digest.config import Security, Settings, load_settings
+from digest.storage.schema import subscribers
 
 OLD, NEW = "old-key-0123456789", "new-key-9876543210"
 
@@ -15,7 +22,9 @@ OLD, NEW = "old-key-0123456789", "new-key-9876543210"
 def test_round_trip() -> None:
     signer = LinkSigner([NEW])
     token = signer.sign(Purpose.UNSUBSCRIBE, 7, "ann@example.com")
-    assert signer.verify(Purpose.UNSUBSCRIBE, token) == Claims(7, "ann@example.com")
+    claims = signer.verify(Purpose.UNSUBSCRIBE, token)
+    assert claims.subscriber_id == 7 and claims.email is None
+    assert signer.binds(claims, "ann@example.com")
 
 
 def test_a_token_for_one_purpose_fails_for_another() -> None:
@@ -45,7 +54,7 @@ def test_a_token_signed_with_another_key_fails() -> None:
 def test_old_token_still_verifies_after_a_new_key_is_prepended() -> None:
     token = LinkSigner([OLD]).sign(Purpose.UNSUBSCRIBE, 7, "ann@example.com")
     rotated = LinkSigner([NEW, OLD])
-    assert rotated.verify(Purpose.UNSUBSCRIBE, token) == Claims(7, "ann@example.com")
+    assert rotated.binds(rotated.verify(Purpose.UNSUBSCRIBE, token), "ann@example.com")
 
 
 def test_the_newest_key_signs() -> None:
@@ -75,6 +84,83 @@ def test_every_purpose_gets_its_own_token() -> None:
     tokens = LinkSigner([NEW]).tokens_for(7, "ann@example.com")
     assert set(tokens) == set(Purpose)
     assert len(set(tokens.values())) == len(Purpose)
+
+
+# Review finding 2: the payload was [7,"ann@example.com"], readable in base64 by anyone who saw
+# a List-Unsubscribe header or a log line, and it outlived `forget`.
+
+
+def _payload(token: str) -> str:
+    part = token.split(".")[0]
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("purpose", [Purpose.UNSUBSCRIBE, Purpose.PREFERENCES])
+def test_a_link_token_does_not_carry_the_address(purpose: Purpose) -> None:
+    token = LinkSigner([NEW]).sign(purpose, 7, "ann@example.com")
+    payload = _payload(token)
+    assert "ann" not in payload and "example" not in payload
+    assert payload.startswith("[7,")
+
+
+def test_a_token_stops_working_when_the_ids_address_changes(engine: Engine) -> None:
+    signer = LinkSigner([NEW])
+    with engine.begin() as conn:
+        _, ann = store.add(conn, Profile("ann@example.com"), "test")
+        claims = signer.verify(
+            Purpose.UNSUBSCRIBE, signer.sign(Purpose.UNSUBSCRIBE, ann.id, ann.email)
+        )
+        found = signer.resolve(conn, claims)
+        assert found is not None and found.email == "ann@example.com"
+        conn.execute(
+            update(subscribers).where(subscribers.c.id == ann.id).values(email="eve@example.com")
+        )
+        assert signer.resolve(conn, claims) is None
+        assert signer.resolve(conn, Claims(ann.id + 1, claims.tag)) is None
+
+
+def test_the_address_binding_survives_a_key_rotation() -> None:
+    token = LinkSigner([OLD]).sign(Purpose.PREFERENCES, 7, "ann@example.com")
+    rotated = LinkSigner([NEW, OLD])
+    claims = rotated.verify(Purpose.PREFERENCES, token)
+    assert rotated.binds(claims, "ann@example.com")
+    assert not rotated.binds(claims, "bob@example.com")
+
+
+def test_the_binding_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    signer = LinkSigner([NEW, OLD])
+    claims = signer.verify(Purpose.UNSUBSCRIBE, signer.sign(Purpose.UNSUBSCRIBE, 7, "a@x.com"))
+    calls: list[int] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr("digest.audience.tokens.hmac.compare_digest", spy)
+    assert signer.binds(claims, "a@x.com")
+    assert len(calls) == 2  # every key compared, no early exit
+
+
+def test_a_confirm_token_expires() -> None:
+    settings = Settings.model_validate(
+        {"security": {"secret_keys": [NEW], "confirm_max_age_hours": 2}}
+    )
+    signer = LinkSigner.from_settings(settings)
+    with time_machine.travel(dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC), tick=False) as clock:
+        token = signer.sign(Purpose.CONFIRM, 0, "new@example.com")
+        unsubscribe = signer.sign(Purpose.UNSUBSCRIBE, 7, "ann@example.com")
+        clock.shift(dt.timedelta(hours=1, minutes=59))
+        assert signer.verify(Purpose.CONFIRM, token).email == "new@example.com"
+        clock.shift(dt.timedelta(minutes=2))
+        with pytest.raises(InvalidToken, match="expired"):
+            signer.verify(Purpose.CONFIRM, token)
+        clock.shift(dt.timedelta(days=400))
+        assert signer.verify(Purpose.UNSUBSCRIBE, unsubscribe).subscriber_id == 7
+
+
+def test_the_confirm_max_age_defaults_to_48_hours() -> None:
+    assert Security().confirm_max_age_hours == 48
 
 
 def test_verification_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:

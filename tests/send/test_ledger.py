@@ -164,14 +164,15 @@ def test_requeue_uncertain_only_touches_uncertain_rows(engine: Engine, issue: in
 def test_fast_tokens_are_the_link_signers_tokens(email: str) -> None:
     keys = ["newest", "older"]
     fast, reference = FastTokens(keys), LinkSigner(keys)
-    for purpose in Purpose:
+    for purpose in (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES):  # confirm: timestamped
         assert fast.sign(purpose, 123, email) == reference.sign(purpose, 123, email)
 
 
 def test_fast_tokens_for_a_compressible_address_still_verify() -> None:
     email = "a" * 200 + "@x.com"  # itsdangerous would zlib this payload; we never do
     token = FastTokens(["k"]).sign(Purpose.UNSUBSCRIBE, 7, email)
-    assert LinkSigner(["k"]).verify(Purpose.UNSUBSCRIBE, token).email == email
+    signer = LinkSigner(["k"])
+    assert signer.binds(signer.verify(Purpose.UNSUBSCRIBE, token), email)
 
 
 def test_the_pair_is_the_two_purposes_tokens() -> None:
