@@ -178,15 +178,22 @@ class Deployment:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
 
     def start_worker(self) -> subprocess.Popen[bytes]:
+        """`digest worker` in a process (and session) of its own; returns once it consumes."""
         command = [sys.executable, "-m", "digest", "--config", str(self.config), "worker"]
-        command += ["--pool", "solo", "--concurrency", "1", "--loglevel", "WARNING"]
-        log = open(self.config.parent / f"worker-{len(self.workers)}.log", "wb")  # noqa: SIM115
-        worker = subprocess.Popen(
-            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
+        command += ["--pool", "solo", "--concurrency", "1", "--loglevel", "INFO"]
+        path = self.config.parent / f"worker-{uuid.uuid4().hex[:8]}.log"
+        with path.open("wb") as log:
+            worker = subprocess.Popen(
+                command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.workers.append(worker)
+        _wait_for(lambda: b" ready." in path.read_bytes(), 30, f"worker {path.name} ready")
         return worker
+
+    def start_workers(self, count: int) -> list[subprocess.Popen[bytes]]:
+        """`count` workers started at once; returns once all consume."""
+        with ThreadPoolExecutor(count) as pool:
+            return list(pool.map(lambda _: self.start_worker(), range(count)))
 
     def send(self, provider: str = "smtp") -> Future[SendReport]:
         """`digest send --executor celery`'s library call, in a thread of the test process."""
@@ -264,7 +271,36 @@ def _violations(states: dict[str, str], counts: Counter[str], audience: int) -> 
     return problems
 
 
-AUDIENCE = 600
+AUDIENCE = 450
+
+
+def _bulk_subscribers(engine: Engine, count: int) -> None:
+    """reader{n}@example.com with id n, spread over the three tiers, in one INSERT."""
+    import datetime as dt
+    import hashlib
+
+    from digest.storage.schema import subscribers
+
+    now = dt.datetime.now(dt.UTC)
+    tiers = ("open", "strategy_circle", "leadership_alliance")
+    rows = [
+        {
+            "id": n,
+            "email": f"reader{n}@example.com",
+            "email_hash": hashlib.sha256(f"reader{n}".encode()).hexdigest(),
+            "name": f"Reader {n}",
+            "tier": tiers[n % 3],
+            "locale": "en",
+            "timezone": "UTC",
+            "interests": "",
+            "status": "active",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for n in range(1, count + 1)
+    ]
+    with engine.begin() as conn:
+        conn.execute(subscribers.insert(), rows)
 
 
 @pytest.fixture
@@ -272,7 +308,7 @@ def audience(postgres_url: str, seeded: SimpleNamespace) -> str:
     """An issue and AUDIENCE subscribers in a fresh PostgreSQL schema; its URL."""
     engine = open_database(postgres_url)
     seeded.issue(engine, PERIOD)
-    seeded.subscribers(engine, AUDIENCE)
+    _bulk_subscribers(engine, AUDIENCE)
     engine.dispose()
     return postgres_url
 
@@ -297,7 +333,7 @@ def _kill_mid_batch(deployment: Deployment, victim: subprocess.Popen[bytes]) -> 
 def test_a_worker_killed_mid_send_on_redis_leaves_no_duplicate_and_no_loss(
     on_redis: Deployment, smtp_sink: tuple[CountingSink, int]
 ) -> None:
-    workers = [on_redis.start_worker() for _ in range(3)]
+    workers = on_redis.start_workers(3)
     sending = on_redis.send()
     _kill_mid_batch(on_redis, workers[0])
     sending.result(timeout=60)
@@ -308,7 +344,7 @@ def test_a_worker_killed_mid_send_on_rabbitmq_leaves_no_duplicate_and_no_loss(
     tmp_path: Path, audience: str, rabbit_queue: str, smtp_sink: tuple[CountingSink, int]
 ) -> None:
     for deployment in _deploy(tmp_path, audience, RABBIT_URL, smtp_sink[1], queue=rabbit_queue):
-        workers = [deployment.start_worker() for _ in range(3)]
+        workers = deployment.start_workers(3)
         sending = deployment.send()
         _kill_mid_batch(deployment, workers[1])
         sending.result(timeout=60)
@@ -319,7 +355,7 @@ def test_the_killed_workers_batch_is_finished_by_another_through_the_outbox(
     on_redis: Deployment,
 ) -> None:
     """The outbox can prove which files were written: the dead batch is finished, not guessed."""
-    victim, _other = on_redis.start_worker(), on_redis.start_worker()
+    victim, _other = on_redis.start_workers(2)
     sending = on_redis.send("outbox")
     _kill_mid_batch(on_redis, victim)
     report = sending.result(timeout=60)
@@ -329,8 +365,7 @@ def test_the_killed_workers_batch_is_finished_by_another_through_the_outbox(
 def test_a_broker_restart_mid_send_loses_nothing_and_sends_nothing_twice(
     on_redis: Deployment, redis: Redis, smtp_sink: tuple[CountingSink, int]
 ) -> None:
-    for _ in range(2):
-        on_redis.start_worker()
+    on_redis.start_workers(2)
     sending = on_redis.send()
     _wait_for(lambda: on_redis.accepted() >= AUDIENCE // 5, 30, "a fifth of the send")
     redis.stop()  # every queued task is gone with it
@@ -340,7 +375,10 @@ def test_a_broker_restart_mid_send_loses_nothing_and_sends_nothing_twice(
     assert _violations(on_redis.states(), smtp_sink[0].counts, AUDIENCE) == []
 
 
-def test_a_worker_started_after_the_send_began_takes_batches(on_redis: Deployment) -> None:
+def test_a_worker_started_after_the_send_began_takes_batches(
+    on_redis: Deployment, smtp_sink: tuple[CountingSink, int]
+) -> None:
+    smtp_sink[0].delay = 0.012  # one worker alone would need over 5 s
     on_redis.start_worker()
     sending = on_redis.send()
     _wait_for(lambda: on_redis.accepted() > 0, 30, "the first batch")
