@@ -59,7 +59,7 @@ def run_command(ctx: typer.Context) -> None:
     # The example audience belongs with the example signals only: a publication's own
     # database must never gain the example.com subscribers.
     audience_ok = on_examples and import_example_audience(
-        app.engine, app.settings.publication.timezone, console
+        app.engine, app.settings.publication.timezone, console, app.settings.editions.class_order
     )
     built_ok = build_latest_week(app, console)
     sent_ok = built_ok and send_example(app, console)
