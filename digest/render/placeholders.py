@@ -62,7 +62,7 @@ def text_values(recipient: Recipient, fallback_name: str) -> Mapping[str, str]:
 
 
 @lru_cache(maxsize=64)
-def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
+def token_pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
     # Longest first, so a token that is a prefix of another never wins the alternation.
     ordered = sorted(tokens, key=len, reverse=True)
     return re.compile("|".join(re.escape(t) for t in ordered))
@@ -81,7 +81,7 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     tokens = tuple(sorted(k for k in values if k))
     if not tokens:
         return template
-    return _pattern(tokens).sub(lambda m: values[m.group(0)], template)
+    return token_pattern(tokens).sub(lambda m: values[m.group(0)], template)
 
 
 def personalize(

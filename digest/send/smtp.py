@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from digest.send.headers import build_email, envelope_address, needs_smtputf8, serialize
+from digest.send.headers import envelope_address, needs_smtputf8
+from digest.send.mime import prepared
 from digest.send.provider import (
     BOUNCE_PREFIX,
     EditionMessage,
@@ -123,11 +124,10 @@ class SmtpProvider:
     def _send_one(self, message: EditionMessage, recipient: Recipient) -> Result:
         sid = recipient.subscriber_id
         try:
-            email = build_email(message, recipient)
+            # Encoded once per edition, spliced per recipient (see digest.send.mime).
+            data, message_id = prepared(message).render(recipient)
         except ValueError as exc:
             return Result(sid, Outcome.FAILED, f"invalid: {exc}")
-        data = serialize(email)
-        message_id = str(email["Message-ID"])
         rcpt = envelope_address(recipient.email)
         for attempt in (1, 2):
             try:
