@@ -237,6 +237,9 @@ def record(
     provider: str,
     now: dt.datetime,
     max_attempts: int,
+    *,
+    issue_id: int | None = None,
+    edition_id: int | None = None,
 ) -> dict[Outcome, int]:
     """Write each claimed row's outcome, set-based; only rows still `sending` for `worker` move.
 
@@ -253,7 +256,11 @@ def record(
             accepted[result.message_id].append(delivery_id)
         else:
             other[result.outcome].append({"b_id": delivery_id, "b_error": _reason(result.reason)})
+    # Pass the issue and edition: with them the claim index finds the claim's rows; without,
+    # each record scans the table (correct, but quadratic over a million-row send).
     mine = and_(d.c.state == State.SENDING.value, d.c.claimed_by == worker)
+    if issue_id is not None and edition_id is not None:
+        mine = and_(d.c.issue_id == issue_id, d.c.edition_id == edition_id, mine)
     common = {"provider": provider, "updated_at": now}
     if len(accepted) == 1 and not other:  # the whole claim accepted alike: no id list at all
         ((message_id, _ids),) = accepted.items()

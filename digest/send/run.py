@@ -404,6 +404,7 @@ def _proof(provider: Provider, period: Period) -> Callable[[ledger.Stale], bool 
 @dataclass
 class _Batch:
     claim_id: str
+    edition_id: int
     taken: int
     claimed: list[ledger.Claimed]
     recipients: list[Recipient]
@@ -441,7 +442,7 @@ class _Sender:
             recipients.append(
                 Recipient(c.subscriber_id, c.email, c.name, html_values, text_values, unsubscribe)
             )
-        return _Batch(claim_id, taken, claimed, recipients)
+        return _Batch(claim_id, edition.id, taken, claimed, recipients)
 
     def deliver(self, message: EditionMessage, batch: _Batch) -> tuple[int, int, float | None]:
         """Send and record: (rows taken, accepted, seconds to wait before retrying or None)."""
@@ -464,7 +465,14 @@ class _Sender:
         ]
         with self.engine.begin() as conn:
             counts = ledger.record(
-                conn, batch.claim_id, pairs, self.provider.name, _now(), self.max_attempts
+                conn,
+                batch.claim_id,
+                pairs,
+                self.provider.name,
+                _now(),
+                self.max_attempts,
+                issue_id=self.issue_id,
+                edition_id=batch.edition_id,
             )
             for email in bounces:
                 set_status(conn, email, Status.BOUNCED, "hard bounce at send time")

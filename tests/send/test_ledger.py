@@ -77,7 +77,16 @@ def test_record_moves_only_this_workers_rows(engine: Engine, issue: int) -> None
     (row,) = claim(engine, issue, limit=1)
     with engine.begin() as conn:
         result = Result(row.subscriber_id, Outcome.ACCEPTED, message_id="m1")
-        ledger.record(conn, "someone-else", [(row.delivery_id, result)], "memory", NOW, 3)
+        ledger.record(
+            conn,
+            "someone-else",
+            [(row.delivery_id, result)],
+            "memory",
+            NOW,
+            3,
+            issue_id=issue,
+            edition_id=1,
+        )
     assert states(engine)[0] == "sending"
 
 
@@ -89,7 +98,7 @@ def test_accepted_rows_keep_their_message_ids(engine: Engine, issue: int) -> Non
         for r in rows
     ]
     with engine.begin() as conn:
-        ledger.record(conn, ME, outcomes, "memory", NOW, 3)
+        ledger.record(conn, ME, outcomes, "memory", NOW, 3, issue_id=issue, edition_id=1)
         ids = conn.execute(select(deliveries.c.message_id).where(deliveries.c.state == "accepted"))
         assert sorted(m for (m,) in ids) == sorted(f"m{r.subscriber_id}" for r in rows)
 
@@ -99,7 +108,9 @@ def test_retryable_goes_back_to_queued_with_one_more_attempt(engine: Engine, iss
     (row,) = claim(engine, issue, limit=1)
     with engine.begin() as conn:
         retry = Result(row.subscriber_id, Outcome.RETRYABLE, "429")
-        ledger.record(conn, ME, [(row.delivery_id, retry)], "memory", NOW, 3)
+        ledger.record(
+            conn, ME, [(row.delivery_id, retry)], "memory", NOW, 3, issue_id=issue, edition_id=1
+        )
         found = conn.execute(
             select(deliveries.c.state, deliveries.c.attempts).where(
                 deliveries.c.id == row.delivery_id
@@ -113,7 +124,9 @@ def test_retryable_at_the_last_attempt_is_failed(engine: Engine, issue: int) -> 
     (row,) = claim(engine, issue, limit=1)
     with engine.begin() as conn:
         retry = Result(row.subscriber_id, Outcome.RETRYABLE, "503")
-        ledger.record(conn, ME, [(row.delivery_id, retry)], "memory", NOW, 1)
+        ledger.record(
+            conn, ME, [(row.delivery_id, retry)], "memory", NOW, 1, issue_id=issue, edition_id=1
+        )
     assert states(engine)[0] == "failed"
 
 
