@@ -140,13 +140,17 @@ def list_command(
     _print_overview(data, app_ctx.settings)
 
 
+def _log_to_stderr(fmt: str) -> None:
+    """Fires, skips and results at INFO; the migration runner's chatter only when it matters."""
+    logging.basicConfig(level=logging.INFO, format=fmt)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 @app.command("run")
 def run_command(ctx: typer.Context) -> None:
     """Run the scheduler until SIGTERM/SIGINT; a second one waits as a standby."""
     app_ctx: AppContext = ctx.obj
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _log_to_stderr("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         code = run_forever(app_ctx.settings, app_ctx.config_path)
     except (LockUnavailable, ScheduleError) as exc:
@@ -164,7 +168,7 @@ def trigger_command(
 ) -> None:
     """Run the weekly job now, in this process (safe to repeat: the ledger sends once)."""
     app_ctx: AppContext = ctx.obj
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_stderr("%(levelname)s %(name)s: %(message)s")
     try:
         if period:
             parse_period(period)

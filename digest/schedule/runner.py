@@ -32,6 +32,7 @@ from apscheduler.events import (
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -687,6 +688,19 @@ def run_forever(
     return 1 if lost.is_set() else 0
 
 
+class _StoreWriter(BackgroundScheduler):  # type: ignore[misc]
+    """A scheduler that only writes jobs to the store and never runs one.
+
+    APScheduler processes jobs once more while shutting down a paused BackgroundScheduler (its
+    loop wakes with the state already `stopped`, not `paused`), which submitted the freshly
+    written follow-up to a closed executor and logged a traceback. Follow-ups belong to the
+    running `digest schedule run`.
+    """
+
+    def _process_jobs(self) -> float | None:
+        return None
+
+
 def trigger_now(
     settings: Settings,
     config_path: str | None,
@@ -700,11 +714,9 @@ def trigger_now(
     running scheduler picks them up within `schedule.standby_poll_seconds` (or the next
     `digest schedule run` does).
     """
-    from apscheduler.schedulers.background import BackgroundScheduler
-
     config_path = absolute_config(config_path)
     ctx = _context(config_path, steps_ref, settings)
-    writer = make_scheduler(settings, BackgroundScheduler)
+    writer = make_scheduler(settings, _StoreWriter)
     writer.start(paused=True)  # never runs jobs: it only writes follow-ups to the store
     set_handle(writer)
     try:

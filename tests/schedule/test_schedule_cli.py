@@ -28,6 +28,12 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return write_config(tmp_path / "digest.toml", f"sqlite:///{tmp_path / 'digest.db'}")
 
 
+@pytest.fixture
+def gated(config: Path) -> Path:
+    """The same installation with the approval gate on."""
+    return write_config(config, _url(config), approval_required=True)
+
+
 def _url(config: Path) -> str:
     return f"sqlite:///{config.parent / 'digest.db'}"
 
@@ -42,18 +48,25 @@ def test_approve_rejects_a_malformed_period(config: Path) -> None:
     assert result.exit_code == 2 and "is not a period" in result.output
 
 
-def test_trigger_builds_the_period_and_approve_then_accepts_it(config: Path) -> None:
-    trigger = cli.invoke(app, ["-c", str(config), "schedule", "trigger", "--period", "2026-W47"])
+def test_trigger_builds_the_period_and_approve_then_accepts_it(gated: Path) -> None:
+    trigger = cli.invoke(app, ["-c", str(gated), "schedule", "trigger", "--period", "2026-W47"])
     assert trigger.exit_code == 0, trigger.output
-    approved = cli.invoke(app, ["-c", str(config), "approve", "--period", "2026-W47", "--by", "ed"])
+    assert "2026-W47: awaiting approval until" in trigger.output
+    approved = cli.invoke(app, ["-c", str(gated), "approve", "--period", "2026-W47", "--by", "ed"])
     assert approved.exit_code == 0 and "2026-W47 approved by ed" in approved.output
 
 
-def test_second_approval_keeps_the_first(config: Path) -> None:
-    cli.invoke(app, ["-c", str(config), "schedule", "trigger", "--period", "2026-W47"])
-    cli.invoke(app, ["-c", str(config), "approve", "--period", "2026-W47", "--by", "ann"])
-    again = cli.invoke(app, ["-c", str(config), "approve", "--period", "2026-W47", "--by", "bob"])
+def test_second_approval_keeps_the_first(gated: Path) -> None:
+    cli.invoke(app, ["-c", str(gated), "schedule", "trigger", "--period", "2026-W47"])
+    cli.invoke(app, ["-c", str(gated), "approve", "--period", "2026-W47", "--by", "ann"])
+    again = cli.invoke(app, ["-c", str(gated), "approve", "--period", "2026-W47", "--by", "bob"])
     assert "already approved by ann" in again.output
+
+
+def test_approve_refuses_a_period_already_sent(config: Path) -> None:
+    cli.invoke(app, ["-c", str(config), "schedule", "trigger", "--period", "2026-W47"])
+    late = cli.invoke(app, ["-c", str(config), "approve", "--period", "2026-W47"])
+    assert late.exit_code == 2 and "already sent" in late.output
 
 
 def test_list_before_any_run_shows_the_next_fire_from_config(config: Path) -> None:
@@ -91,6 +104,11 @@ def test_list_shows_a_skipped_run_and_why(config: Path) -> None:
     )
 
 
-def test_trigger_without_a_send_step_says_nothing_was_sent(config: Path) -> None:
-    result = cli.invoke(app, ["-c", str(config), "schedule", "trigger", "--period", "2026-W47"])
-    assert "2026-W47: send_not_wired" in result.output
+def test_trigger_sends_the_period_and_a_second_trigger_sends_nothing_more(config: Path) -> None:
+    added = cli.invoke(app, ["-c", str(config), "subscribers", "add", "reader@example.org"])
+    assert added.exit_code == 0, added.output
+    first = cli.invoke(app, ["-c", str(config), "schedule", "trigger", "--period", "2026-W47"])
+    again = cli.invoke(app, ["-c", str(config), "schedule", "trigger", "--period", "2026-W47"])
+    assert "2026-W47: sent" in first.output and "2026-W47: sent" in again.output
+    files = list((config.parent / "outbox" / "2026-W47").glob("*.eml"))
+    assert len(files) == 1
