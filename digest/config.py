@@ -346,10 +346,11 @@ class Celery(_Section):
         "still open (a broker that lost its messages); duplicate tasks are harmless.",
     )
     give_up_after: float = Field(
-        3600.0,
+        7200.0,
         gt=0,
         description="Seconds without progress before the sender stops following and reports the "
-        "rest pending (exit 3); queued tasks still run when workers come.",
+        "rest pending (exit 3); queued tasks still run when workers come. Keep it above an hour: "
+        "a batch held by a worker lost on another machine is settled after one.",
     )
     poll_seconds: float = Field(
         0.5, gt=0, description="How often the sender reads progress from the ledger."

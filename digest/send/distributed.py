@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -253,14 +254,15 @@ class BatchRunner:
     """A worker process's state: its engine, providers and link signer, made on first use.
 
     Made per process id, because a prefork pool forks after the app is built and a database
-    connection or SMTP socket must never be shared across a fork.
+    connection or SMTP socket must never be shared across a fork; providers are also per
+    thread (`--pool threads`), since an SMTP connection carries one conversation at a time.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._pid = -1
         self._engine: Engine | None = None
-        self._providers: dict[str, Provider] = {}
+        self._local = threading.local()
         self._links: dict[bool, LinkValues] = {}
         self._editions: dict[int, StoredEdition] = {}
 
@@ -268,7 +270,7 @@ class BatchRunner:
         if self._pid != os.getpid():
             self._pid = os.getpid()
             self._engine = None
-            self._providers = {}
+            self._local = threading.local()
             self._links = {}
 
     @property
@@ -282,9 +284,10 @@ class BatchRunner:
         from digest.send import make_provider
 
         self._fresh()
-        if name not in self._providers:
-            self._providers[name] = make_provider(name, self.settings)
-        return self._providers[name]
+        providers: dict[str, Provider] = self._local.__dict__.setdefault("providers", {})
+        if name not in providers:
+            providers[name] = make_provider(name, self.settings)
+        return providers[name]
 
     def links(self, provider: str) -> LinkValues:
         """Signed-link values; the outbox may use the database's generated key, as in-process."""
@@ -520,8 +523,13 @@ class _Follower:
     prepared: _Prepared
 
     def open_rows(self) -> int:
+        """Rows still queued or being sent: one count, no grouping (a million rows is a while)."""
         p = self.prepared
-        return sum(_open_by_edition(self.engine, p.issue_id, p.scope).values())
+        query = select(func.count()).where(
+            d.c.issue_id == p.issue_id, d.c.edition_id.in_(p.scope), d.c.state.in_(OPEN_STATES)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def republish(self) -> None:
         try:
@@ -544,9 +552,14 @@ class _Follower:
         last_open, last_change, last_publish = total, clock(), clock()
         if progress:
             progress(0, total)
+        pause = conf.poll_seconds
         while last_open:
-            sleep(conf.poll_seconds)
+            sleep(pause)
+            asked = clock()
             still, now = self.open_rows(), clock()
+            # Counting a million open rows takes a while: poll at most a tenth of the time, so
+            # following never competes much with the workers for the database.
+            pause = max(conf.poll_seconds, 9 * (now - asked))
             if still != last_open:
                 last_open, last_change = still, now
                 if progress:

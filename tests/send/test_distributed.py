@@ -427,3 +427,82 @@ def test_the_same_batch_task_run_twice_sends_once(engine: Engine, local: SimpleN
     send_batch(local.settings, engine, local.job, provider, local.links)
     send_batch(local.settings, engine, local.job, provider, local.links)
     assert sorted(r.subscriber_id for _, r in provider.sent) == sorted(local.ids)
+
+
+def _state_of(engine: Engine, subscriber_id: int) -> str:
+    with engine.connect() as conn:
+        return str(
+            conn.execute(
+                select(deliveries.c.state).where(deliveries.c.subscriber_id == subscriber_id)
+            ).scalar_one()
+        )
+
+
+def test_a_dead_workers_claimed_rows_become_uncertain_not_resent(
+    engine: Engine, local: SimpleNamespace
+) -> None:
+    _queue_all(engine, local.job)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that no longer runs: the claim's holder is dead
+    with engine.begin() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.subscriber_id == local.ids[0])
+            .values(state="sending", claimed_by=f"{HOST}:{gone.pid}:dead")
+        )
+    provider = MemoryProvider()
+    send_batch(local.settings, engine, local.job, provider, local.links)
+    assert local.ids[0] not in [r.subscriber_id for _, r in provider.sent]
+    assert _state_of(engine, local.ids[0]) == "uncertain"
+
+
+def test_a_live_workers_claimed_rows_are_left_to_it(engine: Engine, local: SimpleNamespace) -> None:
+    _queue_all(engine, local.job)
+    with engine.begin() as conn:
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.subscriber_id == local.ids[0])
+            .values(state="sending", claimed_by=f"{HOST}:{os.getpid()}:alive")
+        )
+    provider = MemoryProvider()
+    send_batch(local.settings, engine, local.job, provider, local.links)
+    assert local.ids[0] not in [r.subscriber_id for _, r in provider.sent]
+    assert _state_of(engine, local.ids[0]) == "sending"
+
+
+def test_a_retryable_answer_requeues_the_row_and_asks_for_a_retry(
+    engine: Engine, local: SimpleNamespace
+) -> None:
+    from digest.send import Outcome
+
+    _queue_all(engine, local.job)
+    provider = MemoryProvider(outcomes={local.ids[0]: Outcome.RETRYABLE})
+    outcome = send_batch(local.settings, engine, local.job, provider, local.links)
+    assert (outcome.retry_after is not None, _state_of(engine, local.ids[0])) == (True, "queued")
+
+
+def test_backoff_waits_at_least_what_the_provider_asked() -> None:
+    from digest.send.distributed import backoff
+
+    assert backoff(0, asked=30.0) >= 30.0
+
+
+def test_backoff_never_waits_more_than_a_minute() -> None:
+    from digest.send.distributed import backoff
+
+    assert backoff(30) <= 60.0
+
+
+def test_tasks_are_acknowledged_late_and_prefetched_one_at_a_time() -> None:
+    from digest.send.distributed import celery_config
+
+    conf = celery_config(Settings())
+    assert (conf["task_acks_late"], conf["task_reject_on_worker_lost"]) == (True, True)
+    assert conf["worker_prefetch_multiplier"] == 1
+
+
+def test_the_redis_visibility_timeout_comes_from_the_config() -> None:
+    from digest.send.distributed import celery_config
+
+    settings = Settings.model_validate({"celery": {"visibility_timeout": 120}})
+    assert celery_config(settings)["broker_transport_options"]["visibility_timeout"] == 120
