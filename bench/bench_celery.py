@@ -217,8 +217,10 @@ def on_celery(config: Path, workers: int, pool: str, concurrency: int) -> tuple[
 # --- SMTP: seconds per message through the provider -----------------------------------------------
 
 
-def smtp_seconds_per_message(messages: int) -> tuple[float, str]:
-    """The SMTP provider's cost per message to a local aiosmtpd sink in another process."""
+def smtp_costs(messages: int) -> tuple[float, float, str]:
+    """The SMTP provider to a local aiosmtpd sink in another process, on one connection:
+    (wall seconds per message, CPU seconds per message in the sender, what was sent). The
+    message is bench_smtp.py's when that file is there."""
     smtp_bench = _load("bench_smtp")
     port = _free_port()
     sink = subprocess.Popen(
@@ -229,11 +231,13 @@ def smtp_seconds_per_message(messages: int) -> tuple[float, str]:
     try:
         _wait(lambda: _connects(port), 10, "the SMTP sink")
         if smtp_bench is not None and hasattr(smtp_bench, "provider_rate"):
-            rate = smtp_bench.provider_rate(
-                port, smtp_bench._message(smtp_bench._edition()), messages
-            )
-            return 1.0 / rate, "bench_smtp.py's provider_rate"
-        return _measure_smtp(port, messages), "measured here"
+            # bench_smtp.py's real edition and recipients, timed here for wall and CPU alike
+            edition = smtp_bench._message(smtp_bench._edition())
+            people = [smtp_bench._recipient(n) for n in range(1, messages + 1)]
+            wall, cpu = _measure_smtp(port, messages, edition, people)
+            return wall, cpu, "bench_smtp.py's edition and recipients"
+        wall, cpu = _measure_smtp(port, messages)
+        return wall, cpu, "a 10 KB edition of its own"
     finally:
         sink.terminate()
         sink.wait()
@@ -247,11 +251,14 @@ def _connects(port: int) -> bool:
         return False
 
 
-def _measure_smtp(port: int, messages: int) -> float:
+def _measure_smtp(
+    port: int, messages: int, message: Any = None, recipients: Any = None
+) -> tuple[float, float]:
     from digest.render import placeholders as ph
     from digest.send import EditionMessage, Recipient
-    from digest.send.smtp import SmtpProvider
 
+    if message is not None:
+        return _time_smtp(port, message, recipients)
     html = f"<p>Hello {ph.NAME_HTML}</p>" + "<p>A week of signals.</p>" * 400
     html += f"<a href='{ph.UNSUBSCRIBE_URL_HTML}'>Unsubscribe</a>"
     text = f"Hello {ph.NAME_TEXT}\n" + "A week of signals.\n" * 400
@@ -282,54 +289,65 @@ def _measure_smtp(port: int, messages: int) -> float:
         )
         for n in range(messages)
     ]
+    return _time_smtp(port, message, recipients)
+
+
+def _time_smtp(port: int, message: Any, recipients: Any) -> tuple[float, float]:
+    from digest.send.smtp import SmtpProvider
+
+    messages = len(recipients)
     provider = SmtpProvider(f"smtp://127.0.0.1:{port}", timeout=30)
     provider.send(message, recipients[:50])  # connect and warm up
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, messages, 1000):
         provider.send(message, recipients[i : i + 1000])
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     provider.close()
-    return seconds / messages
+    return seconds / messages, cpu / messages
 
 
 # --- the report ----------------------------------------------------------------------------------
 
 
-def model(per_batch_overhead: float, smtp_per_message: float, batch: int) -> None:
-    """20M recipients over SMTP within an hour, from the measured costs (printed)."""
-    target, hour, cores, headroom = 20_000_000, 3600.0, 2, 0.7
+def model(batch_cost: float, smtp_wall: float, smtp_cpu: float, batch: int) -> None:
+    """20M recipients over SMTP within an hour, from the measured costs (printed).
+
+    Two limits: CPU (machines: what each message and each batch costs a worker's processor)
+    and time in flight (concurrency: a message occupies one connection for its whole wall
+    time, most of it waiting for the server). The batch cost is a worker's whole measured
+    SendGrid batch (task, claim, tokens, request, record): an upper bound for what an SMTP
+    batch costs besides its messages.
+    """
+    target, hour, cores, usable = 20_000_000, 3600.0, 2, 0.7
     rate = target / hour
-    per_message = smtp_per_message + per_batch_overhead / batch
-    processes = math.ceil(rate * per_message)
-    machines = math.ceil(processes / (cores * headroom * 1))
-    print("\nModel: 20,000,000 recipients over SMTP in one hour")
-    print(f"  needed rate                  {rate:,.0f} messages/s")
-    print(f"  SMTP cost per message        {smtp_per_message * 1000:.2f} ms of one process")
+    per_batch = batch_cost / batch
+    cpu = smtp_cpu + per_batch
+    machines = math.ceil(rate * cpu / (cores * usable))
+    print("\nModel: 20,000,000 recipients over SMTP within one hour")
+    print(f"  needed rate                   {rate:,.0f} messages/s")
     print(
-        f"  Celery + ledger + links      {per_batch_overhead * 1000:.0f} ms per batch of {batch} "
-        f"= {per_batch_overhead / batch * 1000:.3f} ms per message (the measured SendGrid "
-        "batch: an upper bound)"
+        f"  measured, one connection      {smtp_wall * 1000:.2f} ms wall, {smtp_cpu * 1000:.2f} ms "
+        "CPU per message (local aiosmtpd)"
     )
     print(
-        f"  worker processes (CPU-bound) ceil({rate:,.0f} × {per_message * 1000:.2f} ms) "
-        f"= {processes}"
+        f"  Celery + ledger + links       {batch_cost * 1000:.0f} ms per batch of {batch} "
+        f"= {per_batch * 1000:.3f} ms per message (upper bound)"
     )
     print(
-        f"  machines like this one      ceil({processes} / ({cores} cores × {headroom:.0%})) "
-        f"= {machines}   (+ PostgreSQL and the broker; one scheduler)"
+        f"  CPU: {rate:,.0f}/s × {cpu * 1000:.2f} ms = {rate * cpu:.1f} cores → "
+        f"{machines} worker machines of {cores} cores at {usable:.0%}"
     )
-    for latency_ms in (20, 50):
-        per = per_message + latency_ms / 1000
-        procs = math.ceil(rate * per)
+    for latency_ms in (0, 20, 50):
+        wall = smtp_wall + per_batch + latency_ms / 1000
+        slots = math.ceil(rate * wall)
+        per_machine = math.ceil(slots / machines)
         print(
-            f"  with a relay answering in {latency_ms} ms per message: {procs} processes "
-            f"(I/O-bound: --concurrency {math.ceil(procs / machines)} on each of the {machines} "
-            "machines), or more connections per worker"
+            f"  relay answering in +{latency_ms:>2} ms: {slots} messages in flight → "
+            f"--concurrency {per_machine} on each of {machines} machines"
         )
-    ledger_rows = rate
     print(
-        f"  ledger load: {ledger_rows:,.0f} row updates/s in {rate / batch:.1f} set-based "
-        "claim+record transactions/s: light for one PostgreSQL"
+        f"  ledger: {rate:,.0f} row updates/s in {2 * rate / batch:.0f} set-based claim and "
+        "record transactions/s, plus the sender's count: light for one PostgreSQL"
     )
 
 
@@ -386,11 +404,12 @@ def main() -> None:
                     f"in-process {(wall / base - 1) * 100:+.0f} % [goal at 1 worker: ≤ 30 %]; "
                     f"{per_batch * 1000:.0f} ms per batch of {args.batch} per worker"
                 )
-            smtp_cost, source = smtp_seconds_per_message(args.smtp_messages)
-            print(f"SMTP provider: {1 / smtp_cost:,.0f} messages/s on one connection ({source})")
-            # A worker's whole SendGrid batch (task, claim, tokens, request, record) stands in
-            # for what an SMTP batch costs besides its messages: an upper bound.
-            model(one_worker or base / batches, smtp_cost, args.batch)
+            smtp_wall, smtp_cpu, sent = smtp_costs(args.smtp_messages)
+            print(
+                f"SMTP provider, one connection: {1 / smtp_wall:,.0f} messages/s, "
+                f"{smtp_cpu / smtp_wall:.0%} of the time CPU in the sender ({sent})"
+            )
+            model(one_worker or base / batches, smtp_wall, smtp_cpu, args.batch)
     finally:
         stop(processes)
         drop_schema(schema)

@@ -232,7 +232,16 @@ def send_batch(
         if r.outcome is Outcome.FAILED and (r.reason or "").startswith(BOUNCE_PREFIX)
     ]
     with engine.begin() as conn:
-        counts = ledger.record(conn, worker, pairs, provider.name, _now(), job.max_attempts)
+        counts = ledger.record(
+            conn,
+            worker,
+            pairs,
+            provider.name,
+            _now(),
+            job.max_attempts,
+            issue_id=job.issue_id,  # finds the claim's rows through the claim index
+            edition_id=job.edition_id,
+        )
         for email in bounces:
             set_status(conn, email, Status.BOUNCED, "hard bounce at send time")
     retry_after = None
