@@ -464,13 +464,14 @@ def load_settings(
 def redacted(settings: Settings) -> dict[str, Any]:
     """The effective settings with every secret masked, for `digest config`.
 
-    SecretStr fields dump as '**********'; the database URL is a plain string because every
-    engine needs it, so its password is masked here.
+    SecretStr fields dump as '**********'; the database and broker URLs are plain strings
+    because the engines and Celery need them as such, so their passwords are masked here.
     """
     from digest.storage.db import display_url
 
     data = settings.model_dump(mode="json")
     data["database"]["url"] = display_url(settings.database.url)
+    data["celery"]["broker_url"] = display_url(settings.celery.broker_url)
     return data
 
 

@@ -32,3 +32,10 @@ def test_config_command_masks_the_database_password(monkeypatch: pytest.MonkeyPa
         assert result.exit_code == 0
         assert "hunter2" not in result.output
         assert "db.internal" in result.output
+
+
+def test_config_command_masks_the_broker_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_CELERY_BROKER_URL", "amqp://digest:s3cr3t@mq.internal:5672//")
+    result = runner.invoke(app, ["config", "--json"])
+    assert result.exit_code == 0
+    assert "s3cr3t" not in result.output and "mq.internal" in result.output
