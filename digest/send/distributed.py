@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from digest.audience.model import Status
@@ -64,11 +64,11 @@ from digest.send.run import (
     _proof,
     frozen_editions,
     send_period,
+    start_sending,
 )
 from digest.storage.db import open_database
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import editions as et
-from digest.storage.schema import issues as it
 
 log = logging.getLogger(__name__)
 
@@ -386,29 +386,10 @@ def _prepare(
     scope = [e.id for e in editions]
     now = _now()
     with engine.begin() as conn:
-        conn.execute(
-            update(it)
-            .where(it.c.id == issue_id, it.c.send_started_at.is_(None))
-            .values(send_started_at=now)
+        before = start_sending(
+            conn, issue_id, scope, groups, now, timezones, resend_uncertain=resend_uncertain
         )
-        conn.execute(
-            update(it).where(it.c.id == issue_id, it.c.status != "sent").values(status="sending")
-        )
-        if resend_uncertain:
-            ledger.requeue_uncertain(conn, issue_id, scope)
-        before = ledger.state_counts(conn, issue_id, scope)
         report.skipped = sum(before.get(str(st), 0) for st in ledger.FINAL)
-        for tier, locale, stored, edition in groups:
-            ledger.enqueue_group(
-                conn,
-                issue_id,
-                edition.id,
-                tier=tier,
-                locale=locale,
-                interests=stored,
-                now=now,
-                timezones=timezones,
-            )
         counts = ledger.state_counts(conn, issue_id, scope)
     total = sum(counts.get(s, 0) for s in OPEN_STATES)
     return _Prepared(issue_id, scope, total, before.get(ledger.State.ACCEPTED.value, 0))

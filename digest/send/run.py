@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,6 +266,46 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def start_sending(
+    conn: Connection,
+    issue_id: int,
+    scope: Sequence[int],
+    groups: Sequence[tuple[str, str, str, StoredEdition]],
+    now: dt.datetime,
+    timezones: Collection[str] | None,
+    *,
+    resend_uncertain: bool,
+) -> dict[str, int]:
+    """Mark the issue as sending and queue a ledger row for every eligible recipient.
+
+    Shared by the in-process and the Celery executor, so both open a send the same way. Returns
+    the ledger's counts from before the queuing (what earlier runs already settled).
+    """
+    conn.execute(
+        update(it)
+        .where(it.c.id == issue_id, it.c.send_started_at.is_(None))
+        .values(send_started_at=now)
+    )
+    conn.execute(
+        update(it).where(it.c.id == issue_id, it.c.status != "sent").values(status="sending")
+    )
+    if resend_uncertain:
+        ledger.requeue_uncertain(conn, issue_id, scope)
+    before = ledger.state_counts(conn, issue_id, scope)
+    for tier, locale, stored, edition in groups:
+        ledger.enqueue_group(
+            conn,
+            issue_id,
+            edition.id,
+            tier=tier,
+            locale=locale,
+            interests=stored,
+            now=now,
+            timezones=timezones,
+        )
+    return before
+
+
 def send_period(
     settings: Settings,
     engine: Engine,
@@ -315,31 +355,12 @@ def send_period(
     scope = [e.id for e in editions]
     now = _now()
     with engine.begin() as conn:
-        conn.execute(
-            update(it)
-            .where(it.c.id == issue_id, it.c.send_started_at.is_(None))
-            .values(send_started_at=now)
-        )
-        conn.execute(
-            update(it).where(it.c.id == issue_id, it.c.status != "sent").values(status="sending")
-        )
         recovered = ledger.recover(conn, issue_id, now, never_sent=_proof(provider, period))
         report.recovered = {str(k): v for k, v in recovered.items()}
-        if resend_uncertain:
-            ledger.requeue_uncertain(conn, issue_id, scope)
-        before = ledger.state_counts(conn, issue_id, scope)
+        before = start_sending(
+            conn, issue_id, scope, groups, now, timezones, resend_uncertain=resend_uncertain
+        )
         report.skipped = sum(before.get(str(st), 0) for st in ledger.FINAL)
-        for tier, locale, stored, edition in groups:
-            ledger.enqueue_group(
-                conn,
-                issue_id,
-                edition.id,
-                tier=tier,
-                locale=locale,
-                interests=stored,
-                now=now,
-                timezones=timezones,
-            )
         total = sum(ledger.count_queued(conn, issue_id, e.id) for e in editions)
     sender = _Sender(engine, issue_id, provider, links, worker, batch_size, max_attempts)
     done = 0
