@@ -11,7 +11,6 @@ subscriber at most once. Every run's result is recorded in `schedule_runs`.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
@@ -128,29 +127,22 @@ def build_frozen(
 
 
 def check_built(settings: Settings, engine: Engine, built: BuiltIssue) -> list[str]:
-    """The inbox checks found at build time, plus `digest check`'s preflight once it exists."""
-    problems = list(built.problems)
-    preflight = _optional("digest.preflight", "preflight")
-    if preflight is not None:
-        problems.extend(str(p) for p in preflight(settings, engine))
-    return problems
+    """The inbox checks found at build time.
 
-
-def _optional(module: str, name: str) -> Any:
-    """A colleague's function when its module is in the tree, else None (the seam)."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError:
-        return None
+    `digest check`'s preflight of the settings (From address, https, keys, credentials) runs in
+    the send step, for the provider it is about to use (send_for_schedule), as it does for
+    `digest send`.
+    """
+    return list(built.problems)
 
 
 @dataclass(frozen=True)
 class PipelineSteps:
-    """The pipeline's stages; defaults are the real ones, tests pass fakes.
+    """The pipeline's stages; `default_steps()` gives the real ones, tests pass fakes.
 
-    `send` is None until the send orchestrator lands: the run then stops after the check with
-    outcome `send_not_wired`, which `digest schedule list` shows. `notify` tells editors about a
-    skipped issue (approval deadline); None means the skip is recorded but nobody is emailed.
+    With `send` None the run stops after the check with outcome `send_not_wired`, which
+    `digest schedule list` shows. `notify` tells editors about a skipped issue (approval
+    deadline); None means the skip is recorded but nobody is emailed.
     """
 
     ingest: IngestStep = ingest_sources
@@ -161,12 +153,14 @@ class PipelineSteps:
 
 
 def default_steps() -> PipelineSteps:
-    """The real stages as far as they exist in this tree."""
-    # In-process, or through Celery workers when celery.enabled (the distributed module
-    # decides per run, from the settings it is called with).
-    send = _optional("digest.send.distributed", "send_for_schedule")
-    notify = _optional("digest.send.orchestrator", "notify_editors")
-    return PipelineSteps(send=send, notify=notify)
+    """The real stages."""
+    # Imported here: the send package imports the editions and audience code, which the
+    # scheduler's start-up does not otherwise need. In-process, or through Celery workers when
+    # celery.enabled (the distributed module decides per run, from its settings).
+    from digest.send.distributed import send_for_schedule
+    from digest.send.notify import notify_editors
+
+    return PipelineSteps(send=send_for_schedule, notify=notify_editors)
 
 
 # --- the run ----------------------------------------------------------------------------------
