@@ -73,11 +73,18 @@ def address(email: str, name: str = "") -> Address:
     return Address(display_name=clean_header_text(name), username=local, domain=domain)
 
 
+# Folding at 78 columns makes the email package turn a long header with no spaces into RFC 2047
+# encoded-words; a `List-Unsubscribe` URL then reads `=?utf-8?q?=3Chttps...` and mail clients
+# cannot use it for one-click unsubscribe. RFC 5322's hard limit is 998.
+_SMTP = policy.SMTP.clone(max_line_length=998)
+_SMTPUTF8 = policy.SMTPUTF8.clone(max_line_length=998)
+
+
 def serialize(email: EmailMessage) -> bytes:
     """The message as sent over SMTP (CRLF); raw UTF-8 headers only where an address needs it."""
     to = str(email["To"] or "")
     utf8 = any(needs_smtputf8(a.addr_spec) for a in email["To"].addresses) if to else False
-    return email.as_bytes(policy=policy.SMTPUTF8 if utf8 else policy.SMTP)
+    return email.as_bytes(policy=_SMTPUTF8 if utf8 else _SMTP)
 
 
 def list_unsubscribe(url: str) -> str:

@@ -71,3 +71,21 @@ def test_an_unusable_address_fails_only_that_recipient(
     bad = replace(bad, email="no-at-sign")
     results = OutboxProvider(tmp_path).send(make_message(), [good, bad])
     assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.FAILED]
+
+
+def test_list_unsubscribe_is_written_as_a_plain_url_a_mail_client_can_use(
+    tmp_path: Path, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    (recipient,) = make_recipients(1)
+    long_url = "https://news.example.org/u/" + "WzEsImZrREhZcTlEYk5RIl0" * 6 + ".sig"
+    recipient = Recipient(
+        recipient.subscriber_id,
+        recipient.email,
+        recipient.name,
+        recipient.html_values,
+        recipient.text_values,
+        long_url,
+    )
+    OutboxProvider(tmp_path).send(make_message(), [recipient])
+    raw = eml_files(tmp_path)[0].read_bytes()
+    assert f"\r\nList-Unsubscribe: <{long_url}>\r\n".encode() in raw
