@@ -36,6 +36,7 @@ from digest.audience.tokens import LinkSigner
 from digest.config import Settings
 from digest.render.engine import Renderer, template_dirs
 from digest.send import Provider, make_provider
+from digest.send.links import signing_keys
 from digest.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -75,7 +76,7 @@ class WebState:
 
     settings: Settings
     engine: Engine
-    links: LinkSigner | None
+    links: LinkSigner
     sessions: Sessions
     csrf: Csrf
     flash: URLSafeSerializer
@@ -117,6 +118,18 @@ def _width_script(env: SandboxedEnvironment) -> str:
     return source.strip()
 
 
+def _link_signer(settings: Settings, engine: Engine) -> LinkSigner:
+    """The keys the senders sign with: the configured ones, else the database's local key.
+
+    With no secret configured, `digest run` (the outbox) signs links with a key generated into
+    this database; the web app must verify those same links, or the Quickstart's one-click
+    unsubscribe from an outbox email would answer 404.
+    """
+    keys, _note = signing_keys(settings, engine, allow_local=True)
+    hours = dt.timedelta(hours=settings.security.confirm_max_age_hours)
+    return LinkSigner(keys, confirm_max_age=hours)
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
@@ -147,7 +160,7 @@ def create_app(
     state = WebState(
         settings=settings,
         engine=engine,
-        links=LinkSigner.from_settings(settings) if settings.security.secret_keys else None,
+        links=_link_signer(settings, engine),
         sessions=Sessions(keys, settings.web.session_hours * 3600),
         csrf=Csrf(keys),
         flash=URLSafeSerializer(list(reversed(keys)), salt="digest.web.flash"),
