@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, exists, func, select, update
 
@@ -190,14 +190,38 @@ def _signal_ids(conn: Connection, edition_id: int) -> list[str]:
     return [str(v) for v in value or []]
 
 
-def _message(
-    settings: Settings, period: Period, issue_id: int, e: StoredEdition, *, test: bool = False
+class EditionParts(Protocol):
+    """What a message needs of an edition, stored (StoredEdition) or just built (Edition)."""
+
+    @property
+    def tier(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+def edition_message(
+    settings: Settings,
+    period: Period,
+    issue_id: int,
+    edition_id: int,
+    e: EditionParts,
+    *,
+    test: bool = False,
+    categories: tuple[str, ...] | None = None,
 ) -> EditionMessage:
+    """The provider's message for one edition: the same From, ids and categories everywhere."""
     pub = settings.publication
-    categories = ("digest", f"issue-{period.key}", f"tier-{e.tier}", f"locale-{e.locale}")
+    if categories is None:
+        categories = ("digest", f"issue-{period.key}", f"tier-{e.tier}", f"locale-{e.locale}")
     return EditionMessage(
         issue_id=issue_id,
-        edition_id=e.id,
+        edition_id=edition_id,
         period_key=period.key,
         tier=e.tier,
         locale=e.locale,
@@ -210,6 +234,12 @@ def _message(
         categories=categories,
         test=test,
     )
+
+
+def _message(
+    settings: Settings, period: Period, issue_id: int, e: StoredEdition, *, test: bool = False
+) -> EditionMessage:
+    return edition_message(settings, period, issue_id, e.id, e, test=test)
 
 
 # --- the audience, grouped as editions ---------------------------------------------------------

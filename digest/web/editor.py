@@ -31,6 +31,7 @@ from digest.render.engine import RenderError
 from digest.schedule.approval import ApprovalError, approve
 from digest.send import EditionMessage, Outcome, Recipient
 from digest.send.events import edition_stats
+from digest.send.run import edition_message
 from digest.storage.editions import FrozenError, _edition_from_row
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
@@ -306,21 +307,14 @@ def _issue_url(period: Period, form: Any) -> str:
 def message_for_test(
     issue_id: int, edition_id: int, period: Period, edition: Edition, state: WebState
 ) -> EditionMessage:
-    pub = state.settings.publication
-    return EditionMessage(
-        issue_id=issue_id,
-        edition_id=edition_id,
-        period_key=period.key,
-        tier=edition.tier,
-        locale=edition.locale,
-        subject=edition.subject,
-        html=edition.html,
-        text=edition.text,
-        from_email=pub.from_email,
-        from_name=pub.from_name,
-        reply_to=None,
-        categories=("digest-test",),
+    return edition_message(
+        state.settings,
+        period,
+        issue_id,
+        edition_id,
+        edition,
         test=True,
+        categories=("digest-test",),
     )
 
 
