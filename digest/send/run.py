@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, exists, func, select, update
 
-from digest.audience.model import Status
+from digest.audience.model import Status, interests_key
 from digest.audience.selection import _effective  # the audience's own interest narrowing
 from digest.audience.store import set_status
 from digest.audience.tokens import MissingSecretKey
@@ -156,7 +156,7 @@ def frozen_editions(
         found = _stored(conn, issue_id) if issue_id is not None else []
     if found:
         assert issue_id is not None
-        return issue_id, found
+        return issue_id, _with_new_interest_sets(settings, engine, period, issue_id, found)
     from digest.build import build
 
     result = build(settings, period, engine=engine)
@@ -170,6 +170,33 @@ def frozen_editions(
     with engine.connect() as conn:
         issue_id = conn.execute(select(it.c.id).where(it.c.period_key == period.key)).scalar_one()
         return issue_id, _stored(conn, issue_id)
+
+
+def _with_new_interest_sets(
+    settings: Settings, engine: Engine, period: Period, issue_id: int, found: list[StoredEdition]
+) -> list[StoredEdition]:
+    """The frozen editions plus any interest set that appeared since the build, rendered now.
+
+    Without this, someone who chose some classes after the build would silently get the
+    all-classes edition. New sets are rendered from the store's signals of the period; the
+    frozen editions themselves never change.
+    """
+    from digest import collect
+    from digest.editions import build_issue
+    from digest.storage.editions import add_editions, audience_interest_sets
+
+    with engine.connect() as conn:
+        classes = _issue_classes(conn, found)
+    have = {e.interests_key for e in found}
+    missing = [s for s in audience_interest_sets(engine, classes) if interests_key(s) not in have]
+    if not missing:
+        return found
+    collection = collect.from_store(engine, settings.sources, period)
+    issue = build_issue(collection.signals, settings, period, [frozenset(), *missing])
+    new = [e for e in issue.editions if e.interests and not e.failures]
+    add_editions(engine, period, new)
+    with engine.connect() as conn:
+        return _stored(conn, issue_id)
 
 
 def _issue_classes(conn: Connection, editions: Collection[StoredEdition]) -> frozenset[str]:

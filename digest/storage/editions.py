@@ -132,6 +132,29 @@ def freeze(engine: Engine, issue: Issue, *, force: bool = False) -> bool:
     return True
 
 
+def add_editions(engine: Engine, period: Period, editions: Iterable[Edition]) -> int:
+    """Add editions for interest sets the frozen issue lacks; never touches an existing one.
+
+    A subscriber who starts following some classes after the build has no edition of their
+    own; the sender renders it then and adds it here. Frozen editions stay as they are (a
+    concurrent sender that added the same set first wins: its row is kept).
+    """
+    now = dt.datetime.now(dt.UTC)
+    added = 0
+    with engine.begin() as conn:
+        row = _issue_row(conn, period.key)
+        if row is None:
+            raise ValueError(f"{period.key} has no built issue")
+        for edition in editions:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(et).values(_edition_values(row.id, edition, now)))
+                added += 1
+            except IntegrityError:
+                pass
+    return added
+
+
 def _edition_values(issue_id: int, edition: Edition, now: dt.datetime) -> dict[str, Any]:
     return {
         "issue_id": issue_id,
