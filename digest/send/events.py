@@ -336,6 +336,26 @@ def _stop_mail(conn: Connection, events: list[_Event], now: dt.datetime) -> dict
 # --- digest stats -------------------------------------------------------------------------------
 
 
+def record_own_unsubscribe(
+    conn: Connection, subscriber_id: int, source: str, now: dt.datetime
+) -> None:
+    """An unsubscribe made on our own page counts like the provider's: against the latest
+    delivery the person received, so `digest stats` shows it for that edition."""
+    latest = conn.execute(
+        select(func.max(d.c.id)).where(d.c.subscriber_id == subscriber_id)
+    ).scalar_one()
+    conn.execute(
+        ev.insert().values(
+            provider_event_id=None,
+            delivery_id=latest,
+            subscriber_id=subscriber_id,
+            event="unsubscribe",
+            occurred_at=now,
+            data={"source": source},
+        )
+    )
+
+
 @dataclass(frozen=True)
 class EditionStats:
     edition_id: int

@@ -106,8 +106,12 @@ def web(request: Request) -> WebState:
 def _keys(settings: Settings) -> list[str]:
     keys = plain_keys(settings.security.secret_keys)
     if not keys:
-        # Sessions and CSRF still work (until a restart); signed links cannot be checked.
-        log.warning("no security.secret_keys configured: subscriber links are disabled")
+        # Subscriber links use the database's local key (see _link_signer); editor sessions and
+        # CSRF tokens get a key of this process, so they end with a restart.
+        log.warning(
+            "no security.secret_keys configured: subscriber links use this database's local "
+            "key; editor sessions end when the server restarts"
+        )
         keys = [secrets.token_urlsafe(32)]
     return keys
 

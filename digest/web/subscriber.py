@@ -28,6 +28,7 @@ from digest.audience.suppression import lift_suppression, suppression_reason
 from digest.audience.tokens import InvalidToken, Purpose
 from digest.model import TIER_NAMES
 from digest.send import EditionMessage, Outcome, Recipient
+from digest.send.events import record_own_unsubscribe
 from digest.storage.schema import signals
 from digest.web.app import WebState, checked_form, field_text, render, require_csrf, web
 
@@ -59,6 +60,7 @@ def unsubscribe(state: WebState, subscriber: Subscriber, reason: str) -> None:
         return
     with state.engine.begin() as conn:
         store.set_status(conn, subscriber.email, Status.UNSUBSCRIBED, reason, state.now())
+        record_own_unsubscribe(conn, subscriber.id, reason, state.now())
 
 
 async def unsubscribe_page(request: Request) -> Response:

@@ -4,6 +4,7 @@ local key, and the web app must verify them with the same key)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -48,3 +49,19 @@ def test_one_click_unsubscribe_from_an_outbox_email_with_no_secret_configured(
         statuses = [s for (s,) in conn.execute(select(subscribers.c.status))]
     engine.dispose()
     assert statuses.count("unsubscribed") == 1
+
+
+def test_a_one_click_unsubscribe_shows_in_the_editions_stats(quickstart: Path) -> None:
+    eml = sorted((quickstart / "outbox" / "2026-W47").glob("*.eml"))[0]
+    found = UNSUBSCRIBE.search(eml.read_bytes())
+    assert found
+    settings = load_settings(environ={})
+    engine = open_database(settings.database.url)
+    client = Client(create_app(settings, engine))
+    client.post(found.group(1).decode(), data={"List-Unsubscribe": "One-Click"})
+    client.post(found.group(1).decode(), data={"List-Unsubscribe": "One-Click"})  # idempotent
+    engine.dispose()
+    stats = CliRunner().invoke(cli, ["stats", "--period", "2026-W47", "--json"])
+    assert stats.exit_code == 0, stats.output
+    editions = json.loads(stats.output)["editions"]
+    assert sum(e["unsubscribes"] for e in editions) == 1
