@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from digest.cli.context import AppContext, fail, make_console, stderr_is_terminal
 from digest.importers.base import SourceError
-from digest.ingest import ingest, load_signals
+from digest.ingest import IngestReport, ingest, load_signals
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -40,6 +40,20 @@ def source_progress() -> Iterator[Callable[[str], None] | None]:
     with Progress(*columns, console=make_console(stderr=True), transient=True) as bar:
         task = bar.add_task("", total=None)
         yield lambda source: bar.update(task, advance=1, description=source[-60:])
+
+
+def summary(report: IngestReport) -> str:
+    """`N signals from M sources: new/updated/unchanged`, saying when sources shared a signal."""
+    counts = report.counts
+    stored = counts.new + counts.updated + counts.unchanged
+    merged = report.signals - stored
+    failed = sum(1 for s in report.sources if s.errors)
+    return (
+        f"{report.signals} signals from {len(report.sources)} sources: "
+        f"{counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged"
+        + (f" ({merged} read from a second source, merged)" if merged else "")
+        + (f"; {failed} sources had errors" if failed else "")
+    )
 
 
 def print_errors(errors: list[SourceError]) -> None:
@@ -88,14 +102,7 @@ def ingest_command(
     with source_progress() as progress:
         report = ingest(app.engine, paths, app.settings.sources, date, progress)
     print_errors(report.errors)
-    counts = report.counts
-    failed = sum(1 for s in report.sources if s.errors)
-    typer.echo(
-        f"Stored {report.signals} signals from {len(report.sources)} sources: "
-        f"{counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged"
-        + (f"; {failed} sources had errors" if failed else ""),
-        err=True,
-    )
+    typer.echo(f"Stored {summary(report)}", err=True)
     raise typer.Exit(1 if report.errors else 0)
 
 

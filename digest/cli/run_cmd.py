@@ -12,7 +12,7 @@ from rich.table import Table
 
 from digest.cli.build_cmd import build_latest_week
 from digest.cli.context import AppContext, make_console
-from digest.cli.ingest_cmd import print_errors, source_progress
+from digest.cli.ingest_cmd import print_errors, source_progress, summary
 from digest.cli.send_cmd import send_example
 from digest.cli.subscribers_cmd import import_example_audience
 from digest.ingest import ingest
@@ -47,11 +47,10 @@ def run_command(ctx: typer.Context) -> None:
     with source_progress() as progress:
         report = ingest(app.engine, paths, app.settings.sources, progress=progress)
     print_errors(report.errors)
-    counts = report.counts
     console.print(
-        f"Ingested {report.signals} signals from {len(report.sources)} sources "
-        f"({counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged) "
-        f"into {display_url(app.settings.database.url)}"
+        f"Ingested into {display_url(app.settings.database.url)}: {summary(report)}",
+        markup=False,
+        soft_wrap=True,
     )
     with app.engine.connect() as conn:
         overview = week_class_counts(conn)

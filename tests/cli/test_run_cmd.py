@@ -22,7 +22,8 @@ def test_run_on_defaults_ingests_the_bundled_examples(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "using the bundled examples" in result.output
-    assert "Ingested 34 signals from 34 sources" in result.output
+    assert "34 signals from 34 sources: 31 new" in result.output
+    assert "(3 read from a second source, merged)" in result.output
     assert "2026-W47" in result.output and "2026-W46" in result.output
     assert (tmp_path / "digest.db").exists()
 
@@ -30,7 +31,7 @@ def test_run_on_defaults_ingests_the_bundled_examples(tmp_path: Path) -> None:
 def test_run_twice_changes_nothing_the_second_time() -> None:
     runner.invoke(app, ["run"], env={"COLUMNS": "200"})
     result = runner.invoke(app, ["run"], env={"COLUMNS": "200"})
-    assert "(0 new, 0 updated, 31 unchanged)" in result.output
+    assert "0 new, 0 updated, 31 unchanged" in result.output
 
 
 def test_run_uses_configured_sources(tmp_path: Path) -> None:
@@ -38,7 +39,7 @@ def test_run_uses_configured_sources(tmp_path: Path) -> None:
     page.write_text("Signal Brief\n- Signal: Only one\n- Published: 2026-11-18\n", "utf-8")
     (tmp_path / "digest.toml").write_text(f"[sources]\npaths = ['{page}']\n", "utf-8")
     result = runner.invoke(app, ["run"], env={"COLUMNS": "200"})
-    assert "Ingested 1 signals from 1 sources" in result.output
+    assert "1 signals from 1 sources: 1 new" in result.output
     assert "bundled" not in result.output
 
 
