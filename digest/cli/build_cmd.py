@@ -54,6 +54,16 @@ def resolve_period(text: str | None, settings: Settings) -> Period:
         fail(f"--period: {exc}")
 
 
+def warn_if_empty(result: BuildResult) -> None:
+    """An empty edition is a valid build, but rarely what was meant: say so, and what to try."""
+    if not any(not s.internal for s in result.signals):
+        typer.echo(
+            f"warning: no signals were published in {result.period.key} ({result.period.start}"
+            f"..{result.period.end}); choose another --period, or read files with --signals",
+            err=True,
+        )
+
+
 def signal_paths(signals: list[str] | None, more: list[str] | None) -> list[str] | None:
     if more and not signals:
         fail(f"unexpected argument {more[0]!r}: input paths go after --signals")
@@ -131,6 +141,7 @@ def build_command(
     chosen = resolve_period(period, app.settings)
     result = _run(app, chosen, signal_paths(signals, more), force)
     print_errors(result.errors)
+    warn_if_empty(result)
     out_dir = out or Path(app.settings.editions.out_dir)
     manifest_path = write_editions(
         result, out_dir, result.editions, app.settings.publication.base_url
@@ -182,6 +193,7 @@ def preview_command(
     except RenderError as exc:
         fail(str(exc), code=1)
     print_errors(result.errors)
+    warn_if_empty(result)
     wanted = [
         e for e in result.editions if (e.tier, e.locale) == (tier, locale) and not e.interests
     ]

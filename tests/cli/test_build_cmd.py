@@ -82,6 +82,12 @@ def test_an_empty_period_still_builds(tmp_path: Path) -> None:
     assert "No signals were published" in (tmp_path / "out" / "open.en.html").read_text()
 
 
+def test_an_empty_period_says_so_and_what_to_try() -> None:
+    code, output = build("--signals", EXAMPLES, "--period", "2020-W01", "--out", "out")
+    assert "warning: no signals were published in 2020-W01" in output
+    assert "--signals" in output
+
+
 def test_a_bad_period_is_a_usage_error() -> None:
     code, output = build("--signals", EXAMPLES, "--period", "2025-W53")
     assert code == 2 and "does not exist" in output
