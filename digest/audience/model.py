@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from digest.model import MEMBERSHIP_TIERS
 from digest.model import TIER_NAMES as _TIER_NAMES
@@ -92,30 +92,31 @@ def parse_tier(value: str) -> Tier:
         raise ValueError(f"unknown tier {value!r} (known: {known})") from None
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _parse_code(kind: type[E], noun: str, value: str, blank: E) -> E:
+    """A member of `kind` from its code, case-insensitive; blank means `blank`."""
+    code = value.strip().lower()
+    if not code:
+        return blank
+    try:
+        return kind(code)
+    except ValueError:
+        known = ", ".join(member.value for member in kind)
+        raise ValueError(f"unknown {noun} {value!r} (known: {known})") from None
+
+
 @lru_cache(maxsize=256)
 def parse_locale(value: str) -> Locale:
     """A locale from its code, case-insensitive (`EN`, `zh`); blank means `en`."""
-    code = value.strip().lower()
-    if not code:
-        return Locale.EN
-    try:
-        return Locale(code)
-    except ValueError:
-        known = ", ".join(loc.value for loc in Locale)
-        raise ValueError(f"unknown locale {value!r} (known: {known})") from None
+    return _parse_code(Locale, "locale", value, Locale.EN)
 
 
 @lru_cache(maxsize=256)
 def parse_status(value: str) -> Status:
     """A status from its key, case-insensitive; blank means `active`."""
-    key = value.strip().lower()
-    if not key:
-        return Status.ACTIVE
-    try:
-        return Status(key)
-    except ValueError:
-        known = ", ".join(s.value for s in Status)
-        raise ValueError(f"unknown status {value!r} (known: {known})") from None
+    return _parse_code(Status, "status", value, Status.ACTIVE)
 
 
 @lru_cache(maxsize=1024)
