@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import Engine
 
 from digest import collect
+from digest.audience.model import interests_key
 from digest.config import Settings
 from digest.editions import Edition, build_issue, edition_files, manifest
 from digest.importers.base import SourceError
@@ -22,7 +23,16 @@ from digest.model import Signal
 from digest.period import Period
 from digest.render.i18n import translations
 from digest.render.placeholders import Recipient, personalize
-from digest.storage.editions import FrozenError, audience_interest_sets, find_issue, freeze
+from digest.storage.editions import (
+    FrozenError,
+    StoredEdition,
+    add_editions,
+    audience_interest_sets,
+    find_issue,
+    freeze,
+    issue_classes,
+    stored_editions,
+)
 from digest.storage.editions import load_editions as load_frozen
 
 MANIFEST = "manifest.json"
@@ -139,3 +149,57 @@ def build(
         if not result.frozen:  # another build froze this period first: theirs is the truth
             result.editions, result.reused, result.frozen = load_frozen(engine, period), True, True
     return result
+
+
+class EditionsUnavailable(Exception):
+    """A send asked for a period's editions and they cannot be built (failing inbox checks)."""
+
+
+def frozen_editions(
+    settings: Settings, engine: Engine, period: Period
+) -> tuple[int, list[StoredEdition]]:
+    """The period's frozen editions with ids, for a send; built and frozen first when there are
+    none, plus an edition for each interest set that appeared since the build (rendered now).
+
+    This is the build's job, done before a send hands its plan to the delivery core, which
+    never builds.
+    """
+    row = find_issue(engine, period)
+    with engine.connect() as conn:
+        found = stored_editions(conn, row.id) if row is not None else []
+    if row is not None and found:
+        return row.id, _with_new_interest_sets(settings, engine, period, row.id, found)
+    result = build(settings, period, engine=engine)
+    if result.failed or not result.frozen:
+        problems = "; ".join(
+            f"{e.tier}.{e.locale}: {c.name}: {c.message}"
+            for e in result.editions
+            for c in e.failures
+        )
+        raise EditionsUnavailable(f"{period.key}: the editions fail the inbox checks ({problems})")
+    row = find_issue(engine, period)
+    assert row is not None  # just frozen
+    with engine.connect() as conn:
+        return row.id, stored_editions(conn, row.id)
+
+
+def _with_new_interest_sets(
+    settings: Settings, engine: Engine, period: Period, issue_id: int, found: list[StoredEdition]
+) -> list[StoredEdition]:
+    """The frozen editions plus any interest set that appeared since the build, rendered now.
+
+    Without this, someone who chose some classes after the build would silently get the
+    all-classes edition. New sets are rendered from the store's signals of the period; the
+    frozen editions themselves never change.
+    """
+    with engine.connect() as conn:
+        classes = issue_classes(conn, found)
+    have = {e.interests_key for e in found}
+    missing = [s for s in audience_interest_sets(engine, classes) if interests_key(s) not in have]
+    if not missing:
+        return found
+    collection = collect.from_store(engine, settings.sources, period)
+    issue = build_issue(collection.signals, settings, period, [frozenset(), *missing])
+    add_editions(engine, period, [e for e in issue.editions if e.interests and not e.failures])
+    with engine.connect() as conn:
+        return stored_editions(conn, issue_id)

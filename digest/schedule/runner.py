@@ -39,6 +39,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, inspect, select
 
+from digest.audience.selection import mailable
 from digest.config import Settings, load_settings
 from digest.period import Period, parse_period
 from digest.pipeline import (
@@ -325,10 +326,10 @@ def deliver(ctx: JobContext, period: Period, fire: dt.datetime) -> str:
 
 
 def active_zones(engine: Engine) -> list[str]:
-    """The distinct time zones of active subscribers: one delivery bucket each."""
+    """The distinct time zones of mailable subscribers: one delivery bucket each."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(subscribers.c.timezone).where(subscribers.c.status == "active").distinct()
+            select(subscribers.c.timezone).where(mailable(subscribers)).distinct()
         ).scalars()
         return sorted({str(z) for z in rows if z})
 

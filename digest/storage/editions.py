@@ -15,11 +15,13 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.audience.classes import class_key
+from digest.audience.selection import mailable
 from digest.checks import Check
 from digest.editions import Edition, Issue
 from digest.period import Period
 from digest.storage.schema import editions as et
 from digest.storage.schema import issues as it
+from digest.storage.schema import signals as sig
 from digest.storage.schema import subscribers as st
 
 BUILT = "awaiting_approval"
@@ -172,7 +174,7 @@ def _edition_values(issue_id: int, edition: Edition, now: dt.datetime) -> dict[s
 
 
 def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[frozenset[str]]:
-    """The distinct interest sets among active subscribers, narrowed to the issue's classes.
+    """The distinct interest sets among mailable subscribers, narrowed to the issue's classes.
 
     Editions are rendered once per set, never per person. As in the audience's selection, a
     subscriber's set keeps only the classes this issue has (empty = every class; nothing left
@@ -181,7 +183,7 @@ def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[froze
     """
     present = {class_key(c): c for c in classes}  # matched ignoring case, issue's spelling
     sets: dict[frozenset[str], None] = {frozenset(): None}
-    query = select(st.c.interests).where(st.c.status == "active").distinct()
+    query = select(st.c.interests).where(mailable(st)).distinct()
     with engine.connect() as conn:
         for (key,) in conn.execute(query):
             stored = (class_key(c) for c in str(key or "").split(";") if c)
@@ -189,3 +191,48 @@ def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[froze
             if narrowed:
                 sets[narrowed] = None
     return list(sets)
+
+
+@dataclass(frozen=True)
+class StoredEdition:
+    """A frozen edition with its database id: what the ledger and the providers refer to."""
+
+    id: int
+    tier: str
+    locale: str
+    interests_key: str
+    subject: str
+    html: str
+    text: str
+
+
+_STORED = (et.c.id, et.c.tier, et.c.locale, et.c.interests_key, et.c.subject, et.c.html, et.c.text)
+
+
+def stored_editions(conn: Connection, issue_id: int) -> list[StoredEdition]:
+    """The issue's frozen editions, in id order."""
+    query = select(*_STORED).where(et.c.issue_id == issue_id).order_by(et.c.id)
+    return [StoredEdition(*row) for row in conn.execute(query).all()]
+
+
+def stored_edition(conn: Connection, edition_id: int) -> StoredEdition:
+    """One frozen edition by id (what a worker sends)."""
+    return StoredEdition(*conn.execute(select(*_STORED).where(et.c.id == edition_id)).one())
+
+
+def issue_classes(conn: Connection, editions: Iterable[StoredEdition]) -> frozenset[str]:
+    """The market classes the issue covers: those of the signals its editions show."""
+    editions = list(editions)
+    ids: set[str] = set()
+    for e in editions:
+        value = conn.execute(select(et.c.signal_ids).where(et.c.id == e.id)).scalar_one()
+        ids.update(str(v) for v in value or [])
+    ordered = sorted(ids)
+    classes: set[str] = set()
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        query = select(sig.c.market_class).where(sig.c.id.in_(chunk)).distinct()
+        classes.update(c for (c,) in conn.execute(query) if c)
+    for e in editions:
+        classes.update(c for c in e.interests_key.split(";") if c)
+    return frozenset(classes)

@@ -25,7 +25,7 @@ from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.build import build, preview_copy
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import edition_stats
-from digest.delivery.run import edition_message
+from digest.delivery.plan import edition_message
 from digest.editions import Edition
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
