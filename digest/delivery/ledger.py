@@ -44,7 +44,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    exists,
     func,
     literal,
     select,
@@ -52,11 +51,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.audience.model import Status
+from digest.audience.selection import mailable
 from digest.delivery.provider import Outcome, Result
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import subscribers as s
-from digest.storage.schema import suppressions as sup
 
 
 class State(StrEnum):
@@ -137,7 +135,6 @@ def enqueue_group(
     through Python, and a row that exists (any state) is left exactly as it is, which is what
     makes re-running safe. (No count is returned: psycopg reports none for this statement.)
     """
-    suppressed = exists().where(sup.c.email_hash == s.c.email_hash)
     source = select(
         literal(issue_id),
         s.c.id,
@@ -145,13 +142,7 @@ def enqueue_group(
         literal(State.QUEUED.value),
         literal(0),
         literal(now, d.c.updated_at.type),
-    ).where(
-        s.c.status == Status.ACTIVE.value,
-        s.c.tier == tier,
-        s.c.locale == locale,
-        s.c.interests == interests,
-        ~suppressed,
-    )
+    ).where(mailable(), s.c.tier == tier, s.c.locale == locale, s.c.interests == interests)
     if timezones is not None:
         source = source.where(s.c.timezone.in_(sorted(timezones)))
     source = source.order_by(s.c.id)  # delivery ids follow subscriber ids: stable batches
@@ -208,10 +199,9 @@ def claim(
     )
     # The claim's rows and their subscribers, found by the claim id through the claim index
     # (no thousand-value IN list); a deleted subscriber comes back with no address.
-    suppressed = exists().where(sup.c.email_hash == s.c.email_hash)
-    mailable = case((and_(s.c.status == Status.ACTIVE.value, ~suppressed), 1), else_=0)
+    ok = case((mailable(), 1), else_=0)
     rows = conn.execute(
-        select(d.c.id, d.c.subscriber_id, s.c.email, s.c.name, mailable)
+        select(d.c.id, d.c.subscriber_id, s.c.email, s.c.name, ok)
         .select_from(d.outerjoin(s, s.c.id == d.c.subscriber_id))
         .where(
             d.c.issue_id == issue_id,

@@ -58,7 +58,7 @@ def find_issue(engine: Engine, period: Period) -> IssueRow | None:
         return _issue_row(conn, period.key)
 
 
-def _edition_from_row(row: Any) -> Edition:
+def edition_from_row(row: Any) -> Edition:
     interests = frozenset(filter(None, str(row.interests_key).split(";")))
     return Edition(
         tier=row.tier,
@@ -80,7 +80,7 @@ def load_editions(engine: Engine, period: Period) -> list[Edition]:
         if issue is None:
             return []
         rows = conn.execute(select(et).where(et.c.issue_id == issue.id).order_by(et.c.id)).all()
-    return [_edition_from_row(r) for r in rows]
+    return [edition_from_row(r) for r in rows]
 
 
 def _ensure_issue(conn: Connection, period: Period, now: dt.datetime) -> IssueRow:
