@@ -42,6 +42,7 @@ from digest.web.security import (
     CSRF_FIELD,
     BodyLimit,
     Csrf,
+    HeadAsGet,
     RateLimiter,
     SecurityHeaders,
     Sessions,
@@ -186,6 +187,7 @@ def create_app(
         *webhooks.routes(),
     ]
     middleware = [
+        Middleware(HeadAsGet),  # outermost: every route and middleware sees a HEAD as its GET
         Middleware(SecurityHeaders, csp=page_csp([script_hash(script)])),
         Middleware(
             BodyLimit,

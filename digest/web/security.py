@@ -166,6 +166,35 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class HeadAsGet:
+    """Answers every `HEAD` exactly as the same `GET` would, without the body (RFC 9110 9.3.2).
+
+    Starlette adds HEAD to a route that allows GET, but a handler that branches on
+    `request.method == "GET"` then treats HEAD as its POST branch (403 for a missing CSRF token).
+    Turning HEAD into GET before any route sees it makes every page, present and future, answer
+    HEAD like GET: same status and headers (Content-Length included), no body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        finished = False
+
+        async def headless(message: Message) -> None:
+            nonlocal finished
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not finished and not message.get("more_body", False):
+                finished = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, headless)
+
+
 class _TooLarge(Exception):
     pass
 
