@@ -224,3 +224,23 @@ def test_the_unsubscribe_page_says_when_it_is_done_already(site: Site, reader: s
     url = f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}"
     site.client.post(url, **ONE_CLICK)
     assert 'id="already"' in site.client.get(url).text
+
+
+def test_tagged_variants_of_one_mailbox_share_its_cap(site: Site) -> None:
+    limit = site.settings.web.subscribe_per_address_per_day
+    for n in range(limit + 2):
+        sign_up(site, f"victim+{n}@example.com")
+    assert len(site.provider.sent) == limit
+
+
+def test_gmail_dots_and_domains_share_one_mailbox_cap(site: Site) -> None:
+    limit = site.settings.web.subscribe_per_address_per_day
+    variants = [
+        "victim@gmail.com",
+        "v.ictim@gmail.com",
+        "vi.c.tim@googlemail.com",
+        "vic.tim@gmail.com",
+    ]
+    for email in variants[: limit + 1]:
+        sign_up(site, email)
+    assert len(site.provider.sent) == limit
