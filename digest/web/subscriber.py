@@ -202,6 +202,7 @@ def send_confirmation(state: WebState, email: str, locale: str) -> None:
         from_name=pub.from_name,
         reply_to=None,
         categories=("digest-confirm",),
+        transactional=True,  # asked for, and from no list: no List-Unsubscribe (see list_headers)
     )
     recipient = Recipient(
         subscriber_id=confirmation_id(email),
@@ -209,7 +210,7 @@ def send_confirmation(state: WebState, email: str, locale: str) -> None:
         name="",
         html_values={},
         text_values={},
-        unsubscribe_url=f"{state.base_url}/subscribe",
+        unsubscribe_url="",  # a transactional message has no list to leave
     )
     provider = state.provider()
     try:
