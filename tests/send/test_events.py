@@ -334,3 +334,15 @@ def test_rejected_events_are_summarised_newest_first(engine: Engine, sent: list[
     post(engine, [event("open", sent[0], 2, issue_id="y")])
     total, latest = rejected_summary(engine, limit=1)
     assert total == 2 and [e.provider_event_id for e in latest] == ["ev-open-1-2"]
+
+
+def test_an_unreachable_database_is_an_error_not_a_rejection(tmp_path: Path) -> None:
+    """Only the event's own fault makes it a rejection; the route answers 500 here, so SendGrid
+    retries the batch later instead of losing it."""
+    from sqlalchemy.exc import OperationalError
+
+    from digest.storage.db import create
+
+    nowhere = create(f"sqlite:///{tmp_path / 'missing' / 'digest.db'}")
+    with pytest.raises(OperationalError):
+        post(nowhere, [event("bounce", 1)])
