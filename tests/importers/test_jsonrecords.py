@@ -73,10 +73,7 @@ def test_jsonl_reports_each_bad_line_by_number() -> None:
 
 
 def test_an_oversized_field_is_an_error_naming_field_line_and_sizes() -> None:
-    text = (
-        '[{"title": "Fine"},\n'
-        '{"title": "Dump",\n "body": {"en": ["' + "x" * 200_000 + '"]}}]'
-    )
+    text = '[{"title": "Fine"},\n{"title": "Dump",\n "body": {"en": ["' + "x" * 200_000 + '"]}}]'
     parsed = read_json("dump.json", text)
     assert [s.title for s in parsed.signals] == ["Fine"]
     assert [str(e) for e in parsed.errors] == [
