@@ -2,14 +2,14 @@
 
 Files are named by edition and subscriber, so sending the same edition to the same person again
 replaces the file instead of adding a second copy, and each is written to a temporary file and
-renamed into place, so a crash never leaves half a message where a reader would open it.
+renamed into place, so a crash never leaves half a message where a reader would open it. They
+hold addresses and personal links: files 0600, folders 0700 (`digest.files`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from digest.delivery.provider import (
     Result,
     check_batch,
 )
+from digest.files import write_private
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -66,7 +67,7 @@ class OutboxProvider:
             return Result(recipient.subscriber_id, Outcome.FAILED, f"invalid: {exc}")
         target = self.path_for(message, recipient)
         try:
-            _write_atomically(target, serialize(email))
+            write_private(target, serialize(email))
         except OSError as exc:
             return Result(recipient.subscriber_id, Outcome.RETRYABLE, f"outbox: {exc}")
         return Result(recipient.subscriber_id, Outcome.ACCEPTED, message_id=email["Message-ID"])
@@ -81,19 +82,6 @@ class OutboxProvider:
         for stray in target.parent.glob(f".{target.name}.*.tmp"):
             stray.unlink(missing_ok=True)
         return target.exists()
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside `target`, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _make(settings: Settings) -> OutboxProvider:

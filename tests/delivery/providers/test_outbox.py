@@ -6,8 +6,11 @@ from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
+
 from digest.delivery import OutboxProvider, Outcome
 from digest.delivery.provider import EditionMessage, Recipient
+from tests.conftest import mode
 
 MessageFactory = Callable[..., EditionMessage]
 RecipientsFactory = Callable[..., list[Recipient]]
@@ -89,3 +92,13 @@ def test_list_unsubscribe_is_written_as_a_plain_url_a_mail_client_can_use(
     OutboxProvider(tmp_path).send(make_message(), [recipient])
     raw = eml_files(tmp_path)[0].read_bytes()
     assert f"\r\nList-Unsubscribe: <{long_url}>\r\n".encode() in raw
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_messages_and_their_folders_are_owner_only(
+    tmp_path: Path, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    root = tmp_path / "outbox"
+    OutboxProvider(root).send(make_message(), make_recipients(2))
+    assert [mode(root), mode(root / "2026-W47")] == [0o700, 0o700]
+    assert {mode(p) for p in eml_files(root)} == {0o600}
