@@ -17,13 +17,18 @@ never drift apart. What makes a crash cheap:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from digest.audience.model import Status
 from digest.audience.store import set_status
@@ -40,6 +45,7 @@ from digest.delivery.provider import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -99,11 +105,19 @@ def run_batch(
     answered RETRYABLE for some rows (they are back to `queued`, or `failed` past
     `job.max_attempts`).
     """
-    worker = worker or ledger.worker_id()
-    with engine.begin() as conn:
-        claimed, taken = ledger.claim(
-            conn, job.issue_id, job.edition_id, worker, job.batch_size, now()
-        )
+    claim_id = worker or ledger.worker_id()
+    attempts = itertools.count()
+
+    def take(conn: Connection) -> tuple[list[ledger.Claimed], int]:
+        # A fresh claim id per attempt: if a claim committed but its answer was lost, its rows
+        # are never handed, so they go back to the queue when the lease lapses.
+        nonlocal worker
+        tried = next(attempts)
+        worker = claim_id if not tried else f"{claim_id}.r{tried}"
+        return ledger.claim(conn, job.issue_id, job.edition_id, worker, job.batch_size, now())
+
+    claimed, taken = transaction(engine, take)
+    assert worker is not None
     if not claimed:
         return BatchOutcome(taken, 0)
     batch = _Batch(engine, job, provider, worker, claimed)
@@ -119,6 +133,27 @@ def run_batch(
         asked = [r.retry_after for r in results if r.retry_after is not None]
         retry_after = max(asked) if asked else 1.0
     return BatchOutcome(taken, accepted, retry_after)
+
+
+_DATABASE_GONE = (OperationalError, InterfaceError)
+
+
+def transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run `work` in one transaction, again while the database is unreachable (up to 30 s).
+
+    Every step of a batch is safe to repeat: a claim under a fresh id, handing and recording
+    only touch rows still held by the claim. So a database that blinks (a failover, a network
+    cut of a few seconds) delays the batch instead of failing the send.
+    """
+    for attempt in Retrying(
+        retry=retry_if_exception_type(_DATABASE_GONE),
+        wait=wait_exponential(multiplier=0.2, max=4),
+        stop=stop_after_delay(30),
+        reraise=True,
+    ):
+        with attempt, engine.begin() as conn:
+            return work(conn)
+    raise AssertionError("unreachable")  # pragma: no cover: Retrying re-raises
 
 
 def _recipient(links: LinkValues, c: ledger.Claimed, fallback_name: str) -> Recipient:
@@ -154,14 +189,14 @@ class _Batch:
 
     def all_at_once(self, message: EditionMessage, recipients: list[Recipient]) -> list[Result]:
         """Hand the whole claim, send one request, record it: one commit before, one after."""
-        with self.engine.begin() as conn:
-            mine = self._hand(conn, [c.delivery_id for c in self.claimed])
+        everyone = [c.delivery_id for c in self.claimed]
+        mine = transaction(self.engine, partial(self._hand, delivery_ids=everyone))
         kept = [r for r in recipients if self.by_subscriber[r.subscriber_id].delivery_id in mine]
         if not kept:
             return []
         results = _send(self.provider, message, kept)
-        with self.engine.begin() as conn:
-            self._record(conn, results, whole=len(kept) == len(self.claimed))
+        whole = len(kept) == len(self.claimed)
+        transaction(self.engine, partial(self._record, results=results, whole=whole))
         return results
 
     def one_by_one(self, message: EditionMessage, recipients: list[Recipient]) -> list[Result]:
@@ -172,8 +207,7 @@ class _Batch:
         """
         results: list[Result] = []
         ids = [self.by_subscriber[r.subscriber_id].delivery_id for r in recipients]
-        with self.engine.begin() as conn:
-            ours = self._hand(conn, ids[:1])
+        ours = transaction(self.engine, partial(self._hand, delivery_ids=ids[:1]))
         for index, recipient in enumerate(recipients):
             if ids[index] not in ours:  # lost to a recovery while the heartbeat stalled
                 break
@@ -182,14 +216,18 @@ class _Batch:
             rest = recipients[index + 1 :]
             if result.outcome is Outcome.RETRYABLE and rest:
                 done += [Result(r.subscriber_id, Outcome.RETRYABLE, result.reason) for r in rest]
-            with self.engine.begin() as conn:
-                self._record(conn, done, whole=False)
-                more = len(done) == 1 and bool(rest)
-                ours = self._hand(conn, ids[index + 1 : index + 2]) if more else set()
+            more = len(done) == 1 and bool(rest)
+            following = ids[index + 1 : index + 2] if more else []
+            ours = transaction(self.engine, partial(self._advance, done=done, following=following))
             results += done
             if not more:
                 break
         return results
+
+    def _advance(self, conn: Connection, done: list[Result], following: list[int]) -> set[int]:
+        """Record `done` and hand the next row, in one commit."""
+        self._record(conn, done, whole=False)
+        return self._hand(conn, following)
 
     def _hand(self, conn: Connection, delivery_ids: Sequence[int]) -> set[int]:
         job = self.job
