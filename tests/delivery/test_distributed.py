@@ -181,10 +181,17 @@ class Deployment:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        """`digest worker` in a process (and session) of its own; returns once it consumes."""
+    def start_worker(self, machine: str | None = None) -> subprocess.Popen[bytes]:
+        """`digest worker` in a process (and session) of its own; returns once it consumes.
+
+        With `machine`, in a UTS namespace named so: it looks like another host, where only
+        the lease can tell that it died.
+        """
         command = [sys.executable, "-m", "digest", "--config", str(self.config), "worker"]
         command += ["--pool", "solo", "--concurrency", "1", "--loglevel", "INFO"]
+        if machine is not None:
+            quoted = " ".join(f"'{part}'" for part in command)
+            command = ["unshare", "--uts", "sh", "-c", f"hostname {machine} && exec {quoted}"]
         path = self.config.parent / f"worker-{uuid.uuid4().hex[:8]}.log"
         with path.open("wb") as log:
             worker = subprocess.Popen(
@@ -542,3 +549,82 @@ def test_the_redis_visibility_timeout_comes_from_the_config() -> None:
 
     settings = Settings.model_validate({"celery": {"visibility_timeout": 120}})
     assert celery_config(settings)["broker_transport_options"]["visibility_timeout"] == 120
+
+
+def test_two_senders_and_three_workers_at_once_send_each_reader_once(
+    on_redis: Deployment, smtp_sink: tuple[CountingSink, int]
+) -> None:
+    on_redis.start_workers(3)
+    with ThreadPoolExecutor(2) as senders:
+        reports = [
+            senders.submit(
+                send_period,
+                on_redis.settings,
+                on_redis.engine,
+                parse_period(PERIOD),
+                make_provider("smtp", on_redis.settings),
+                executor="celery",
+            )
+            for _ in range(2)
+        ]
+        for report in reports:
+            report.result(timeout=90)
+    assert sorted(smtp_sink[0].counts.values()) == [1] * AUDIENCE
+    assert set(on_redis.states().values()) == {"accepted"}
+
+
+def _can_fake_a_machine() -> bool:
+    return os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+@pytest.fixture
+def short_lease(
+    tmp_path: Path, audience: str, redis: Redis, smtp_sink: tuple[CountingSink, int]
+) -> Iterator[Deployment]:
+    yield from _deploy(tmp_path, audience, redis.url, smtp_sink[1], lease_seconds=2.0)
+
+
+@pytest.mark.skipif(not _can_fake_a_machine(), reason="needs root and unshare for a UTS namespace")
+def test_a_lost_machines_rows_move_on_when_its_lease_lapses(
+    short_lease: Deployment, smtp_sink: tuple[CountingSink, int]
+) -> None:
+    """One of two workers, on "another machine", is killed holding a batch: after the lease its
+    unsent rows go to the other worker, only its in-flight message may be uncertain, and the
+    sender says it reassigned them."""
+    smtp_sink[0].delay = 0.01
+    victim = short_lease.start_worker("machine-a")
+    short_lease.start_worker("machine-b")
+    notes: list[str] = []
+
+    def progress(done: int, total: int, note: str | None = None) -> None:
+        if note:
+            notes.append(note)
+
+    sending = short_lease.pool.submit(
+        send_period,
+        short_lease.settings,
+        short_lease.engine,
+        parse_period(PERIOD),
+        make_provider("smtp", short_lease.settings),
+        executor="celery",
+        progress=progress,
+    )
+    _wait_for(lambda: _held_by(short_lease, victim) > 1, 20, "the victim to claim")
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    report = sending.result(timeout=90)
+    assert _violations(short_lease.states(), smtp_sink[0].counts, AUDIENCE) == []
+    assert report.uncertain <= 1
+    assert any(n.startswith("reassigned") and "machine-a" in n for n in notes)
+
+
+def _held_by(deployment: Deployment, worker: subprocess.Popen[bytes]) -> int:
+    """Rows the worker (on its own "machine") holds: claims are `machine:pid:…`."""
+    with deployment.engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.id).where(
+                deliveries.c.state == "sending",
+                deliveries.c.claimed_by.like(f"%:{worker.pid}:%"),
+            )
+        ).all()
+    return len(rows)
