@@ -121,9 +121,9 @@ class Provider(Protocol):
         ...
 
 
-class Remote:
-    """Defaults for a provider whose mail goes over a network: after a crash it cannot tell what
-    it delivered, and it writes no local folder."""
+class ProviderDefaults:
+    """Defaults for a provider that cannot tell after a crash what it delivered (anything sent
+    over a network) and writes no local folder."""
 
     def delivered(self, period_key: str, edition_id: int, subscriber_id: int) -> bool | None:
         return None

@@ -38,9 +38,9 @@ from digest.delivery.provider import (
     EditionMessage,
     InvalidMessage,
     Outcome,
+    ProviderDefaults,
     ProviderSpec,
     Recipient,
-    Remote,
     Result,
     check_batch,
 )
@@ -109,7 +109,7 @@ class _Unknown(Exception):
     """The request went out and no answer came back: it may have been accepted."""
 
 
-class SendGridProvider(Remote):
+class SendGridProvider(ProviderDefaults):
     """Sends a batch as one Mail Send request; see the module docstring for outcomes."""
 
     name = "sendgrid"

@@ -25,9 +25,9 @@ from digest.delivery.provider import (
     BOUNCE_PREFIX,
     EditionMessage,
     Outcome,
+    ProviderDefaults,
     ProviderSpec,
     Recipient,
-    Remote,
     Result,
     check_batch,
 )
@@ -74,7 +74,7 @@ class _Unreachable(Exception):
     """Could not (re)connect or log in: nothing more can be sent in this batch."""
 
 
-class SmtpProvider(Remote):
+class SmtpProvider(ProviderDefaults):
     """Sends through one SMTP server, one multipart/alternative message per recipient."""
 
     name = "smtp"
