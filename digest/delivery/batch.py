@@ -189,8 +189,7 @@ class _Batch:
 
     def all_at_once(self, message: EditionMessage, recipients: list[Recipient]) -> list[Result]:
         """Hand the whole claim, send one request, record it: one commit before, one after."""
-        everyone = [c.delivery_id for c in self.claimed]
-        mine = transaction(self.engine, partial(self._hand, delivery_ids=everyone))
+        mine = transaction(self.engine, partial(self._hand, delivery_ids=None))
         kept = [r for r in recipients if self.by_subscriber[r.subscriber_id].delivery_id in mine]
         if not kept:
             return []
@@ -229,7 +228,7 @@ class _Batch:
         self._record(conn, done, whole=False)
         return self._hand(conn, following)
 
-    def _hand(self, conn: Connection, delivery_ids: Sequence[int]) -> set[int]:
+    def _hand(self, conn: Connection, delivery_ids: Sequence[int] | None) -> set[int]:
         job = self.job
         return ledger.hand(conn, job.issue_id, job.edition_id, self.worker, now(), delivery_ids)
 

@@ -406,19 +406,18 @@ def hand(
     edition_id: int,
     worker: str,
     now: dt.datetime,
-    delivery_ids: Sequence[int],
+    delivery_ids: Sequence[int] | None = None,
 ) -> set[int]:
     """Mark a claim's rows as handed to the provider and renew their lease; returns the ids
     still held by this claim (only those may be sent). From the commit on, a crash leaves them
-    `uncertain` rather than re-queued."""
-    if not delivery_ids:
-        return set()
-    query = (
-        update(d)
-        .where(_held(issue_id, edition_id, worker), d.c.id.in_(list(delivery_ids)))
-        .values(handed_at=now, updated_at=now)
-        .returning(d.c.id)
-    )
+    `uncertain` rather than re-queued. `delivery_ids` None: every row the claim holds (found
+    through the claim index, no id list)."""
+    held = _held(issue_id, edition_id, worker)
+    if delivery_ids is not None:
+        if not delivery_ids:
+            return set()
+        held = and_(held, d.c.id.in_(list(delivery_ids)))
+    query = update(d).where(held).values(handed_at=now, updated_at=now).returning(d.c.id)
     return {int(i) for (i,) in conn.execute(query)}
 
 
