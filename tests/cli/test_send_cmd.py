@@ -161,7 +161,7 @@ def test_stats_table(prepared: Path) -> None:
 
 
 def test_stats_show_rejected_webhook_events(prepared: Path) -> None:
-    from digest.send.events import apply_events
+    from digest.delivery.events import apply_events
     from digest.storage.db import open_database
 
     engine = open_database("sqlite:///digest.db")

@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, func, select
 
 from digest.config import Settings
+from digest.delivery import MemoryProvider
+from digest.delivery.events import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from digest.delivery.run import send_period
 from digest.period import parse_period
-from digest.send import MemoryProvider
-from digest.send.events import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from digest.send.run import send_period
 from digest.storage.schema import events, rejected_events, subscribers
 from digest.web.app import create_app
-from tests.send.conftest import SEND_PERIOD, add_subscribers, seed_issue, send_settings_for
+from tests.delivery.conftest import SEND_PERIOD, add_subscribers, seed_issue, send_settings_for
 from tests.web.conftest import Client, Site
 
 PRIVATE = ec.generate_private_key(ec.SECP256R1())

@@ -13,9 +13,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from digest.delivery.headers import build_email, serialize
+from digest.delivery.provider import EditionMessage, Outcome, Recipient, Result, check_batch
 from digest.files import write_private
-from digest.send.headers import build_email, serialize
-from digest.send.provider import EditionMessage, Outcome, Recipient, Result, check_batch
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

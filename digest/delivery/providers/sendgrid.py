@@ -31,8 +31,14 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from digest.send.headers import ONE_CLICK, address, clean_header_text, list_unsubscribe, subject_of
-from digest.send.provider import (
+from digest.delivery.headers import (
+    ONE_CLICK,
+    address,
+    clean_header_text,
+    list_unsubscribe,
+    subject_of,
+)
+from digest.delivery.provider import (
     EditionMessage,
     InvalidMessage,
     Outcome,

@@ -20,9 +20,9 @@ from typing import Any
 import orjson
 import pytest
 
-from digest.send import InvalidMessage, Outcome
-from digest.send.provider import EditionMessage, Recipient
-from digest.send.sendgrid import MAX_REQUEST_BYTES, SendGridProvider
+from digest.delivery import InvalidMessage, Outcome
+from digest.delivery.provider import EditionMessage, Recipient
+from digest.delivery.providers.sendgrid import MAX_REQUEST_BYTES, SendGridProvider
 
 MessageFactory = Callable[..., EditionMessage]
 RecipientsFactory = Callable[..., list[Recipient]]

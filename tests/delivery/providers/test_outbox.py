@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.send import OutboxProvider, Outcome
-from digest.send.provider import EditionMessage, Recipient
+from digest.delivery import OutboxProvider, Outcome
+from digest.delivery.provider import EditionMessage, Recipient
 from tests.conftest import mode
 
 MessageFactory = Callable[..., EditionMessage]

@@ -20,10 +20,10 @@ from digest.audience import store
 from digest.audience.model import Status
 from digest.audience.suppression import suppression_reason
 from digest.config import Settings
+from digest.delivery import MemoryProvider
+from digest.delivery.events import edition_stats, handle_webhook, rejected_summary
+from digest.delivery.run import send_period
 from digest.period import parse_period
-from digest.send import MemoryProvider
-from digest.send.events import edition_stats, handle_webhook, rejected_summary
-from digest.send.run import send_period
 from digest.storage.schema import events, rejected_events
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -288,7 +288,7 @@ def test_a_value_the_checks_miss_still_costs_only_its_event(
 ) -> None:
     """Belt and braces: with the field checks switched off, the database's own refusal of one
     value sends the batch down the one-by-one path instead of failing it."""
-    from digest.send import events as module
+    from digest.delivery import events as module
 
     real = module._id
     monkeypatch.setattr(module, "_id", lambda raw, key: int(raw.get(key) or 0) or None)
