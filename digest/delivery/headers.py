@@ -94,6 +94,25 @@ def list_unsubscribe(url: str) -> str:
     return f"<{url}>"
 
 
+def list_headers(message: EditionMessage, recipient: Recipient) -> dict[str, str]:
+    """The one-click unsubscribe headers (RFC 2369 + RFC 8058) for mail from the list; none for
+    a transactional message.
+
+    One-click unsubscribe belongs to subscription mail: RFC 8058 lets a mailbox provider remove
+    the reader from the list the message came from, and Gmail's sender guidelines require it of
+    "subscription messages" while exempting messages sent at the person's own request (receipts,
+    password resets: transactional). A sign-up confirmation is such a message, sent to someone
+    who is on no list yet: a one-click header there would offer to leave a list they never
+    joined, and its POST has nothing to unsubscribe. So such a message carries none.
+    """
+    if message.transactional:
+        return {}
+    return {
+        "List-Unsubscribe": list_unsubscribe(recipient.unsubscribe_url),
+        "List-Unsubscribe-Post": ONE_CLICK,
+    }
+
+
 def from_domain(message: EditionMessage) -> str:
     """The From address's domain: Message-IDs are minted under it."""
     return message.from_email.rsplit("@", 1)[-1]
@@ -118,8 +137,8 @@ def build_email(
     msg["Subject"] = subject_of(message)
     msg["Date"] = format_datetime(date or datetime.now(UTC))
     msg["Message-ID"] = message_id or make_msgid("digest", domain=from_domain(message))
-    msg["List-Unsubscribe"] = list_unsubscribe(recipient.unsubscribe_url)
-    msg["List-Unsubscribe-Post"] = ONE_CLICK
+    for name, value in list_headers(message, recipient).items():
+        msg[name] = value
     msg["X-Digest-Issue"] = str(message.issue_id)
     msg["X-Digest-Edition"] = str(message.edition_id)
     msg.set_content(personalize(message.text, recipient.text_values), charset="utf-8")

@@ -7,7 +7,8 @@ piece is quoted-printable encoded once (binascii, C). Per recipient only the val
 and spliced in, each between soft line breaks (`=` CRLF), which decode to nothing; so every line
 stays within 76 characters and the decoded text is exactly `fill(part, values)`. The header
 block is built with the same safety rules as `build_email` (cleaned text, `Address`-checked
-addresses, a refused List-Unsubscribe URL raises ValueError). A test parses both and compares.
+addresses, `list_headers`, a refused List-Unsubscribe URL raises ValueError). A test parses both
+and compares.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from email.utils import format_datetime, make_msgid
 from functools import lru_cache
 
 from digest.delivery.headers import (
-    ONE_CLICK,
     address,
     envelope_address,
     from_domain,
-    list_unsubscribe,
+    list_headers,
     subject_of,
 )
 from digest.delivery.provider import EditionMessage, Recipient
@@ -116,7 +116,6 @@ class PreparedEdition:
         self._after_to.append(f"Subject: {_header_value(subject_of(message))}")
         self._fixed = fixed
         self._trailer = (
-            f"List-Unsubscribe-Post: {ONE_CLICK}\r\n"
             f"X-Digest-Issue: {message.issue_id}\r\n"
             f"X-Digest-Edition: {message.edition_id}\r\n"
             "MIME-Version: 1.0\r\n"
@@ -155,7 +154,7 @@ class PreparedEdition:
             *self._after_to,
             f"Date: {format_datetime(date or datetime.now(UTC))}",
             f"Message-ID: {message_id}",
-            f"List-Unsubscribe: {list_unsubscribe(recipient.unsubscribe_url)}",
+            *(f"{name}: {value}" for name, value in list_headers(self.message, recipient).items()),
         ]
         head = ("\r\n".join(lines) + "\r\n").encode("utf-8") + self._trailer
         text, html = self._parts_for(recipient)

@@ -31,13 +31,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from digest.delivery.headers import (
-    ONE_CLICK,
-    address,
-    clean_header_text,
-    list_unsubscribe,
-    subject_of,
-)
+from digest.delivery.headers import address, clean_header_text, list_headers, subject_of
 from digest.delivery.provider import (
     EditionMessage,
     InvalidMessage,
@@ -290,12 +284,11 @@ def personalization(message: EditionMessage, recipient: Recipient) -> dict[str, 
     }
     item: dict[str, Any] = {
         "to": [_party(checked_email(recipient.email), _display_name(recipient.name))],
-        "headers": {
-            "List-Unsubscribe": list_unsubscribe(recipient.unsubscribe_url),
-            "List-Unsubscribe-Post": ONE_CLICK,
-        },
         "custom_args": custom_args,
     }
+    headers = list_headers(message, recipient)
+    if headers:
+        item["headers"] = headers
     substitutions = _substitutions(recipient)
     if substitutions:
         item["substitutions"] = substitutions

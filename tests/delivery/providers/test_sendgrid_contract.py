@@ -24,7 +24,7 @@ import pytest
 
 from digest.delivery import MAX_BATCH, Outcome
 from digest.delivery.provider import EditionMessage, Recipient
-from digest.delivery.providers.sendgrid import CONTENT_TYPE, SendGridProvider
+from digest.delivery.providers.sendgrid import CONTENT_TYPE, SendGridProvider, personalization
 
 REPO = Path(__file__).resolve().parents[3]
 SPEC = REPO / ".." / "shared" / "sendgrid" / "tsg_mail_v3.yaml"
@@ -127,6 +127,16 @@ def test_a_minimal_test_send_passes_the_official_schema(
     provider_for(prism_url, answers).send(message, make_recipients(1))
     assert answers.violations == []
     assert [status for status, _ in answers.seen] == [202]
+
+
+def test_a_transactional_message_passes_the_official_schema_without_list_headers(
+    prism_url: str, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    answers = Answers()
+    message, (reader,) = make_message(transactional=True), make_recipients(1)
+    assert "headers" not in personalization(message, reader)
+    provider_for(prism_url, answers).send(message, [reader])
+    assert answers.violations == [] and [status for status, _ in answers.seen] == [202]
 
 
 def test_prism_does_flag_what_the_schema_forbids(prism_url: str) -> None:
