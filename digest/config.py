@@ -79,7 +79,17 @@ class Sources(_Section):
         default_factory=list,
         description="Files, folders and feed URLs the main job ingests; empty = bundled examples.",
     )
-    feed_timeout: float = Field(10.0, gt=0, description="Seconds before a feed fetch gives up.")
+    feed_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds one feed fetch may take in all (connect, headers and body), "
+        "however slowly the server sends.",
+    )
+    feed_max_bytes: int = Field(
+        10_000_000,
+        gt=0,
+        description="Largest feed accepted, in bytes (a URL's response or a feed file).",
+    )
     category_map: dict[str, str] = Field(
         default_factory=dict,
         description='Feed category → market class, e.g. `{ "ai-policy" = "Policy Track" }`.',

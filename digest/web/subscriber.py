@@ -28,9 +28,9 @@ from digest.audience.addresses import InvalidAddress, mailbox_key, normalize_ema
 from digest.audience.consent import LinkSpent, confirm_opt_in, link_spent
 from digest.audience.model import Locale, Status, Subscriber, parse_interests
 from digest.audience.tokens import Claims, InvalidToken, Purpose
+from digest.delivery import EditionMessage, Outcome, Recipient
+from digest.delivery.events import record_own_unsubscribe
 from digest.model import TIER_NAMES
-from digest.send import EditionMessage, Outcome, Recipient
-from digest.send.events import record_own_unsubscribe
 from digest.storage.schema import signals
 from digest.web.app import (
     WebState,

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from digest.audience.tokens import Purpose
 from digest.build import build
-from digest.send.outbox import OutboxProvider
+from digest.delivery.providers.outbox import OutboxProvider
 from digest.storage.schema import events, subscribers, suppressions
 from digest.web.app import create_app
 from tests.web.conftest import Client, Site
