@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from digest.audience import store
 from digest.audience.consent import LinkSpent, confirm_opt_in, link_spent
 from digest.audience.model import Locale, Profile, Status
 from digest.audience.suppression import suppression_reason
 from digest.audience.tokens import Claims, LinkSigner, Purpose
+from digest.storage.db import open_database
 
 SIGNER = LinkSigner(["consent-test-key"])
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
@@ -24,17 +26,21 @@ def link(issued: dt.datetime, email: str = EMAIL) -> Claims:
     return SIGNER.verify(Purpose.CONFIRM, SIGNER.sign(Purpose.CONFIRM, 0, email, issued_at=issued))
 
 
+def confirm_in(conn: Connection, claims: Claims, now: dt.datetime) -> None:
+    confirm_opt_in(
+        conn,
+        claims,
+        locale=Locale.EN,
+        timezone="Europe/London",
+        now=now,
+        link_max_age=48 * HOUR,
+        source="web double opt-in",
+    )
+
+
 def confirm(engine: Engine, claims: Claims, now: dt.datetime) -> None:
     with engine.begin() as conn:
-        confirm_opt_in(
-            conn,
-            claims,
-            locale=Locale.EN,
-            timezone="Europe/London",
-            now=now,
-            link_max_age=48 * HOUR,
-            source="web double opt-in",
-        )
+        confirm_in(conn, claims, now)
 
 
 def unsubscribe(engine: Engine, at: dt.datetime) -> None:
@@ -115,3 +121,24 @@ def test_records_of_expired_links_are_pruned(engine: Engine) -> None:
     confirm(engine, link(T0 + 49 * HOUR), T0 + 49 * HOUR)
     with engine.connect() as conn:
         assert not link_spent(conn, first)  # the record is gone; the link itself has expired
+
+
+def test_two_clicks_racing_on_postgresql_subscribe_once(postgres_url: str) -> None:
+    """The second click's insert waits for the first's transaction, then finds the link used."""
+    engine, claims, outcome = open_database(postgres_url), link(T0), []
+
+    def second_click() -> None:
+        try:
+            confirm(engine, claims, T0 + HOUR)
+            outcome.append("subscribed")
+        except LinkSpent:
+            outcome.append("refused")
+
+    with engine.connect() as first:
+        with first.begin():
+            confirm_in(first, claims, T0 + HOUR)
+            racer = threading.Thread(target=second_click)
+            racer.start()
+        racer.join(timeout=60)
+    engine.dispose()
+    assert outcome == ["refused"]
