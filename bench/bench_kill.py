@@ -150,15 +150,17 @@ class Setup:
         return [sys.executable, "-m", "digest", "--config", str(self.config), *args]
 
     def send(self, provider: str, *extra: str) -> subprocess.Popen[bytes]:
+        """`digest send` in a session of its own; its stderr goes to `send.err`."""
         args = ("send", "--period", self.period, "--provider", provider, "--json", *extra)
-        return subprocess.Popen(
-            self.command(*args),
-            cwd=self.folder,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with (self.folder / "send.err").open("wb") as err:
+            return subprocess.Popen(
+                self.command(*args),
+                cwd=self.folder,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
 
 
 def write_config(folder: Path, url: str, smtp_port: int, http_port: int, extra: str = "") -> Path:
@@ -295,10 +297,13 @@ def trial(setup: Setup, provider: str, kill_after: float) -> Trial:
     child.wait()
     in_flight = {a for a, state, handed in ledger(setup) if state == "sending" and handed}
     resume = setup.send(provider)
-    resume.wait(300)
+    code = resume.wait(300)
     rows = ledger(setup)
     uncertain = sum(1 for _, st, _ in rows if st == "uncertain")
     problems = audit(setup, provider, in_flight, rows)
+    if code not in (0, 3):
+        error = (setup.folder / "send.err").read_text(errors="replace").strip().splitlines()
+        problems.insert(0, f"the resumed send exited {code}: {error[-1] if error else ''}")
     return Trial(provider, kill_after, killed, len(in_flight), uncertain, problems)
 
 
