@@ -27,7 +27,8 @@ from digest.delivery.batch import recover
 from digest.delivery.executors import Executor, InProcess, lease_of
 from digest.delivery.headers import TEST_PREFIX
 from digest.delivery.links import FastTokens, LinkValues, signing_keys
-from digest.delivery.plan import Plan, dry_run, finish, make_plan, open_send, stored_message
+from digest.delivery.plan import dry_run as what_would_send
+from digest.delivery.plan import finish, make_plan, open_send, stored_message
 from digest.delivery.provider import MAX_BATCH, Outcome, Provider, Recipient
 from digest.delivery.report import Progress, SendError, SendReport
 from digest.period import Period
@@ -85,7 +86,7 @@ def send_period(
         return _send_test(settings, period, issue_id, chosen, provider, links, test_to, report)
     plan = make_plan(engine, period, issue_id, editions, tiers=tiers, timezones=timezones)
     if dry_run:
-        return dry_run_report(engine, plan, report)
+        return what_would_send(engine, plan, report)
     recovered = recover(engine, issue_id, period.key, provider, lease_of(settings))
     report.recovered = {str(k): v for k, v in recovered.moved.items()}
     with engine.begin() as conn:
@@ -113,11 +114,6 @@ def send_period(
     if executor == "celery":
         report.sent_now = max(0, report.accepted - before.get(ledger.State.ACCEPTED.value, 0))
     return report
-
-
-def dry_run_report(engine: Engine, plan: Plan, report: SendReport) -> SendReport:
-    """What a send of `plan` would do, writing nothing."""
-    return dry_run(engine, plan, report)
 
 
 def _links(
