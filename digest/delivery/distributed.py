@@ -42,9 +42,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from digest.config import Settings
-from digest.delivery import ledger
 from digest.delivery.batch import BatchJob, BatchOutcome, recover, run_batch
-from digest.delivery.executors import MAX_RETRY_WAIT, OPEN_STATES, lease_of, open_rows
+from digest.delivery.executors import (
+    MAX_RETRY_WAIT,
+    OPEN_STATES,
+    lease_of,
+    open_rows,
+    reassigned,
+)
 from digest.delivery.links import FastTokens, LinkValues, signing_keys
 from digest.delivery.plan import Plan, stored_message
 from digest.delivery.provider import Provider
@@ -326,14 +331,9 @@ class _Follower:
         found = recover(ex.engine, self.plan.issue_id, self.plan.period.key, self.provider, lease)
         if not found.moved:
             return None
-        queued = found.moved.get(ledger.State.QUEUED, 0)
-        uncertain = found.moved.get(ledger.State.UNCERTAIN, 0)
         for state, n in found.moved.items():
             report.recovered[str(state)] = report.recovered.get(str(state), 0) + n
-        note = (
-            f"reassigned {queued} rows of dead worker {', '.join(found.workers)}"
-            f" ({uncertain} in flight now uncertain)"
-        )
+        note = reassigned(found)
         report.notes.append(note)
         self.republish(note)
         return note
