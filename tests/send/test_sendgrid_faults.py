@@ -12,6 +12,7 @@ import logging
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +33,11 @@ API_KEY = "SG.test-key-that-must-never-be-logged"
 
 @dataclass
 class Answer:
-    """One scripted answer: a status with headers and body, or "stall" / "drop"."""
+    """One scripted answer: a status with headers and body, or "stall" / "drop".
+
+    "close" answers normally (no `Connection: close`) and then closes the connection, as a
+    server whose keep-alive timeout ran out does.
+    """
 
     status: int = 202
     headers: dict[str, str] = field(default_factory=dict)
@@ -45,6 +50,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -70,7 +76,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.server.seen.append(Seen(self.path, dict(self.headers.items()), body))
+        seen = Seen(self.path, dict(self.headers.items()), body, self.client_address[1])
+        self.server.seen.append(seen)
         answer = self.server.script.pop(0) if self.server.script else Answer(202)
         if answer.action == "stall":
             self.server.release.wait(10)
@@ -86,6 +93,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(answer.body)
+        if answer.action == "close":
+            self.wfile.flush()
+            self.close_connection = True
 
     def finish(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # "drop" closed the socket already
@@ -160,6 +170,41 @@ def test_one_request_per_batch_to_mail_send_with_the_bearer_key(
     (seen,) = server.seen
     assert seen.path == "/v3/mail/send"
     assert seen.headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_batches_share_one_kept_alive_connection(
+    server: ScriptedServer,
+    sg: Harness,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    for start in (1, 11, 21):
+        sg.provider.send(make_message(), make_recipients(10, start))
+    assert len({seen.client_port for seen in server.seen}) == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    server: ScriptedServer,
+    sg: Harness,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    server.script = [Answer(202, action="close")]
+    sg.provider.send(make_message(), make_recipients(1))
+    time.sleep(0.2)  # the server's close reaches the idle connection
+    (result,) = sg.provider.send(make_message(), make_recipients(1, 2))
+    assert result.outcome is Outcome.ACCEPTED  # not UNCERTAIN from writing into a closed socket
+    assert (len(server.seen), sg.sleeps) == (2, [])
+
+
+def test_a_connection_idle_too_long_is_not_reused(
+    server: ScriptedServer, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    h = harness(server.url)
+    h.provider._http.max_idle = 0.0
+    for start in (1, 2):
+        h.provider.send(make_message(), make_recipients(1, start))
+    assert len({seen.client_port for seen in server.seen}) == 2
 
 
 def test_personalizations_keep_the_recipients_order(
@@ -446,6 +491,6 @@ def test_the_api_key_is_never_logged(
 ) -> None:
     with caplog.at_level(logging.DEBUG):
         sg.provider.send(make_message(), make_recipients(1))
-    assert "HEADERS" in caplog.text  # the library did log its request headers...
-    assert API_KEY not in caplog.text  # ...with the key masked
+    assert "POST /v3/mail/send" in caplog.text  # the request was logged...
+    assert API_KEY not in caplog.text  # ...without the key
     assert API_KEY not in repr(sg.provider)
