@@ -1,4 +1,4 @@
-"""`digest send`, `digest check` and `digest stats`: thin wrappers over digest.send.
+"""`digest send`, `digest check` and `digest stats`: thin wrappers over digest.delivery.
 
 Exit status of `digest send`: 0 when every eligible recipient was accepted (or skipped as
 suppressed), 3 when the only shortfall is uncertain (or still pending) batches, 1 when anything
@@ -20,12 +20,12 @@ from rich.table import Table
 from digest.cli.build_cmd import PeriodOpt, resolve_period
 from digest.cli.context import AppContext, fail, stderr_is_terminal
 from digest.config import ConfigError
+from digest.delivery import PROVIDERS, make_provider
+from digest.delivery.check import Problem, failures, run_checks
+from digest.delivery.events import edition_stats
+from digest.delivery.run import REAL_PROVIDERS, SendError, SendReport, outbox_files, send_period
 from digest.model import MEMBERSHIP_TIERS
 from digest.period import Period, latest_week_with
-from digest.send import PROVIDERS, make_provider
-from digest.send.check import Problem, failures, run_checks
-from digest.send.events import edition_stats
-from digest.send.run import REAL_PROVIDERS, SendError, SendReport, outbox_files, send_period
 from digest.storage.signals import latest_published
 
 ProviderOpt = Annotated[
@@ -143,7 +143,7 @@ def send_command(
     try:
         with send_progress(not as_json) as progress:
             if executor == "celery":
-                from digest.send.distributed import send_distributed
+                from digest.delivery.distributed import send_distributed
 
                 sender.close()  # the workers make their own
                 report = send_distributed(
@@ -201,7 +201,7 @@ def check_command(
 ) -> None:
     """Preflight a real send: From address, https base URL, secret key, provider credentials,
     templates and the editions' inbox checks. Exit 1 on any failure."""
-    from digest.send.run import configured_provider
+    from digest.delivery.run import configured_provider
 
     app: AppContext = ctx.obj
     name = provider or configured_provider(app.settings)

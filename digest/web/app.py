@@ -34,9 +34,9 @@ from starlette.routing import BaseRoute, Route
 
 from digest.audience.tokens import LinkSigner
 from digest.config import Settings
+from digest.delivery import Provider, make_provider
+from digest.delivery.links import signing_keys
 from digest.render.engine import Renderer, template_dirs
-from digest.send import Provider, make_provider
-from digest.send.links import signing_keys
 from digest.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -211,7 +211,7 @@ def _provider_factory(
     settings: Settings, given: Provider | Callable[[], Provider] | None
 ) -> Callable[[], Provider]:
     if given is None:
-        from digest.send.run import configured_provider
+        from digest.delivery.run import configured_provider
 
         name = settings.web.provider or configured_provider(settings)
         return lambda: make_provider(name, settings)

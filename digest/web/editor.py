@@ -23,15 +23,15 @@ from starlette.routing import BaseRoute, Route
 
 from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.build import build, preview_copy
+from digest.delivery import EditionMessage, Outcome, Recipient
+from digest.delivery.events import edition_stats
+from digest.delivery.run import edition_message
 from digest.editions import Edition
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
 from digest.render import placeholders as ph
 from digest.render.engine import RenderError
 from digest.schedule.approval import ApprovalError, approve
-from digest.send import EditionMessage, Outcome, Recipient
-from digest.send.events import edition_stats
-from digest.send.run import edition_message
 from digest.storage.editions import FrozenError, _edition_from_row
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
@@ -364,7 +364,7 @@ def send_tests(
 
 
 def send_all_tests(state: WebState, period: Period, email: str) -> list[str]:
-    from digest.send.run import SendError, send_period
+    from digest.delivery.run import SendError, send_period
 
     try:
         report = send_period(state.settings, state.engine, period, state.provider(), test_to=email)

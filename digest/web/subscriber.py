@@ -26,9 +26,9 @@ from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.audience.model import Locale, Profile, Status, Subscriber, Tier, parse_interests
 from digest.audience.suppression import lift_suppression, suppression_reason
 from digest.audience.tokens import InvalidToken, Purpose
+from digest.delivery import EditionMessage, Outcome, Recipient
+from digest.delivery.events import record_own_unsubscribe
 from digest.model import TIER_NAMES
-from digest.send import EditionMessage, Outcome, Recipient
-from digest.send.events import record_own_unsubscribe
 from digest.storage.schema import signals
 from digest.web.app import WebState, checked_form, field_text, render, require_csrf, web
 

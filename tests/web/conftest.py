@@ -20,8 +20,8 @@ from sqlalchemy import Engine, select
 
 from digest.audience.tokens import LinkSigner, Purpose
 from digest.config import Settings
+from digest.delivery import MemoryProvider
 from digest.period import Period
-from digest.send import MemoryProvider
 from digest.storage.db import open_database
 from digest.storage.schema import subscribers
 from digest.web.app import create_app

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func, select
 
-from digest.send.events import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from digest.delivery.events import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from digest.storage.schema import events
 from digest.web.app import create_app
 from tests.web.conftest import Client, Site

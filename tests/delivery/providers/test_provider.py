@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from digest.send import (
+from digest.delivery import (
     MAX_BATCH,
     InvalidMessage,
     MemoryProvider,
@@ -17,7 +17,7 @@ from digest.send import (
     Result,
     personalize,
 )
-from digest.send.provider import EditionMessage, Recipient
+from digest.delivery.provider import EditionMessage, Recipient
 
 MessageFactory = Callable[..., EditionMessage]
 RecipientsFactory = Callable[..., list[Recipient]]
@@ -62,9 +62,9 @@ def test_memory_provider_answers_from_its_script(
 
 
 def test_every_provider_satisfies_the_protocol(tmp_path: Path) -> None:
-    from digest.send.outbox import OutboxProvider
-    from digest.send.sendgrid import SendGridProvider
-    from digest.send.smtp import SmtpProvider
+    from digest.delivery.providers.outbox import OutboxProvider
+    from digest.delivery.providers.sendgrid import SendGridProvider
+    from digest.delivery.providers.smtp import SmtpProvider
 
     providers = [
         MemoryProvider(),

@@ -20,8 +20,7 @@ from email.header import Header
 from email.utils import format_datetime, make_msgid
 from functools import lru_cache
 
-from digest.render.placeholders import token_pattern
-from digest.send.headers import (
+from digest.delivery.headers import (
     ONE_CLICK,
     address,
     envelope_address,
@@ -29,7 +28,8 @@ from digest.send.headers import (
     list_unsubscribe,
     subject_of,
 )
-from digest.send.provider import EditionMessage, Recipient
+from digest.delivery.provider import EditionMessage, Recipient
+from digest.render.placeholders import token_pattern
 
 CRLF = b"\r\n"
 SOFT = b"=\r\n"

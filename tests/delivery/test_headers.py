@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from digest.send.headers import build_email, clean_header_text
-from digest.send.provider import EditionMessage, Recipient
+from digest.delivery.headers import build_email, clean_header_text
+from digest.delivery.provider import EditionMessage, Recipient
 
 MessageFactory = Callable[..., EditionMessage]
 

@@ -14,7 +14,7 @@ What each failure means, which is what the ledger needs:
 - a timeout or a dropped connection after the request went out: SendGrid may have accepted it,
   so UNCERTAIN, and it is not retried (a retry could send every recipient a second copy).
 
-Requests go over kept-alive connections (`digest.send.keepalive`), one per request in flight, so
+Requests go over kept-alive connections (`digest.delivery.keepalive`), one per request in flight, so
 a send does not pay a TCP and TLS handshake per thousand recipients; the API key is only ever in
 the Authorization header, which nothing logs.
 """
@@ -32,9 +32,15 @@ from typing import Any
 import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from digest.send.headers import ONE_CLICK, address, clean_header_text, list_unsubscribe, subject_of
-from digest.send.keepalive import KeptAlive, NoAnswer, NotSent
-from digest.send.provider import (
+from digest.delivery.headers import (
+    ONE_CLICK,
+    address,
+    clean_header_text,
+    list_unsubscribe,
+    subject_of,
+)
+from digest.delivery.keepalive import MAX_IDLE, KeptAlive, NoAnswer, NotSent
+from digest.delivery.provider import (
     EditionMessage,
     InvalidMessage,
     Outcome,
@@ -112,12 +118,13 @@ class SendGridProvider:
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
         observe: Observer | None = None,
+        max_idle: float = MAX_IDLE,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.host = host.rstrip("/")
         self.timeout = timeout
-        self._http = KeptAlive(self.host, timeout)
+        self._http = KeptAlive(self.host, timeout, max_idle=max_idle)
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Content-Type": CONTENT_TYPE,

@@ -13,8 +13,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from digest.send.headers import build_email, serialize
-from digest.send.provider import EditionMessage, Outcome, Recipient, Result, check_batch
+from digest.delivery.headers import build_email, serialize
+from digest.delivery.provider import EditionMessage, Outcome, Recipient, Result, check_batch
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -4,7 +4,7 @@
 (building and freezing them when there are none), queues one ledger row per eligible subscriber
 before anything leaves, then claims batches of one edition, fills each recipient's links, hands
 the batch to the provider and records every outcome set-based. Because every step goes through
-the ledger (see `digest.send.ledger`), running it again — after success, a crash or a kill -9 —
+the ledger (see `digest.delivery.ledger`), running it again — after success, a crash or a kill -9 —
 sends only what no run has sent, and never guesses: unknown fates are `uncertain`.
 """
 
@@ -26,13 +26,10 @@ from digest.audience.selection import _effective  # the audience's own interest 
 from digest.audience.store import set_status
 from digest.audience.tokens import MissingSecretKey
 from digest.config import Settings
-from digest.period import Period
-from digest.render.i18n import translations
-from digest.send import ledger
-from digest.send.headers import TEST_PREFIX
-from digest.send.links import FastTokens, LinkValues, signing_keys
-from digest.send.outbox import OutboxProvider, safe_folder
-from digest.send.provider import (
+from digest.delivery import ledger
+from digest.delivery.headers import TEST_PREFIX
+from digest.delivery.links import FastTokens, LinkValues, signing_keys
+from digest.delivery.provider import (
     BOUNCE_PREFIX,
     MAX_BATCH,
     EditionMessage,
@@ -41,6 +38,9 @@ from digest.send.provider import (
     Recipient,
     Result,
 )
+from digest.delivery.providers.outbox import OutboxProvider, safe_folder
+from digest.period import Period
+from digest.render.i18n import translations
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import editions as et
 from digest.storage.schema import issues as it
@@ -685,7 +685,7 @@ def configured_provider(settings: Settings) -> str:
 
 def preflight(settings: Settings, engine: Engine, provider: str, period: Period) -> list[str]:
     """`digest check`'s blocking failures for a real provider ([] for the outbox)."""
-    from digest.send.check import failures, run_checks
+    from digest.delivery.check import failures, run_checks
 
     if provider not in REAL_PROVIDERS:
         return []
@@ -696,8 +696,8 @@ def send_for_schedule(
     settings: Settings, engine: Engine, built: Any, zones: frozenset[str] | None
 ) -> Any:
     """The pipeline's send step: preflight, then `send_period` with the configured provider."""
+    from digest.delivery import make_provider
     from digest.pipeline import SendSummary
-    from digest.send import make_provider
 
     name = configured_provider(settings)
     problems = preflight(settings, engine, name, built.period)

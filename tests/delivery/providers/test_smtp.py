@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from digest.send import Outcome
-from digest.send.provider import EditionMessage, Recipient
-from digest.send.smtp import SmtpProvider, SmtpUrl
+from digest.delivery import Outcome
+from digest.delivery.provider import EditionMessage, Recipient
+from digest.delivery.providers.smtp import SmtpProvider, SmtpUrl
 
 aiosmtpd_controller = pytest.importorskip(
     "aiosmtpd.controller", reason="install the test extra: pip install -e '.[test]'"

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine
 
 from digest.config import Settings
+from digest.delivery.check import failures, placeholder_address, run_checks
 from digest.period import parse_period
-from digest.send.check import failures, placeholder_address, run_checks
 
 PERIOD = parse_period("2026-W47")
 

@@ -32,11 +32,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings, load_settings
+from digest.delivery import MemoryProvider
+from digest.delivery.distributed import BatchJob, send_batch, send_distributed
+from digest.delivery.links import FastTokens, LinkValues
+from digest.delivery.run import SendReport
 from digest.period import parse_period
-from digest.send import MemoryProvider
-from digest.send.distributed import BatchJob, send_batch, send_distributed
-from digest.send.links import FastTokens, LinkValues
-from digest.send.run import SendReport
 from digest.storage.db import open_database
 from digest.storage.schema import deliveries
 
@@ -396,7 +396,7 @@ def local(engine: Engine, seeded: SimpleNamespace, tmp_path: Path) -> SimpleName
     issue_id = seeded.issue(engine, PERIOD)
     ids = seeded.subscribers(engine, 5)
     with engine.connect() as conn:
-        from digest.send.run import _stored
+        from digest.delivery.run import _stored
 
         edition = next(e for e in _stored(conn, issue_id) if (e.tier, e.locale) == ("open", "en"))
     links = LinkValues(FastTokens(["k"]), "https://news.example.org")
@@ -407,7 +407,7 @@ def local(engine: Engine, seeded: SimpleNamespace, tmp_path: Path) -> SimpleName
 def _queue_all(engine: Engine, job: BatchJob) -> None:
     import datetime as dt
 
-    from digest.send import ledger
+    from digest.delivery import ledger
 
     with engine.begin() as conn:
         ledger.enqueue_group(
@@ -473,7 +473,7 @@ def test_a_live_workers_claimed_rows_are_left_to_it(engine: Engine, local: Simpl
 def test_a_retryable_answer_requeues_the_row_and_asks_for_a_retry(
     engine: Engine, local: SimpleNamespace
 ) -> None:
-    from digest.send import Outcome
+    from digest.delivery import Outcome
 
     _queue_all(engine, local.job)
     provider = MemoryProvider(outcomes={local.ids[0]: Outcome.RETRYABLE})
@@ -482,19 +482,19 @@ def test_a_retryable_answer_requeues_the_row_and_asks_for_a_retry(
 
 
 def test_backoff_waits_at_least_what_the_provider_asked() -> None:
-    from digest.send.distributed import backoff
+    from digest.delivery.distributed import backoff
 
     assert backoff(0, asked=30.0) >= 30.0
 
 
 def test_backoff_never_waits_more_than_a_minute() -> None:
-    from digest.send.distributed import backoff
+    from digest.delivery.distributed import backoff
 
     assert backoff(30) <= 60.0
 
 
 def test_tasks_are_acknowledged_late_and_prefetched_one_at_a_time() -> None:
-    from digest.send.distributed import celery_config
+    from digest.delivery.distributed import celery_config
 
     conf = celery_config(Settings())
     assert (conf["task_acks_late"], conf["task_reject_on_worker_lost"]) == (True, True)
@@ -502,7 +502,7 @@ def test_tasks_are_acknowledged_late_and_prefetched_one_at_a_time() -> None:
 
 
 def test_the_redis_visibility_timeout_comes_from_the_config() -> None:
-    from digest.send.distributed import celery_config
+    from digest.delivery.distributed import celery_config
 
     settings = Settings.model_validate({"celery": {"visibility_timeout": 120}})
     assert celery_config(settings)["broker_transport_options"]["visibility_timeout"] == 120

@@ -7,9 +7,7 @@ code that sends; tests inject `MemoryProvider` instead of patching anything.
 from __future__ import annotations
 
 from digest.config import ConfigError, Settings
-from digest.send.memory import MemoryProvider
-from digest.send.outbox import OutboxProvider
-from digest.send.provider import (
+from digest.delivery.provider import (
     BOUNCE_PREFIX,
     MAX_BATCH,
     EditionMessage,
@@ -20,6 +18,8 @@ from digest.send.provider import (
     Result,
     personalize,
 )
+from digest.delivery.providers.memory import MemoryProvider
+from digest.delivery.providers.outbox import OutboxProvider
 
 PROVIDERS = ("outbox", "smtp", "sendgrid")
 
@@ -48,7 +48,7 @@ def make_provider(name: str, settings: Settings) -> Provider:
     if name == "outbox":
         return OutboxProvider(settings.outbox.dir)
     if name == "smtp":
-        from digest.send.smtp import SmtpProvider
+        from digest.delivery.providers.smtp import SmtpProvider
 
         if settings.smtp.url is None:
             raise ConfigError("smtp.url is not set: set DIGEST_SMTP_URL=smtp://user:pass@host:587")
@@ -57,7 +57,7 @@ def make_provider(name: str, settings: Settings) -> Provider:
         except ValueError as exc:
             raise ConfigError(f"smtp.url: {exc}") from None
     if name == "sendgrid":
-        from digest.send.sendgrid import SendGridProvider
+        from digest.delivery.providers.sendgrid import SendGridProvider
 
         if settings.sendgrid.api_key is None:
             raise ConfigError("sendgrid.api_key is not set: set SENDGRID_API_KEY")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from digest.send.headers import build_email, serialize
-from digest.send.mime import PreparedEdition
+from digest.delivery.headers import build_email, serialize
+from digest.delivery.mime import PreparedEdition
 
 HEADERS = ("From", "Reply-To", "Subject", "List-Unsubscribe", "List-Unsubscribe-Post")
 

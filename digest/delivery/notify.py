@@ -11,9 +11,9 @@ import html
 from collections.abc import Sequence
 
 from digest.config import Settings
-from digest.send import make_provider
-from digest.send.provider import EditionMessage, Outcome, Provider, Recipient
-from digest.send.run import configured_provider
+from digest.delivery import make_provider
+from digest.delivery.provider import EditionMessage, Outcome, Provider, Recipient
+from digest.delivery.run import configured_provider
 
 NOTICES = "notices"  # the outbox folder (period key) notices are written under
 

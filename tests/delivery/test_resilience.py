@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
+from digest.delivery import EditionMessage, Outcome, Recipient, Result
+from digest.delivery.run import send_period
 from digest.period import parse_period
-from digest.send import EditionMessage, Outcome, Recipient, Result
-from digest.send.run import send_period
 from digest.storage.db import open_database
 from digest.storage.schema import deliveries
 

@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 import pytest
 
-from digest.send import InvalidMessage, Outcome
-from digest.send.provider import EditionMessage, Recipient
-from digest.send.sendgrid import MAX_REQUEST_BYTES, SendGridProvider
+from digest.delivery import InvalidMessage, Outcome
+from digest.delivery.provider import EditionMessage, Recipient
+from digest.delivery.providers.sendgrid import MAX_REQUEST_BYTES, SendGridProvider
 
 MessageFactory = Callable[..., EditionMessage]
 RecipientsFactory = Callable[..., list[Recipient]]
@@ -200,8 +200,7 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(
 def test_a_connection_idle_too_long_is_not_reused(
     server: ScriptedServer, make_message: MessageFactory, make_recipients: RecipientsFactory
 ) -> None:
-    h = harness(server.url)
-    h.provider._http.max_idle = 0.0
+    h = harness(server.url, max_idle=0.0)
     for start in (1, 2):
         h.provider.send(make_message(), make_recipients(1, start))
     assert len({seen.client_port for seen in server.seen}) == 2

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from digest.send.headers import envelope_address, needs_smtputf8
-from digest.send.mime import prepared
-from digest.send.provider import (
+from digest.delivery.headers import envelope_address, needs_smtputf8
+from digest.delivery.mime import prepared
+from digest.delivery.provider import (
     BOUNCE_PREFIX,
     EditionMessage,
     Outcome,
@@ -124,7 +124,7 @@ class SmtpProvider:
     def _send_one(self, message: EditionMessage, recipient: Recipient) -> Result:
         sid = recipient.subscriber_id
         try:
-            # Encoded once per edition, spliced per recipient (see digest.send.mime).
+            # Encoded once per edition, spliced per recipient (see digest.delivery.mime).
             data, message_id = prepared(message).render(recipient)
         except ValueError as exc:
             return Result(sid, Outcome.FAILED, f"invalid: {exc}")

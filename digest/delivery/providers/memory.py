@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from digest.send.provider import EditionMessage, Outcome, Recipient, Result, check_batch
+from digest.delivery.provider import EditionMessage, Outcome, Recipient, Result, check_batch
 
 Script = Callable[[EditionMessage, Recipient], Result | Outcome | None]
 """Answers for one recipient: a full Result, just an Outcome, or None for ACCEPTED."""

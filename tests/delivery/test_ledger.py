@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select, update
 from digest.audience import store
 from digest.audience.model import Status
 from digest.audience.tokens import LinkSigner, Purpose
-from digest.send import Outcome, Result, ledger
-from digest.send.links import FastTokens
+from digest.delivery import Outcome, Result, ledger
+from digest.delivery.links import FastTokens
 from digest.storage.schema import deliveries
 
 NOW = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)

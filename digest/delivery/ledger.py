@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.audience.model import Status
-from digest.send.provider import Outcome, Result
+from digest.delivery.provider import Outcome, Result
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import subscribers as s
 from digest.storage.schema import suppressions as sup

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from digest.send import EditionMessage, Recipient
+from digest.delivery import EditionMessage, Recipient
 
 NAME_HTML = "%%t_name_html%%"
 NAME_TEXT = "%%t_name_text%%"

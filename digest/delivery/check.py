@@ -80,7 +80,7 @@ def _publication(settings: Settings) -> list[Problem]:
 
 
 def _credentials(settings: Settings, provider: str) -> list[Problem]:
-    from digest.send import make_provider
+    from digest.delivery import make_provider
 
     if provider == "sendgrid" and settings.sendgrid.api_key is None:
         return [

@@ -22,11 +22,11 @@ from typing import Any
 import orjson
 import pytest
 
-from digest.send import MAX_BATCH, Outcome
-from digest.send.provider import EditionMessage, Recipient
-from digest.send.sendgrid import CONTENT_TYPE, SendGridProvider
+from digest.delivery import MAX_BATCH, Outcome
+from digest.delivery.provider import EditionMessage, Recipient
+from digest.delivery.providers.sendgrid import CONTENT_TYPE, SendGridProvider
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SPEC = REPO / ".." / "shared" / "sendgrid" / "tsg_mail_v3.yaml"
 LOCAL_PRISM = REPO / ".tools" / "node_modules" / ".bin" / "prism"
 INSTALL = "npm install --prefix .tools @stoplight/prism-cli@5 (at the repo root; needs Node.js)"

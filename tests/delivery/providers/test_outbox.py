@@ -6,8 +6,8 @@ from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from digest.send import OutboxProvider, Outcome
-from digest.send.provider import EditionMessage, Recipient
+from digest.delivery import OutboxProvider, Outcome
+from digest.delivery.provider import EditionMessage, Recipient
 
 MessageFactory = Callable[..., EditionMessage]
 RecipientsFactory = Callable[..., list[Recipient]]

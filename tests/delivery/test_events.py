@@ -19,10 +19,10 @@ from digest.audience import store
 from digest.audience.model import Status
 from digest.audience.suppression import suppression_reason
 from digest.config import Settings
+from digest.delivery import MemoryProvider
+from digest.delivery.events import edition_stats, handle_webhook
+from digest.delivery.run import send_period
 from digest.period import parse_period
-from digest.send import MemoryProvider
-from digest.send.events import edition_stats, handle_webhook
-from digest.send.run import send_period
 from digest.storage.schema import events
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

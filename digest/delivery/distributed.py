@@ -1,6 +1,6 @@
 """Sending over many machines: Celery workers take one batch each, the ledger keeps it exactly once.
 
-The in-process send (`digest.send.run.send_period`) claims, sends and records batches in a loop.
+The in-process send (`digest.delivery.run.send_period`) claims, sends and records batches in a loop.
 Here the sender does the same preparation (editions, ledger rows queued before anything leaves),
 then publishes one task per batch — one edition × at most `celery.batch_size` recipients — and
 follows progress *from the ledger*, not from Celery results (there is no result backend).
@@ -45,12 +45,10 @@ from digest.audience.model import Status
 from digest.audience.store import set_status
 from digest.audience.tokens import MissingSecretKey
 from digest.config import Settings
-from digest.period import Period, parse_period
-from digest.render.i18n import translations
-from digest.send import ledger
-from digest.send.links import FastTokens, LinkValues, signing_keys
-from digest.send.provider import BOUNCE_PREFIX, MAX_BATCH, Outcome, Provider, Recipient, Result
-from digest.send.run import (
+from digest.delivery import ledger
+from digest.delivery.links import FastTokens, LinkValues, signing_keys
+from digest.delivery.provider import BOUNCE_PREFIX, MAX_BATCH, Outcome, Provider, Recipient, Result
+from digest.delivery.run import (
     MAX_RETRY_WAIT,
     REAL_PROVIDERS,
     Progress,
@@ -66,6 +64,8 @@ from digest.send.run import (
     send_period,
     start_sending,
 )
+from digest.period import Period, parse_period
+from digest.render.i18n import translations
 from digest.storage.db import open_database
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import editions as et
@@ -290,7 +290,7 @@ class BatchRunner:
         return self._engine
 
     def provider(self, name: str) -> Provider:
-        from digest.send import make_provider
+        from digest.delivery import make_provider
 
         self._fresh()
         providers: dict[str, Provider] = self._local.__dict__.setdefault("providers", {})
@@ -462,7 +462,7 @@ def send_distributed(
     progress (the rest reported `pending`, exit 3; the published tasks still run later).
     """
     if dry_run or test_to is not None:
-        from digest.send import make_provider
+        from digest.delivery import make_provider
 
         return send_period(
             settings,
@@ -476,7 +476,7 @@ def send_distributed(
         )
     report = SendReport(period.key, provider)
     if provider == "outbox":
-        from digest.send.outbox import safe_folder
+        from digest.delivery.providers.outbox import safe_folder
 
         report.outbox_dir = os.path.abspath(
             os.path.join(settings.outbox.dir, safe_folder(period.key))
@@ -573,8 +573,8 @@ def send_for_schedule(
     settings: Settings, engine: Engine, built: Any, zones: frozenset[str] | None
 ) -> Any:
     """The pipeline's send step: through Celery when `celery.enabled`, else in-process."""
+    from digest.delivery import run
     from digest.pipeline import SendSummary
-    from digest.send import run
 
     if not settings.celery.enabled:
         return run.send_for_schedule(settings, engine, built, zones)

@@ -15,11 +15,11 @@ from digest.audience.model import Status
 from digest.audience.suppression import suppression_reason
 from digest.audience.tokens import LinkSigner, Purpose
 from digest.config import Settings
+from digest.delivery import BOUNCE_PREFIX, MemoryProvider, OutboxProvider, Outcome, Result
+from digest.delivery.headers import TEST_PREFIX
+from digest.delivery.run import SendError, SendReport, send_period
 from digest.period import parse_period
 from digest.render import placeholders as ph
-from digest.send import BOUNCE_PREFIX, MemoryProvider, OutboxProvider, Outcome, Result
-from digest.send.headers import TEST_PREFIX
-from digest.send.run import SendError, SendReport, send_period
 from digest.storage.schema import deliveries, issues
 
 
@@ -316,8 +316,8 @@ def test_editions_are_built_and_frozen_when_there_are_none(
 def test_the_scheduler_step_sends_through_the_outbox_by_default(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace, tmp_path: Path
 ) -> None:
+    from digest.delivery.run import send_for_schedule
     from digest.pipeline import BuiltIssue
-    from digest.send.run import send_for_schedule
 
     seeded.subscribers(engine, 2)
     built = BuiltIssue(parse_period("2026-W47"), issue, 6, 0)
@@ -329,8 +329,8 @@ def test_the_scheduler_step_sends_through_the_outbox_by_default(
 def test_the_scheduler_step_sends_only_to_the_buckets_zones(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace
 ) -> None:
+    from digest.delivery.run import send_for_schedule
     from digest.pipeline import BuiltIssue
-    from digest.send.run import send_for_schedule
 
     seeded.subscribers(engine, 2)  # in UTC
     built = BuiltIssue(parse_period("2026-W47"), issue, 6, 0)
@@ -341,8 +341,8 @@ def test_the_scheduler_step_sends_only_to_the_buckets_zones(
 def test_the_scheduler_step_refuses_a_real_send_that_fails_the_check(
     engine: Engine, issue: int, seeded: SimpleNamespace, db_url: str, tmp_path: Path
 ) -> None:
+    from digest.delivery.run import send_for_schedule
     from digest.pipeline import BuiltIssue
-    from digest.send.run import send_for_schedule
 
     settings = Settings.model_validate(
         {"database": {"url": db_url}, "sendgrid": {"api_key": "SG.test"}}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from digest.config import ConfigError, load_settings
-from digest.send import OutboxProvider, make_provider
-from digest.send.sendgrid import SendGridProvider
-from digest.send.smtp import SmtpProvider
+from digest.delivery import OutboxProvider, make_provider
+from digest.delivery.providers.sendgrid import SendGridProvider
+from digest.delivery.providers.smtp import SmtpProvider
 
 
 def test_outbox_is_built_from_the_outbox_dir(tmp_path: Path) -> None:

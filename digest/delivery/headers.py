@@ -17,7 +17,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
-from digest.send.provider import EditionMessage, Recipient, personalize
+from digest.delivery.provider import EditionMessage, Recipient, personalize
 
 TEST_PREFIX = "[TEST] "
 ONE_CLICK = "List-Unsubscribe=One-Click"
