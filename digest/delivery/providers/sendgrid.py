@@ -36,6 +36,7 @@ from digest.delivery.headers import (
     ONE_CLICK,
     address,
     clean_header_text,
+    envelope_address,
     list_unsubscribe,
     subject_of,
 )
@@ -291,7 +292,16 @@ def personalization(message: EditionMessage, recipient: Recipient) -> dict[str, 
 
 
 def checked_email(email: str) -> str:
-    """`email` if it is one plain addr-spec (no spaces, controls, brackets); else ValueError."""
+    """`email` as SendGrid takes it: one plain addr-spec (no spaces, controls, brackets), an
+    internationalized domain in its ASCII (IDNA) form, as SMTP sends it; else ValueError.
+
+    SendGrid validates addresses as ASCII, and one it refuses fails the whole request, so a
+    non-ASCII local part (which only SMTPUTF8 can carry) fails that recipient alone, here.
+    """
+    if not email.isascii():
+        email = envelope_address(email)
+        if not email.isascii():
+            raise ValueError(f"SendGrid cannot send to a non-ASCII mailbox name {email!r}")
     if _PLAIN_EMAIL.fullmatch(email) is None:
         raise ValueError(f"unusable email address {email!r}")
     return email

@@ -14,8 +14,9 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -274,6 +275,27 @@ def test_content_is_text_then_html_with_clean_subject_and_names(
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     assert body["subject"] == "[TEST] Weekly 47 Bcc: victim@evil.example X-Injected: yes é"
     assert "\n" not in body["from"]["name"] + body["personalizations"][0]["to"][0]["name"]
+
+
+def test_an_internationalized_domain_goes_to_sendgrid_in_its_ascii_form(
+    server: ScriptedServer, sg: Harness, make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    reader = replace(sample.recipient(1), email="reader@bücher.example")
+    (result,) = sg.provider.send(make_message(), [reader])
+    assert result.outcome is Outcome.ACCEPTED
+    assert b'"email":"reader@xn--bcher-kva.example"' in server.seen[0].body  # the raw request
+
+
+def test_a_non_ascii_mailbox_name_fails_alone_and_the_request_goes_out(
+    server: ScriptedServer, sg: Harness, make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    readers = [replace(sample.recipient(1), email="jörg@example.com"), sample.recipient(2)]
+    results = sg.provider.send(make_message(), readers)
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.ACCEPTED]
+    assert "non-ASCII" in (results[0].reason or "")
+    assert [p["to"][0]["email"] for p in server.seen[0].json()["personalizations"]] == [
+        "reader2@example.com"
+    ]
 
 
 def test_categories_and_reply_to_are_set(
