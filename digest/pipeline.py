@@ -95,12 +95,13 @@ def ingest_sources(settings: Settings, engine: Engine) -> str:
 
     paths = settings.sources.paths or [str(example_signals())]
     report = ingest(engine, paths, settings.sources)
-    for error in report.errors:
-        log.warning("ingest: %s", error)
+    for problem in [*report.warnings, *report.errors]:
+        log.warning("ingest: %s", problem)
     counts = report.counts
     return (
         f"ingested {report.signals} signals from {len(report.sources)} sources "
-        f"({counts.new} new, {counts.updated} updated, {len(report.errors)} errors)"
+        f"({counts.new} new, {counts.updated} updated, {len(report.errors)} errors, "
+        f"{len(report.warnings)} warnings)"
     )
 
 

@@ -22,7 +22,7 @@ from digest.cli.context import AppContext, fail, stderr_is_terminal
 from digest.config import ConfigError
 from digest.delivery import PROVIDERS, make_provider
 from digest.delivery.check import Problem, failures, run_checks
-from digest.delivery.events import edition_stats
+from digest.delivery.events import RejectedEvent, edition_stats, rejected_summary
 from digest.delivery.run import REAL_PROVIDERS, SendError, SendReport, outbox_files, send_period
 from digest.model import MEMBERSHIP_TIERS
 from digest.period import Period, latest_week_with
@@ -219,12 +219,18 @@ def check_command(
 
 def stats_command(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt = False) -> None:
     """Per edition: sent, delivered, bounced, complaints, unsubscribes, opens, clicks (from the
-    ledger and SendGrid's events; opens and clicks count readers, not events)."""
+    ledger and SendGrid's events; each counts people, not events), then any webhook events
+    rejected."""
     app: AppContext = ctx.obj
     chosen = resolve_period(period, app.settings)
     rows = edition_stats(app.engine, chosen)
+    rejected, latest = rejected_summary(app.engine)
     if as_json:
-        data = {"period": chosen.key, "editions": [r.as_dict() for r in rows]}
+        data = {
+            "period": chosen.key,
+            "editions": [r.as_dict() for r in rows],
+            "rejected_events": {"total": rejected, "latest": [e.as_dict() for e in latest]},
+        }
         typer.echo(orjson.dumps(data).decode())
         return
     table = Table(title=f"Editions of {chosen.key}", title_justify="left")
@@ -240,6 +246,18 @@ def stats_command(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt
     Console().print(table)
     if not rows:
         Console().print(f"No issue for {chosen.key} yet.")
+    _print_rejected(rejected, latest)
+
+
+def _print_rejected(total: int, latest: list[RejectedEvent]) -> None:
+    """Webhook events refused one by one: an operator's to look at (a bug on either side)."""
+    if not total:
+        return
+    console = Console(highlight=False)
+    console.print(f"{total} webhook events rejected (all time); the newest:", markup=False)
+    for e in latest:
+        when = e.received_at.strftime("%Y-%m-%d %H:%M")
+        console.print(f"  {when}  {e.provider_event_id or '-'}  {e.reason}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,9 @@ duplicates, so this is built to be run many times over the same events:
 - the request must carry a valid ECDSA P-256 signature over `timestamp + raw body`
   (`sendgrid.helpers.eventwebhook`), with a timestamp no older than the tolerance (a replayed
   capture is refused), else nothing is read at all;
+- each event is checked on its own (kind, ids an Integer column holds, timestamp, text fields):
+  a bad one is kept in `rejected_events` with its reason and the rest of the batch is applied,
+  since a non-2xx answer would only make SendGrid retry the same batch for 24 h;
 - each event is stored once, keyed by `sg_event_id` (a unique column): a re-delivered event is a
   no-op, and only newly stored events change anything;
 - bounce (type "bounce": a hard bounce), spamreport and unsubscribe/group_unsubscribe stop mail
@@ -20,14 +23,29 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import (
+    Case,
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError
 
 from digest.audience.addresses import normalize_email
 from digest.audience.model import Status
@@ -38,6 +56,7 @@ from digest.storage.schema import deliveries as d
 from digest.storage.schema import editions as et
 from digest.storage.schema import events as ev
 from digest.storage.schema import issues as it
+from digest.storage.schema import rejected_events
 from digest.storage.schema import subscribers as s
 from digest.storage.schema import suppressions as sup
 
@@ -55,6 +74,8 @@ STOPPING: dict[str, Status] = {
 """Events that stop mail, strongest first: a complaint outranks a bounce, a bounce an opt-out."""
 
 _CHUNK = 500
+MAX_ID = 2**31 - 1
+"""The largest id an Integer column holds on every engine (PostgreSQL's; SQLite's is wider)."""
 
 
 @dataclass
@@ -66,6 +87,7 @@ class EventReport:
     received: int = 0
     stored: int = 0
     duplicates: int = 0
+    rejected: int = 0
     stopped: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -117,8 +139,9 @@ def handle_webhook(
     """Verify one Event Webhook POST and apply its events (see the module docstring).
 
     `public_key` overrides `settings.sendgrid.webhook_public_key`. Status 403: not SendGrid's or
-    stale (nothing read); 400: signed but not an event list; 503: no key configured; 200: done
-    (duplicates included, so SendGrid stops retrying).
+    stale (nothing read); 400: signed but not a JSON list; 503: no key configured; 200: the
+    batch was processed (duplicates and rejected events included: a retry would change nothing,
+    so SendGrid must stop retrying).
     """
     key = public_key or (settings.sendgrid.webhook_public_key if settings else None)
     if not key:
@@ -129,28 +152,27 @@ def handle_webhook(
         return EventReport(503, str(exc))
     if problem is not None:
         return EventReport(403, f"refused: {problem}")
+    batch = _parse(body)
+    if not isinstance(batch, list):
+        return EventReport(400, "the body is not a JSON list of events")
+    return apply_events(engine, batch, now)
+
+
+def _parse(body: bytes) -> Any:
+    """The body as JSON, or None. orjson first (fast); the standard parser when orjson gives up
+    on valid JSON (a lone surrogate escape), so one odd event cannot refuse its whole batch."""
     try:
-        batch = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
-        return EventReport(400, "the body is not JSON")
-    if not isinstance(batch, list) or not all(isinstance(e, dict) for e in batch):
-        return EventReport(400, "the body is not a list of events")
-    report = apply_events(engine, batch, now)
-    return report
-
-
-def _int(value: Any) -> int | None:
+        pass
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return json.loads(body, parse_constant=_no_constant)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
         return None
 
 
-def _when(value: Any, now: dt.datetime) -> dt.datetime:
-    try:
-        return dt.datetime.fromtimestamp(float(value), dt.UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return now
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 @dataclass
@@ -165,50 +187,208 @@ class _Event:
     delivery_id: int | None = None
 
 
-def _normalize(raw: dict[str, Any], now: dt.datetime) -> _Event:
-    kind = str(raw.get("event") or "unknown")[:32]
-    email = raw.get("email")
-    event_id = raw.get("sg_event_id")
+@dataclass(frozen=True)
+class _Rejection:
+    reason: str
+    raw: Any
+
+
+class _Refused(ValueError):
+    """One event is not usable; the message is the reason an operator reads."""
+
+
+def _check(raw: Any, now: dt.datetime) -> _Event:
+    """The event, validated field by field before any of it reaches the database."""
+    if not isinstance(raw, dict):
+        raise _Refused(f"not an event object but a JSON {type(raw).__name__}")
+    kind = _text(raw, "event", 32)
+    if kind is None:
+        raise _Refused("event: missing (every SendGrid event names its kind)")
     return _Event(
-        event_id=str(event_id)[:200] if event_id else None,
+        event_id=_text(raw, "sg_event_id", 200),
         kind=kind,
         occurred_at=_when(raw.get("timestamp"), now),
-        issue_id=_int(raw.get("issue_id")),
-        subscriber_id=_int(raw.get("subscriber_id")),
-        email=str(email) if isinstance(email, str) and email else None,
+        issue_id=_id(raw, "issue_id"),
+        subscriber_id=_id(raw, "subscriber_id"),
+        email=_text(raw, "email", 320),
         data=raw,
     )
 
 
-def apply_events(engine: Engine, batch: Sequence[dict[str, Any]], now: dt.datetime) -> EventReport:
-    """Store new events (by sg_event_id) and apply them; already-seen ones change nothing."""
+def _shown(value: Any) -> str:
+    """A value for a reason: short, and plain ASCII whatever it holds."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text(raw: dict[str, Any], key: str, limit: int) -> str | None:
+    """A short, printable, UTF-8-encodable string (what a String column can hold everywhere)."""
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _Refused(f"{key}: {_shown(value)} is not text")
+    if len(value) > limit:
+        raise _Refused(f"{key}: {len(value)} characters, at most {limit}")
+    if not value.isprintable() or not _encodable(value):
+        raise _Refused(f"{key}: {_shown(value)} holds control or unencodable characters")
+    return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, legal in JSON, not in UTF-8
+        return False
+    return True
+
+
+def _id(raw: dict[str, Any], key: str) -> int | None:
+    """A custom-arg id (sent as a string): a whole number an Integer column holds on every
+    engine, or absent. Anything else is refused rather than guessed or left to the database."""
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+    if number is None or not 1 <= number <= MAX_ID:
+        raise _Refused(f"{key}: {_shown(value)} is not an id (a whole number, 1 to {MAX_ID})")
+    return number
+
+
+def _when(value: Any, now: dt.datetime) -> dt.datetime:
+    """The Unix time the event happened; when it is missing, the time it arrived."""
+    if value is None:
+        return now
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise _Refused(f"timestamp: {_shown(value)} is not a Unix time") from None
+
+
+def _screen(batch: Sequence[Any], now: dt.datetime) -> tuple[list[_Event], list[_Rejection], int]:
+    """Split a batch into usable events (each sg_event_id once) and rejections; count the
+    repeats within the batch."""
     events: list[_Event] = []
+    rejected: list[_Rejection] = []
     seen: set[str] = set()
     duplicates = 0
     for raw in batch:
-        event = _normalize(raw, now)
+        try:
+            event = _check(raw, now)
+        except _Refused as exc:
+            rejected.append(_Rejection(str(exc), raw))
+            continue
         if event.event_id is not None:
             if event.event_id in seen:
                 duplicates += 1
                 continue
             seen.add(event.event_id)
         events.append(event)
-    with engine.begin() as conn:
-        stored_before = _already_stored(conn, [e.event_id for e in events if e.event_id])
-        fresh = [e for e in events if e.event_id is None or e.event_id not in stored_before]
-        duplicates += len(events) - len(fresh)
-        _link_deliveries(conn, fresh)
-        stored = _store(conn, fresh)
-        duplicates += len(fresh) - len(stored)
-        stopped = _stop_mail(conn, stored, now)
+    return events, rejected, duplicates
+
+
+@dataclass
+class _Applied:
+    stored: int = 0
+    duplicates: int = 0
+    stopped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: _Applied) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        for status, n in other.stopped.items():
+            self.stopped[status] = self.stopped.get(status, 0) + n
+
+
+_EVENT_FAULTS = (DataError, IntegrityError, OverflowError, ValueError, TypeError)
+"""What the database (or its driver) raises over one event's values, as opposed to being
+unreachable (OperationalError): that propagates, the POST fails, and SendGrid retries later."""
+
+
+def apply_events(engine: Engine, batch: Sequence[Any], now: dt.datetime) -> EventReport:
+    """Store new events (by sg_event_id) and apply them; already-seen ones change nothing.
+
+    Each event is checked on its own: a bad one is kept in `rejected_events` with its reason and
+    the rest of the batch is applied. Should the database still refuse the batch over some value
+    the checks let through, the events are applied one by one, so only that event is rejected.
+    """
+    events, rejected, duplicates = _screen(batch, now)
+    try:
+        with engine.begin() as conn:
+            applied = _apply(conn, events, now)
+            _record_rejected(conn, rejected, now)
+    except _EVENT_FAULTS:
+        applied = _Applied()
+        for one in events:
+            try:
+                with engine.begin() as conn:
+                    applied.add(_apply(conn, [one], now))
+            except _EVENT_FAULTS as exc:
+                rejected.append(_Rejection(f"the database refused it: {_fault(exc)}", one.data))
+        with engine.begin() as conn:
+            _record_rejected(conn, rejected, now)
+    duplicates += applied.duplicates
     return EventReport(
         200,
-        f"{len(stored)} events stored, {duplicates} duplicates ignored",
+        f"{applied.stored} events stored, {duplicates} duplicates ignored, "
+        f"{len(rejected)} rejected",
         received=len(batch),
-        stored=len(stored),
+        stored=applied.stored,
         duplicates=duplicates,
-        stopped=stopped,
+        rejected=len(rejected),
+        stopped=applied.stopped,
     )
+
+
+def _fault(exc: Exception) -> str:
+    """The first line of the driver's complaint (no SQL, no parameters)."""
+    cause = getattr(exc, "orig", None) or exc
+    first = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {first[0] if first else ''}"[:300]
+
+
+def _apply(conn: Connection, events: list[_Event], now: dt.datetime) -> _Applied:
+    stored_before = _already_stored(conn, [e.event_id for e in events if e.event_id])
+    fresh = [e for e in events if e.event_id is None or e.event_id not in stored_before]
+    _link_deliveries(conn, fresh)
+    stored = _store(conn, fresh)
+    duplicates = len(events) - len(stored)
+    return _Applied(len(stored), duplicates, _stop_mail(conn, stored, now))
+
+
+_REJECTED_DATA_LIMIT = 20_000
+"""Characters of a rejected event's raw JSON kept (SendGrid's events are well under 2,000)."""
+
+
+def _record_rejected(conn: Connection, rejected: list[_Rejection], now: dt.datetime) -> None:
+    """Keep each rejection, the raw event as ASCII JSON text (safe in any text column)."""
+    rows = [
+        {
+            "received_at": now,
+            "provider_event_id": _readable_id(r.raw),
+            "reason": r.reason[:1000],
+            "data": json.dumps(r.raw, default=str)[:_REJECTED_DATA_LIMIT],
+        }
+        for r in rejected
+    ]
+    for chunk in _chunks(rows):
+        conn.execute(rejected_events.insert(), list(chunk))
+
+
+def _readable_id(raw: Any) -> str | None:
+    """The event's sg_event_id when it can be stored as it is (so an operator can find it)."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return _text(raw, "sg_event_id", 200)
+    except _Refused:
+        return None
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -274,11 +454,27 @@ def _store(conn: Connection, events: list[_Event]) -> list[_Event]:
     return [e for e in events if e.event_id is None or e.event_id in inserted]
 
 
+HARD_BOUNCE_TYPES = ("bounce",)
+"""The `type`s of a `bounce` event that mean a dead address; "blocked" is a temporary refusal.
+A bounce without a type counts as hard. `_stops` and `digest stats` both follow this."""
+
+
+def is_hard_bounce(kind: str, data: dict[str, Any]) -> bool:
+    return kind == "bounce" and data.get("type") in (None, *HARD_BOUNCE_TYPES)
+
+
+def _hard_bounce_sql() -> ColumnElement[bool]:
+    """`is_hard_bounce` over the stored events, in SQL."""
+    bounce_type = ev.c.data["type"].as_string()
+    return and_(
+        ev.c.event == "bounce", or_(bounce_type.is_(None), bounce_type.in_(HARD_BOUNCE_TYPES))
+    )
+
+
 def _stops(event: _Event) -> Status | None:
-    status = STOPPING.get(event.kind)
-    if event.kind == "bounce" and str(event.data.get("type", "bounce")) != "bounce":
-        return None  # "blocked" is a temporary refusal, not a dead address
-    return status
+    if event.kind == "bounce" and not is_hard_bounce(event.kind, event.data):
+        return None
+    return STOPPING.get(event.kind)
 
 
 def _stop_mail(conn: Connection, events: list[_Event], now: dt.datetime) -> dict[str, int]:
@@ -374,19 +570,25 @@ class EditionStats:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-_COUNTED = {
-    "delivered": ("delivered",),
-    "bounced": ("bounce",),
-    "complaints": ("spamreport",),
-    "unsubscribes": ("unsubscribe", "group_unsubscribe"),
-    "opens": ("open",),
-    "clicks": ("click",),
-}
+def _outcome() -> Case[Any]:
+    """Each stored event as the `EditionStats` column it counts in (NULL: counted nowhere)."""
+    return case(
+        (ev.c.event == "delivered", literal("delivered")),
+        (_hard_bounce_sql(), literal("bounced")),
+        (ev.c.event == "spamreport", literal("complaints")),
+        (ev.c.event.in_(("unsubscribe", "group_unsubscribe")), literal("unsubscribes")),
+        (ev.c.event == "open", literal("opens")),
+        (ev.c.event == "click", literal("clicks")),
+        else_=null(),
+    )
+
+
+_COUNTED = ("delivered", "bounced", "complaints", "unsubscribes", "opens", "clicks")
 
 
 def edition_stats(engine: Engine, period: Period) -> list[EditionStats]:
-    """Per edition of the period: messages accepted, and the recipients each event was seen for
-    (unique: ten opens by one reader count once)."""
+    """Per edition of the period: messages accepted, and the people each outcome was seen for
+    (ten opens by one reader count once; `unsubscribe` plus `group_unsubscribe` too)."""
     with engine.connect() as conn:
         issue_id = conn.execute(
             select(it.c.id).where(it.c.period_key == period.key)
@@ -405,15 +607,7 @@ def edition_stats(engine: Engine, period: Period) -> list[EditionStats]:
                 .group_by(d.c.edition_id)
             ).all()
         )
-        seen: dict[tuple[int, str], int] = {}
-        query = (
-            select(d.c.edition_id, ev.c.event, func.count(func.distinct(ev.c.delivery_id)))
-            .join(d, d.c.id == ev.c.delivery_id)
-            .where(d.c.issue_id == issue_id)
-            .group_by(d.c.edition_id, ev.c.event)
-        )
-        for edition_id, kind, n in conn.execute(query):
-            seen[(edition_id, kind)] = int(n)
+        seen = _people_per_outcome(conn, issue_id)
     return [
         EditionStats(
             eid,
@@ -421,10 +615,52 @@ def edition_stats(engine: Engine, period: Period) -> list[EditionStats]:
             locale,
             interests,
             int(sent.get(eid, 0)),
-            **{
-                name: sum(seen.get((eid, kind), 0) for kind in kinds)
-                for name, kinds in _COUNTED.items()
-            },
+            **{name: seen.get((eid, name), 0) for name in _COUNTED},
         )
         for eid, tier, locale, interests in editions
     ]
+
+
+def _people_per_outcome(conn: Connection, issue_id: int) -> dict[tuple[int, str], int]:
+    """(edition id, outcome) → distinct subscribers, in one grouped query."""
+    labelled = (
+        select(d.c.edition_id, d.c.subscriber_id, _outcome().label("outcome"))
+        .join(d, d.c.id == ev.c.delivery_id)
+        .where(d.c.issue_id == issue_id)
+        .subquery()
+    )
+    query = (
+        select(
+            labelled.c.edition_id,
+            labelled.c.outcome,
+            func.count(labelled.c.subscriber_id.distinct()),
+        )
+        .where(labelled.c.outcome.is_not(None))
+        .group_by(labelled.c.edition_id, labelled.c.outcome)
+    )
+    return {(eid, outcome): int(n) for eid, outcome, n in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class RejectedEvent:
+    received_at: dt.datetime
+    provider_event_id: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received_at": self.received_at.isoformat(),
+            "provider_event_id": self.provider_event_id,
+            "reason": self.reason,
+        }
+
+
+def rejected_summary(engine: Engine, limit: int = 5) -> tuple[int, list[RejectedEvent]]:
+    """How many webhook events were ever rejected, and the newest `limit` of them."""
+    r = rejected_events.c
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(rejected_events)).scalar_one()
+        rows = conn.execute(
+            select(r.received_at, r.provider_event_id, r.reason).order_by(r.id.desc()).limit(limit)
+        ).all()
+    return int(total), [RejectedEvent(*row) for row in rows]

@@ -20,7 +20,7 @@ import re
 import unicodedata
 from email.headerregistry import Address
 
-from digest.delivery.provider import EditionMessage
+from digest.delivery.provider import EditionMessage, Recipient
 
 TEST_PREFIX = "[TEST] "
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -81,6 +81,25 @@ def list_unsubscribe(url: str) -> str:
     if not url or _UNSAFE_URL.search(url) or not url.lower().startswith(("https://", "http://")):
         raise ValueError(f"unusable unsubscribe URL {url!r}")
     return f"<{url}>"
+
+
+def list_headers(message: EditionMessage, recipient: Recipient) -> dict[str, str]:
+    """The one-click unsubscribe headers (RFC 2369 + RFC 8058) for mail from the list; none for
+    a transactional message.
+
+    One-click unsubscribe belongs to subscription mail: RFC 8058 lets a mailbox provider remove
+    the reader from the list the message came from, and Gmail's sender guidelines require it of
+    "subscription messages" while exempting messages sent at the person's own request (receipts,
+    password resets: transactional). A sign-up confirmation is such a message, sent to someone
+    who is on no list yet: a one-click header there would offer to leave a list they never
+    joined, and its POST has nothing to unsubscribe. So such a message carries none.
+    """
+    if message.transactional:
+        return {}
+    return {
+        "List-Unsubscribe": list_unsubscribe(recipient.unsubscribe_url),
+        "List-Unsubscribe-Post": ONE_CLICK,
+    }
 
 
 def from_domain(message: EditionMessage) -> str:

@@ -20,12 +20,11 @@ from email.utils import format_datetime, make_msgid
 from functools import lru_cache
 
 from digest.delivery.headers import (
-    ONE_CLICK,
     address,
     envelope_address,
     from_domain,
     header_line,
-    list_unsubscribe,
+    list_headers,
     mailbox_line,
     subject_of,
 )
@@ -91,7 +90,6 @@ class PreparedEdition:
         self._after_to.append(header_line("Subject", subject_of(message)))
         self._fixed = fixed
         self._trailer = (
-            f"List-Unsubscribe-Post: {ONE_CLICK}\r\n"
             f"X-Digest-Issue: {message.issue_id}\r\n"
             f"X-Digest-Edition: {message.edition_id}\r\n"
             "MIME-Version: 1.0\r\n"
@@ -130,7 +128,7 @@ class PreparedEdition:
             *self._after_to,
             f"Date: {format_datetime(date or datetime.now(UTC))}",
             f"Message-ID: {message_id}",
-            f"List-Unsubscribe: {list_unsubscribe(recipient.unsubscribe_url)}",
+            *(f"{name}: {value}" for name, value in list_headers(self.message, recipient).items()),
         ]
         head = ("\r\n".join(lines) + "\r\n").encode("utf-8") + self._trailer
         text, html = self._parts_for(recipient)

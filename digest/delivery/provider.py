@@ -40,6 +40,9 @@ class EditionMessage:
     reply_to: str | None
     categories: tuple[str, ...]
     test: bool = False
+    transactional: bool = False
+    """A one-off message someone asked for (a sign-up confirmation), not mail from a list:
+    it gets no List-Unsubscribe headers (`headers.list_headers` says why)."""
 
 
 @dataclass(frozen=True)

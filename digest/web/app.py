@@ -42,11 +42,15 @@ from digest.web.security import (
     CSRF_FIELD,
     BodyLimit,
     Csrf,
+    HeadAsGet,
+    Network,
     RateLimiter,
     SecurityHeaders,
     Sessions,
+    forwarded_client,
     page_csp,
     plain_keys,
+    proxy_networks,
     script_hash,
 )
 
@@ -86,6 +90,7 @@ class WebState:
     per_ip: RateLimiter
     per_address: RateLimiter
     now: Callable[[], dt.datetime]
+    trusted_proxies: tuple[Network, ...] = ()
     width_script: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -101,6 +106,18 @@ class WebState:
 def web(request: Request) -> WebState:
     state: WebState = request.app.state.web
     return state
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for every limit and log line in the app: use this, never `request.client`.
+
+    The connection's address, or, when that is one of `web.trusted_proxies`, the client the
+    proxies forwarded (`security.forwarded_client`). uvicorn runs with its own proxy-header
+    handling off (`security.UVICORN_OPTIONS`), so the connection's address here is the real one.
+    """
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return forwarded_client(peer, forwarded, web(request).trusted_proxies)
 
 
 def _keys(settings: Settings) -> list[str]:
@@ -174,6 +191,7 @@ def create_app(
         per_ip=RateLimiter(settings.web.subscribe_per_ip_per_hour, 3600, clock),
         per_address=RateLimiter(settings.web.subscribe_per_address_per_day, 86400, clock),
         now=now or (lambda: dt.datetime.now(dt.UTC)),
+        trusted_proxies=proxy_networks(settings.web.trusted_proxies),
         width_script=script,
     )
     routes: list[BaseRoute] = [
@@ -186,6 +204,7 @@ def create_app(
         *webhooks.routes(),
     ]
     middleware = [
+        Middleware(HeadAsGet),  # outermost: every route and middleware sees a HEAD as its GET
         Middleware(SecurityHeaders, csp=page_csp([script_hash(script)])),
         Middleware(
             BodyLimit,

@@ -3,7 +3,8 @@
 Verification (ECDSA signature over timestamp + raw body, timestamp freshness) and applying the
 events live in `digest.delivery.events.handle_webhook`; this route hands it the raw body and the two
 headers, off the event loop (a 10,000-event batch is real work), and answers with its status:
-403 when the request is not SendGrid's (nothing was read), 2xx once stored, so SendGrid stops
+403 when the request is not SendGrid's (nothing was read), 400 when the signed body is not a JSON
+list, 2xx once the batch is processed (a bad event is rejected on its own), so SendGrid stops
 retrying.
 """
 
@@ -38,6 +39,7 @@ async def sendgrid_events(request: Request) -> Response:
             "received": report.received,
             "stored": report.stored,
             "duplicates": report.duplicates,
+            "rejected": report.rejected,
         },
         status_code=report.status,
     )

@@ -53,6 +53,13 @@ def test_one_click_unsubscribe_headers_are_set(
     assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
+def test_a_transactional_message_has_no_list_headers(
+    make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    email = parsed(make_message(transactional=True), sample.recipient(1))
+    assert email["List-Unsubscribe"] is None and email["List-Unsubscribe-Post"] is None
+
+
 def test_message_id_is_under_the_from_domain_and_date_is_set(
     make_message: MessageFactory, sample: SimpleNamespace
 ) -> None:

@@ -94,6 +94,12 @@ def test_the_recipient_reads_as_given(make_message: Any, sample: SimpleNamespace
     )
 
 
+def test_a_transactional_message_has_no_list_headers(make_message: Any, sample: Any) -> None:
+    fast, _ = PreparedEdition(make_message(transactional=True)).render(sample.recipient(5))
+    assert b"\r\nList-Unsubscribe" not in fast
+    assert parse(fast)["X-Digest-Issue"] == "7"  # the rest of the header block is intact
+
+
 def test_no_line_is_longer_than_the_rfc_allows(make_message: Any, sample: Any) -> None:
     message = make_message(text="y" * 5000 + sample.NAME_TEXT * 40)
     data, _ = PreparedEdition(message).render(sample.recipient(1, name="Z" * 500))

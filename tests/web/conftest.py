@@ -44,9 +44,9 @@ class Clock:
 class Client:
     """A synchronous face on httpx.AsyncClient + ASGITransport (cookies kept across calls)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, peer: str = "203.0.113.7") -> None:
         self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 50000)), base_url=BASE
+            transport=httpx.ASGITransport(app=app, client=(peer, 50000)), base_url=BASE
         )
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -95,9 +95,9 @@ class Site:
     root: Path
     app: Any = field(repr=False)
 
-    def client_for(self) -> Client:
-        """A second browser (own cookies)."""
-        return Client(self.app)
+    def client_for(self, peer: str = "203.0.113.7") -> Client:
+        """A second browser (own cookies), connecting from `peer`."""
+        return Client(self.app, peer)
 
     def token(self, purpose: Purpose, email: str) -> str:
         with self.engine.connect() as conn:

@@ -2,19 +2,20 @@
 
 Files are named by edition and subscriber, so sending the same edition to the same person again
 replaces the file instead of adding a second copy, and each is written to a temporary file and
-renamed into place, so a crash never leaves half a message where a reader would open it.
+renamed into place, so a crash never leaves half a message where a reader would open it. They
+hold addresses and personal links: files 0600, folders 0700 (`digest.files`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from digest.delivery.mime import prepared
 from digest.delivery.provider import EditionMessage, Outcome, Recipient, Result, check_batch
+from digest.files import write_private
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -51,23 +52,10 @@ class OutboxProvider:
             return Result(recipient.subscriber_id, Outcome.FAILED, f"invalid: {exc}")
         target = self.path_for(message, recipient)
         try:
-            _write_atomically(target, data)
+            write_private(target, data)
         except OSError as exc:
             return Result(recipient.subscriber_id, Outcome.RETRYABLE, f"outbox: {exc}")
         return Result(recipient.subscriber_id, Outcome.ACCEPTED, message_id=message_id)
 
     def close(self) -> None:
         """Nothing to release: files are closed as they are written."""
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside `target`, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -33,11 +33,10 @@ import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from digest.delivery.headers import (
-    ONE_CLICK,
     address,
     clean_header_text,
     envelope_address,
-    list_unsubscribe,
+    list_headers,
     subject_of,
 )
 from digest.delivery.keepalive import MAX_IDLE, KeptAlive, NoAnswer, NotSent
@@ -279,12 +278,11 @@ def personalization(message: EditionMessage, recipient: Recipient) -> dict[str, 
     }
     item: dict[str, Any] = {
         "to": [_party(checked_email(recipient.email), _display_name(recipient.name))],
-        "headers": {
-            "List-Unsubscribe": list_unsubscribe(recipient.unsubscribe_url),
-            "List-Unsubscribe-Post": ONE_CLICK,
-        },
         "custom_args": custom_args,
     }
+    headers = list_headers(message, recipient)
+    if headers:
+        item["headers"] = headers
     substitutions = _substitutions(recipient)
     if substitutions:
         item["substitutions"] = substitutions

@@ -7,8 +7,11 @@ from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
+
 from digest.delivery import OutboxProvider, Outcome
 from digest.delivery.provider import EditionMessage, Recipient
+from tests.conftest import mode
 
 MessageFactory = Callable[..., EditionMessage]
 RecipientsFactory = Callable[..., list[Recipient]]
@@ -101,3 +104,13 @@ def test_a_chinese_subject_is_written_as_encoded_words_of_at_most_75_characters(
     words = re.findall(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", raw.split(b"\r\n\r\n", 1)[0])
     assert words and max(len(w) for w in words) <= 75
     assert message_from_bytes(raw, policy=policy.default)["Subject"] == subject
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_messages_and_their_folders_are_owner_only(
+    tmp_path: Path, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    root = tmp_path / "outbox"
+    OutboxProvider(root).send(make_message(), make_recipients(2))
+    assert [mode(root), mode(root / "2026-W47")] == [0o700, 0o700]
+    assert {mode(p) for p in eml_files(root)} == {0o600}

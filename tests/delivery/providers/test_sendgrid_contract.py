@@ -24,7 +24,7 @@ import pytest
 
 from digest.delivery import MAX_BATCH, Outcome
 from digest.delivery.provider import EditionMessage, Recipient
-from digest.delivery.providers.sendgrid import CONTENT_TYPE, SendGridProvider
+from digest.delivery.providers.sendgrid import CONTENT_TYPE, SendGridProvider, personalization
 
 REPO = Path(__file__).resolve().parents[3]
 SPEC = REPO / ".." / "shared" / "sendgrid" / "tsg_mail_v3.yaml"
@@ -139,6 +139,16 @@ def test_internationalized_domains_pass_the_official_schema(
     results = provider_for(prism_url, answers).send(make_message(), readers)
     assert answers.violations == []
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
+
+
+def test_a_transactional_message_passes_the_official_schema_without_list_headers(
+    prism_url: str, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    answers = Answers()
+    message, (reader,) = make_message(transactional=True), make_recipients(1)
+    assert "headers" not in personalization(message, reader)
+    provider_for(prism_url, answers).send(message, [reader])
+    assert answers.violations == [] and [status for status, _ in answers.seen] == [202]
 
 
 def test_prism_does_flag_what_the_schema_forbids(prism_url: str) -> None:
