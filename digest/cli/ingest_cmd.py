@@ -93,7 +93,9 @@ def ingest_command(
     """Import signals into the database (or print them with --json).
 
     Each bad file or record is reported as `path:line: reason`; the others still import, and the
-    exit status is 1 when anything failed. Re-importing a changed signal updates it in place.
+    exit status is 1 when anything failed. A fault recovered from (an HTML entity in a feed) is
+    reported as `path:line: warning: reason` and imports. Re-importing a changed signal updates
+    it in place.
     """
     app: AppContext = ctx.obj
     date = _parse_date(published)

@@ -150,7 +150,7 @@ def _xml_fault(doc: Document, exc: xml.sax.SAXParseException, located: bool) -> 
     if message != "undefined entity" and message not in END_OF_INPUT:
         # (every undefined entity is reported by _entity_faults, not only expat's first)
         entry = doc.entry_at(offset) if located else None
-        reason = f"not well-formed XML ({message}); read leniently, as feedparser does"
+        reason = f"XML error: {message}; read leniently, as feedparser does"
         found.append(Fault(entry, line, reason))
     return found
 

@@ -44,7 +44,7 @@ def test_a_mismatched_tag_is_a_warning_on_the_entry_it_sits_in() -> None:
     assert [s.id for s in parsed.signals] == ["urn:1", "urn:2", "urn:3"]
     (warning,) = parsed.warnings
     assert str(warning) == (
-        "desk.xml:6: warning: entry 3 'Ports reopen': not well-formed XML (mismatched tag); "
+        "desk.xml:6: warning: entry 3 'Ports reopen': XML error: mismatched tag; "
         "read leniently, as feedparser does"
     )
 
