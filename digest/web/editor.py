@@ -9,6 +9,8 @@ sends, so the browser and the CLI can never disagree.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +38,16 @@ from digest.storage.editions import FrozenError, _edition_from_row
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
 from digest.storage.signals import signals_between
+from digest.web import throttle
+from digest.web.accounts import (
+    BOOTSTRAP,
+    Session,
+    credential_tag,
+    end_session,
+    read_session,
+    start_session,
+    verify,
+)
 from digest.web.app import (
     WebState,
     checked_form,
@@ -45,13 +57,16 @@ from digest.web.app import (
     web,
 )
 from digest.web.security import EDITION_CSP, SESSION_COOKIE, same_secret
+from digest.web.subscriber import client_ip  # the one notion of the client's address
+
+log = logging.getLogger(__name__)
 
 LOCALE_NAMES = {"en": "English", "zh": "中文"}
 WIDTHS = (375, 1024)
 LOCAL_EDITOR = "editor (localhost)"
 
 
-# --- login ------------------------------------------------------------------------------------
+# --- login ---------------------------------------------------------------------------------------
 
 
 def current_editor(request: Request) -> str | None:
@@ -59,7 +74,26 @@ def current_editor(request: Request) -> str | None:
     state = web(request)
     if not state.login_required:
         return LOCAL_EDITOR
-    return state.sessions.read(request.cookies.get(SESSION_COOKIE))
+    session_id = state.sessions.read(request.cookies.get(SESSION_COOKIE))
+    if session_id is None:
+        return None
+    session = read_session(state.engine, session_id, state.now())
+    if session is None:
+        return None
+    if session.account_id is None and session.credential not in bootstrap_tags(state).values():
+        return None  # the configured password or token it was opened with has been changed
+    return session.editor
+
+
+def bootstrap_tags(state: WebState) -> dict[str, str]:
+    """The tag of each configured bootstrap secret, by setting."""
+    web_settings = state.settings.web
+    secrets = {"password": web_settings.editor_password, "token": web_settings.editor_token}
+    return {
+        kind: credential_tag(state.tag_key, value.get_secret_value())
+        for kind, value in secrets.items()
+        if value is not None and value.get_secret_value()
+    }
 
 
 def _login_redirect(request: Request) -> Response:
@@ -74,6 +108,34 @@ def _safe_next(value: str) -> str:
     return "/editor/"
 
 
+def authenticate(state: WebState, name: str, password: str) -> Session | None:
+    """The session a correct login opens: an account's (by name), or the bootstrap login's
+    (no name, or "editor", with web.editor_password or web.editor_token). Slow for accounts
+    (Argon2): call it off the event loop."""
+    if name and name != BOOTSTRAP:
+        found = verify(state.engine, name, password)
+        return Session(found[1], found[0], None) if found else None
+    web_settings = state.settings.web
+    for kind, secret in (
+        ("password", web_settings.editor_password),
+        ("token", web_settings.editor_token),
+    ):
+        if same_secret(password, secret):
+            return Session(BOOTSTRAP, None, bootstrap_tags(state)[kind])
+    return None
+
+
+def _login_page(request: Request, form: Any, status: int, **extra: Any) -> Response:
+    context = {
+        "title": "Editor login",
+        "next": _safe_next(field_text(form, "next")),
+        "name": field_text(form, "name")[:64],
+        **extra,
+    }
+    headers = {"retry-after": str(extra["wait"])} if "wait" in extra else None
+    return render(request, "web/login.html.j2", context, status=status, headers=headers)
+
+
 async def login(request: Request) -> Response:
     state = web(request)
     if request.method == "GET":
@@ -83,21 +145,28 @@ async def login(request: Request) -> Response:
             {"title": "Editor login", "next": _safe_next(request.query_params.get("next", ""))},
         )
     form = await checked_form(request)
-    given = field_text(form, "password")
-    ok = same_secret(given, state.settings.web.editor_password) or same_secret(
-        given, state.settings.web.editor_token
-    )
-    if not ok:
-        return render(
-            request,
-            "web/login.html.j2",
-            {"title": "Editor login", "next": _safe_next(field_text(form, "next")), "wrong": True},
-            status=401,
+    name = field_text(form, "name").lower()[:64]
+    keys = [f"address:{client_ip(request)}", f"account:{name or BOOTSTRAP}"]
+    wait = throttle.retry_after(state.engine, keys, state.now())
+    if wait:
+        log.warning(
+            "editor login refused for %ss: too many failures from %s or for %r",
+            wait,
+            client_ip(request),
+            name or BOOTSTRAP,
         )
+        return _login_page(request, form, 429, wait=wait, minutes=math.ceil(wait / 60))
+    session = await run_in_threadpool(authenticate, state, name, field_text(form, "password"))
+    if session is None:
+        throttle.record_failure(state.engine, keys, state.now())
+        return _login_page(request, form, 401, wrong=True)
+    throttle.forget(state.engine, keys[1])
+    lifetime = dt.timedelta(seconds=state.sessions.max_age)
+    session_id = start_session(state.engine, session, state.now(), lifetime)
     response = RedirectResponse(_safe_next(field_text(form, "next")), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        state.sessions.issue("editor"),
+        state.sessions.issue(session_id),
         max_age=int(state.sessions.max_age),
         httponly=True,
         samesite="strict",
@@ -108,7 +177,12 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """End the session in the database, not only in this browser: a copied cookie dies too."""
     await checked_form(request)
+    state = web(request)
+    session_id = state.sessions.read(request.cookies.get(SESSION_COOKIE))
+    if session_id is not None:
+        end_session(state.engine, session_id)
     response = RedirectResponse("/editor/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -44,9 +44,9 @@ class Clock:
 class Client:
     """A synchronous face on httpx.AsyncClient + ASGITransport (cookies kept across calls)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, address: str = "203.0.113.7") -> None:
         self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 50000)), base_url=BASE
+            transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url=BASE
         )
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
