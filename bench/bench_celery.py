@@ -179,9 +179,9 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 def in_process(config: Path, sink_port: int) -> tuple[float, int]:
     from digest.config import load_settings
+    from digest.delivery.providers.sendgrid import SendGridProvider
+    from digest.delivery.run import send_period
     from digest.period import parse_period
-    from digest.send.run import send_period
-    from digest.send.sendgrid import SendGridProvider
     from digest.storage.db import open_database
 
     settings = load_settings(config, environ={})
@@ -196,8 +196,8 @@ def in_process(config: Path, sink_port: int) -> tuple[float, int]:
 
 def on_celery(config: Path, workers: int, pool: str, concurrency: int) -> tuple[float, int]:
     from digest.config import load_settings
+    from digest.delivery.distributed import send_distributed
     from digest.period import parse_period
-    from digest.send.distributed import send_distributed
     from digest.storage.db import open_database
 
     settings = load_settings(config, environ={})
@@ -254,8 +254,8 @@ def _connects(port: int) -> bool:
 def _measure_smtp(
     port: int, messages: int, message: Any = None, recipients: Any = None
 ) -> tuple[float, float]:
+    from digest.delivery import EditionMessage, Recipient
     from digest.render import placeholders as ph
-    from digest.send import EditionMessage, Recipient
 
     if message is not None:
         return _time_smtp(port, message, recipients)
@@ -293,7 +293,7 @@ def _measure_smtp(
 
 
 def _time_smtp(port: int, message: Any, recipients: Any) -> tuple[float, float]:
-    from digest.send.smtp import SmtpProvider
+    from digest.delivery.providers.smtp import SmtpProvider
 
     messages = len(recipients)
     provider = SmtpProvider(f"smtp://127.0.0.1:{port}", timeout=30)

@@ -145,9 +145,9 @@ def timed_send(url: str, port: int, batch: int, pipeline: bool = True) -> None:
     from sqlalchemy import func, select
 
     from digest.config import Settings
+    from digest.delivery.providers.sendgrid import SendGridProvider
+    from digest.delivery.run import send_period
     from digest.period import parse_period
-    from digest.send.run import send_period
-    from digest.send.sendgrid import SendGridProvider
     from digest.storage.db import open_database
     from digest.storage.schema import deliveries
 

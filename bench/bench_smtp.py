@@ -57,7 +57,7 @@ def _edition() -> Any:
 
 
 def _message(edition: Any) -> Any:
-    from digest.send import EditionMessage
+    from digest.delivery import EditionMessage
 
     return EditionMessage(
         issue_id=1,
@@ -76,8 +76,8 @@ def _message(edition: Any) -> Any:
 
 
 def _recipient(n: int) -> Any:
+    from digest.delivery import Recipient
     from digest.render import placeholders as ph
-    from digest.send import Recipient
 
     url = f"https://news.signal-weekly.net/u/token{n}"
     prefs = f"https://news.signal-weekly.net/p/token{n}"
@@ -97,7 +97,7 @@ def _recipient(n: int) -> Any:
 
 
 def ceiling(port: int, message: Any, count: int) -> float:
-    from digest.send.headers import build_email, serialize
+    from digest.delivery.headers import build_email, serialize
 
     data = serialize(build_email(message, _recipient(0)))
     with smtplib.SMTP("127.0.0.1", port) as client:
@@ -108,7 +108,7 @@ def ceiling(port: int, message: Any, count: int) -> float:
 
 
 def provider_rate(port: int, message: Any, count: int) -> float:
-    from digest.send.smtp import SmtpProvider
+    from digest.delivery.providers.smtp import SmtpProvider
 
     provider = SmtpProvider(f"smtp://127.0.0.1:{port}")
     recipients = [_recipient(n) for n in range(1, count + 1)]
@@ -127,11 +127,11 @@ def full_send_rate(port: int, count: int) -> tuple[float, int]:
     from digest.audience.suppression import email_hash, installation_salt
     from digest.build import build
     from digest.config import Settings
+    from digest.delivery.providers.smtp import SmtpProvider
+    from digest.delivery.run import send_period
     from digest.ingest import ingest
     from digest.period import parse_period
     from digest.resources import example_signals
-    from digest.send.run import send_period
-    from digest.send.smtp import SmtpProvider
     from digest.storage.db import open_database
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from digest import collect
 from digest.config import Settings
 from digest.editions import Edition, build_issue, edition_files, manifest
+from digest.files import private_dir, write_private
 from digest.importers.base import SourceError
 from digest.model import Signal
 from digest.period import Period
@@ -66,14 +67,14 @@ def write_editions(
 ) -> Path:
     """Write each all-classes edition's HTML and text (filled for a sample reader) and a
     manifest listing every edition, interest-set ones included."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)  # member-only text: files 0600, a new folder 0700
     for edition in editions:
         if edition.interests:  # per-interest-set editions live in the database only
             continue
         names = edition_files(edition)
         html, text = preview_copy(edition, base_url)
-        (out_dir / names["html"]).write_text(html, encoding="utf-8")
-        (out_dir / names["text"]).write_text(text, encoding="utf-8")
+        write_private(out_dir / names["html"], html.encode("utf-8"))
+        write_private(out_dir / names["text"], text.encode("utf-8"))
     data = manifest(
         result.period,
         editions,
@@ -82,7 +83,7 @@ def write_editions(
         reused=result.reused,
     )
     path = out_dir / MANIFEST
-    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    write_private(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
     result.out_dir = out_dir
     return path
 

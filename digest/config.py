@@ -6,6 +6,7 @@ configuration reference is checked against these declarations by a test, so docs
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -78,7 +79,17 @@ class Sources(_Section):
         default_factory=list,
         description="Files, folders and feed URLs the main job ingests; empty = bundled examples.",
     )
-    feed_timeout: float = Field(10.0, gt=0, description="Seconds before a feed fetch gives up.")
+    feed_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds one feed fetch may take in all (connect, headers and body), "
+        "however slowly the server sends.",
+    )
+    feed_max_bytes: int = Field(
+        10_000_000,
+        gt=0,
+        description="Largest feed accepted, in bytes (a URL's response or a feed file).",
+    )
     category_map: dict[str, str] = Field(
         default_factory=dict,
         description='Feed category → market class, e.g. `{ "ai-policy" = "Policy Track" }`.',
@@ -310,8 +321,29 @@ class Web(_Section):
         10, ge=1, description="Sign-up requests one client address may make per hour."
     )
     subscribe_per_address_per_day: int = Field(
-        3, ge=1, description="Confirmation emails one email address may receive per day."
+        3,
+        ge=1,
+        description="Confirmation emails one mailbox may receive per day (`+tags`, and dots at "
+        "Gmail, do not make another mailbox).",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` names "
+        "the client; none by default, so the client is the connection's own address.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        out = []
+        for item in value:
+            try:
+                out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                ) from None
+        return out
 
 
 class Celery(_Section):

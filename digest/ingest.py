@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from digest.config import Sources
-from digest.importers.base import Parsed, Reader, SourceError, read_text
+from digest.importers.base import Parsed, Reader, SourceError, SourceWarning, read_text
 from digest.importers.feeds import FEED_EXTENSIONS, is_feed_url, read_feed
 from digest.importers.jsonrecords import read_json, read_jsonl
 from digest.importers.markdown import read_markdown
@@ -38,6 +38,7 @@ class SourceReport:
     source: str
     signals: int = 0
     errors: list[SourceError] = field(default_factory=list)
+    warnings: list[SourceWarning] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +49,11 @@ class IngestReport:
     @property
     def errors(self) -> list[SourceError]:
         return [e for s in self.sources for e in s.errors]
+
+    @property
+    def warnings(self) -> list[SourceWarning]:
+        """Faults recovered from: the records imported; an editor may want to look."""
+        return [w for s in self.sources for w in s.warnings]
 
     @property
     def signals(self) -> int:
@@ -80,7 +86,10 @@ def parse_source(location: str, sources: Sources) -> Parsed:
         suffix = Path(location).suffix.lower()
         if is_feed_url(location) or suffix in FEED_EXTENSIONS:
             return read_feed(
-                location, timeout=sources.feed_timeout, category_map=sources.category_map
+                location,
+                timeout=sources.feed_timeout,
+                max_bytes=sources.feed_max_bytes,
+                category_map=sources.category_map,
             )
         return READERS[suffix](location, read_text(Path(location)))
     except SourceError as exc:
@@ -143,7 +152,9 @@ def ingest(
     group: list[Parsed] = []
     pending = 0
     for parsed in parse_all(paths, sources, published, progress):
-        report.sources.append(SourceReport(parsed.source, len(parsed.signals), parsed.errors))
+        report.sources.append(
+            SourceReport(parsed.source, len(parsed.signals), parsed.errors, parsed.warnings)
+        )
         if parsed.signals:
             group.append(parsed)
             pending += len(parsed.signals)
@@ -158,10 +169,16 @@ def ingest(
 def load_signals(
     paths: Iterable[str], sources: Sources, published: dt.date | None = None
 ) -> tuple[list[Signal], list[SourceError]]:
-    """Signals straight from files, no database (for `ingest --json` and `build --signals`)."""
-    signals: list[Signal] = []
-    errors: list[SourceError] = []
+    """Signals straight from files, no database (for `build --signals`); errors, no warnings."""
+    loaded = load_all(paths, sources, published)
+    return loaded.signals, loaded.errors
+
+
+def load_all(paths: Iterable[str], sources: Sources, published: dt.date | None = None) -> Parsed:
+    """Every source's signals, errors and warnings together (for `ingest --json`)."""
+    loaded = Parsed(source="")
     for parsed in parse_all(paths, sources, published):
-        signals.extend(parsed.signals)
-        errors.extend(parsed.errors)
-    return signals, errors
+        loaded.signals.extend(parsed.signals)
+        loaded.errors.extend(parsed.errors)
+        loaded.warnings.extend(parsed.warnings)
+    return loaded

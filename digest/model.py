@@ -18,8 +18,26 @@ from digest.text import language_of
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
 TierName = Literal["A", "A/B", "B/C", "C/D", "D"]
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
-Paragraphs = dict[Lang, list[Text]]
+
+# Size caps: generous for any real signal, bounded so a hostile or broken source cannot store
+# megabytes that every build then renders (README "The signal schema" lists them).
+ID_MAX = 200  # the database's key column
+TITLE_MAX = 1_000
+ADDRESS_MAX = 2_048  # `url` and `source` (a path or feed URL)
+LABEL_MAX = 200  # signal_type, region, market_class (a database column), tier_label
+LINE_MAX = 2_000  # one item of a list, the evidence line, the time horizon
+TEXT_MAX = 10_000  # one summary or body paragraph, each member-only text
+PARAGRAPHS_MAX = 100  # paragraphs per language in `summary` and in `body`
+ITEMS_MAX = 100  # items of a list field
+
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=ADDRESS_MAX)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=LABEL_MAX)]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=LINE_MAX)]
+Prose = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX)]
+Paragraphs = dict[Lang, Annotated[list[Prose], Field(max_length=PARAGRAPHS_MAX)]]
+Items = Annotated[list[Line], Field(max_length=ITEMS_MAX)]
 
 MembershipTier = Literal["open", "strategy_circle", "leadership_alliance"]
 MEMBERSHIP_TIERS: tuple[MembershipTier, ...] = ("open", "strategy_circle", "leadership_alliance")
@@ -47,32 +65,34 @@ class Signal(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    titles: dict[Lang, Text] = Field(default_factory=dict)
-    url: Text | None = None
-    source: Text | None = None
+    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ID_MAX)]
+    title: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)
+    ]
+    titles: dict[Lang, Title] = Field(default_factory=dict)
+    url: Address | None = None
+    source: Address | None = None
     summary: Paragraphs = Field(default_factory=dict)
     body: Paragraphs = Field(default_factory=dict)
-    see_also: list[Text] = Field(default_factory=list)
-    signal_type: Text | None = None
-    region: Text | None = None
-    market_class: Text | None = None
+    see_also: Items = Field(default_factory=list)
+    signal_type: Label | None = None
+    region: Label | None = None
+    market_class: Label | None = None
     confidence: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
     tier: TierName | None = None
-    tier_label: Text | None = None
+    tier_label: Label | None = None
     internal: bool = False
-    evidence: Text | None = None
+    evidence: Line | None = None
     published: dt.date | None = None
-    operating_surface: list[Text] = Field(default_factory=list)
-    market_context: list[Text] = Field(default_factory=list)
-    watch: list[Text] = Field(default_factory=list)
-    operational_relevance: Text | None = None
-    time_horizon: Text | None = None
-    trend_context: Text | None = None
-    relationship_evidence: Text | None = None
-    failure_paths: Text | None = None
-    source_notes: Text | None = None
+    operating_surface: Items = Field(default_factory=list)
+    market_context: Items = Field(default_factory=list)
+    watch: Items = Field(default_factory=list)
+    operational_relevance: Prose | None = None
+    time_horizon: Line | None = None
+    trend_context: Prose | None = None
+    relationship_evidence: Prose | None = None
+    failure_paths: Prose | None = None
+    source_notes: Prose | None = None
 
     @model_validator(mode="after")
     def _tier_follows_scale(self) -> Signal:

@@ -95,12 +95,13 @@ def ingest_sources(settings: Settings, engine: Engine) -> str:
 
     paths = settings.sources.paths or [str(example_signals())]
     report = ingest(engine, paths, settings.sources)
-    for error in report.errors:
-        log.warning("ingest: %s", error)
+    for problem in [*report.warnings, *report.errors]:
+        log.warning("ingest: %s", problem)
     counts = report.counts
     return (
         f"ingested {report.signals} signals from {len(report.sources)} sources "
-        f"({counts.new} new, {counts.updated} updated, {len(report.errors)} errors)"
+        f"({counts.new} new, {counts.updated} updated, {len(report.errors)} errors, "
+        f"{len(report.warnings)} warnings)"
     )
 
 
@@ -157,8 +158,8 @@ def default_steps() -> PipelineSteps:
     # Imported here: the send package imports the editions and audience code, which the
     # scheduler's start-up does not otherwise need. In-process, or through Celery workers when
     # celery.enabled (the distributed module decides per run, from its settings).
-    from digest.send.distributed import send_for_schedule
-    from digest.send.notify import notify_editors
+    from digest.delivery.distributed import send_for_schedule
+    from digest.delivery.notify import notify_editors
 
     return PipelineSteps(send=send_for_schedule, notify=notify_editors)
 

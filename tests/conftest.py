@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -68,3 +69,25 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine = open_database(db_url)
     yield engine
     engine.dispose()
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    """The process umask set to `mask` for the block."""
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The common default umask (files 0644, folders 0755 unless the code says otherwise)."""
+    with umask(0o022):
+        yield
+
+
+def mode(path: Path) -> int:
+    """A file's permission bits (0o600, 0o700, ...)."""
+    return path.stat().st_mode & 0o777

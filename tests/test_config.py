@@ -51,6 +51,16 @@ def test_unknown_time_zone_is_rejected(tmp_path: Path) -> None:
         load_settings(path, environ={})
 
 
+def test_trusted_proxies_are_addresses_or_networks(tmp_path: Path) -> None:
+    path = write(tmp_path, "[web]\ntrusted_proxies = ['10.0.0.5', '10.1.0.0/16', 'proxy']\n")
+    with pytest.raises(ConfigError, match=r"web\.trusted_proxies: .*'proxy' is not an IP"):
+        load_settings(path, environ={})
+
+
+def test_trusted_proxies_default_to_none(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, ""), environ={}).web.trusted_proxies == []
+
+
 def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[publication\n")
     with pytest.raises(ConfigError, match=r"digest\.toml: not valid TOML"):

@@ -118,3 +118,14 @@ def test_a_source_the_database_refuses_is_reported_and_the_rest_stored(
     ]
     with engine.connect() as conn:
         assert count_signals(conn) == 1
+
+
+def test_sources_feed_max_bytes_caps_a_feed_file(tmp_path: Path) -> None:
+    feed = tmp_path / "desk.rss"
+    feed.write_bytes(b'<rss version="2.0"><channel><item><title>A</title></item></channel></rss>')
+    _, small = load_signals([str(feed)], Sources(feed_max_bytes=20))
+    signals, default = load_signals([str(feed)], Sources())
+    assert [e.reason for e in small] == [
+        "feed too large: more than 20 bytes (sources.feed_max_bytes)"
+    ]
+    assert (len(signals), default) == (1, [])

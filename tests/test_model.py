@@ -88,3 +88,42 @@ def test_internal_monitoring_evidence_marks_the_signal_internal() -> None:
 
 def test_other_evidence_leaves_the_signal_unrated() -> None:
     assert Signal(id="x", title="T", evidence="Trade press").tier is None
+
+
+HUGE = "x" * 1_000_001
+MANY = ["x"] * 10_001
+TEXT_FIELDS = [
+    "id", "title", "url", "source", "signal_type", "region", "market_class", "tier_label",
+    "evidence", "operational_relevance", "time_horizon", "trend_context",
+    "relationship_evidence", "failure_paths", "source_notes",
+]  # fmt: skip
+LIST_FIELDS = ["see_also", "operating_surface", "market_context", "watch"]
+OVERSIZED = [
+    *((name, HUGE) for name in TEXT_FIELDS),
+    ("titles", {"en": HUGE}),
+    *((name, {"en": [HUGE]}) for name in ("summary", "body")),
+    *((name, {"en": MANY}) for name in ("summary", "body")),
+    *((name, [HUGE]) for name in LIST_FIELDS),
+    *((name, MANY) for name in LIST_FIELDS),
+]
+
+
+def test_the_cap_tests_cover_every_text_and_list_field() -> None:
+    covered = {name for name, _ in OVERSIZED}
+    uncapped = {"confidence", "tier", "internal", "published"}  # numbers, enums, bool, date
+    assert covered | uncapped == set(SIGNAL_FIELDS)
+
+
+@pytest.mark.parametrize(("field", "value"), OVERSIZED)
+def test_every_text_and_list_field_has_a_size_cap(field: str, value: object) -> None:
+    """Review finding: a 200 MB body was stored and the build took 28 s and 2.4 GB."""
+    fields: dict[str, object] = {"id": "x", "title": "T", field: value}
+    with pytest.raises(ValidationError) as info:
+        Signal.model_validate(fields)
+    (error,) = info.value.errors()
+    assert error["loc"][0] == field and error["type"] in ("string_too_long", "too_long")
+
+
+def test_generous_values_are_within_the_caps() -> None:
+    paragraph = "word " * 1_900  # ~9,500 characters: a long paragraph, not a dump
+    Signal(id="x" * 200, title="T" * 1_000, body={"en": [paragraph] * 100}, watch=["w"] * 100)

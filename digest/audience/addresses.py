@@ -63,6 +63,24 @@ def normalize_email(raw: str) -> str:
     return info.normalized.lower()
 
 
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox a normalized address delivers to, for limits on how often we mail it.
+
+    `ann+1@`, `ann+2@`, … are one mailbox almost everywhere (sub-addressing), and Gmail also
+    ignores dots in the local part and answers to both of its domains. An attacker who types
+    those variations must still be counting against one mailbox. This is for limits only: the
+    address stored and mailed stays exactly what the person typed.
+    """
+    local, _, domain = email.rpartition("@")
+    base = local.split("+", 1)[0] or local
+    if domain in GMAIL_DOMAINS:
+        return f"{base.replace('.', '') or base}@gmail.com"
+    return f"{base}@{domain}"
+
+
 def header_address(name: str, email: str) -> str:
     """A `To:` value for `name <email>`: the name cleaned and quoted or encoded, never a new line.
 

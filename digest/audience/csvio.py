@@ -89,6 +89,7 @@ class ImportReport:
     made_unmailable: int = 0
     not_resubscribed: int = 0
     bad_rows: int = 0
+    bad_lines: int = 0  # the lines those bad rows covered: a stray quote can swallow thousands
     problems: list[RowProblem] = field(default_factory=list)
     notes: list[RowProblem] = field(default_factory=list)
     file_error: str | None = None
@@ -96,7 +97,9 @@ class ImportReport:
     def problem(
         self, line: int, reason: str, *, bad_row: bool = True, end: int | None = None
     ) -> None:
-        self.bad_rows += bad_row
+        if bad_row:
+            self.bad_rows += 1
+            self.bad_lines += (end if end is not None and end > line else line) - line + 1
         if len(self.problems) < LISTED:
             self.problems.append(RowProblem(line, reason, end))
 
@@ -112,6 +115,16 @@ class ImportReport:
     def imported(self) -> int:
         """Rows stored as the file says (added, updated or already so)."""
         return self.added + self.updated + self.unchanged
+
+    def _bad(self) -> str:
+        """The bad rows, and the lines they cover when a quote made one row of many lines."""
+        rows = f"{self.bad_rows:,} bad {'row' if self.bad_rows == 1 else 'rows'}"
+        if self.bad_lines == self.bad_rows:
+            return f"{rows} skipped"
+        return (
+            f"{rows} skipped, covering {self.bad_lines:,} lines (a stray quote made one row "
+            "of many lines; none of them was imported: see the line report)"
+        )
 
     def summary(self) -> str:
         """One line whose counts add up: imported + not re-subscribed + bad = rows."""
@@ -131,7 +144,7 @@ class ImportReport:
                 "complained before and stay suppressed)"
             )
         if self.bad_rows:
-            text += f"; {self.bad_rows} bad rows skipped"
+            text += "; " + self._bad()
         if self.dry_run:
             text += " (dry run: nothing written)"
         return text

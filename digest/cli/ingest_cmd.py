@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from digest.cli.context import AppContext, fail, make_console, stderr_is_terminal
 from digest.importers.base import SourceError
-from digest.ingest import IngestReport, ingest, load_signals
+from digest.ingest import IngestReport, ingest, load_all
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -48,15 +48,18 @@ def summary(report: IngestReport) -> str:
     stored = counts.new + counts.updated + counts.unchanged
     merged = report.signals - stored
     failed = sum(1 for s in report.sources if s.errors)
+    warned = len(report.warnings)
     return (
         f"{report.signals} signals from {len(report.sources)} sources: "
         f"{counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged"
         + (f" ({merged} read from a second source, merged)" if merged else "")
         + (f"; {failed} sources had errors" if failed else "")
+        + (f"; {warned} {'warning' if warned == 1 else 'warnings'} (imported)" if warned else "")
     )
 
 
-def print_errors(errors: list[SourceError]) -> None:
+def print_errors(errors: Sequence[SourceError]) -> None:
+    """One per line on stderr; a SourceWarning prints as `source:line: warning: reason`."""
     for error in errors:
         typer.echo(str(error), err=True)
 
@@ -90,17 +93,21 @@ def ingest_command(
     """Import signals into the database (or print them with --json).
 
     Each bad file or record is reported as `path:line: reason`; the others still import, and the
-    exit status is 1 when anything failed. Re-importing a changed signal updates it in place.
+    exit status is 1 when anything failed. A fault recovered from (an HTML entity in a feed) is
+    reported as `path:line: warning: reason` and imports. Re-importing a changed signal updates
+    it in place.
     """
     app: AppContext = ctx.obj
     date = _parse_date(published)
     if as_json:
-        signals, errors = load_signals(paths, app.settings.sources, date)
-        sys.stdout.buffer.write(orjson.dumps([s.to_json_dict() for s in signals]) + b"\n")
-        print_errors(errors)
-        raise typer.Exit(1 if errors else 0)
+        loaded = load_all(paths, app.settings.sources, date)
+        sys.stdout.buffer.write(orjson.dumps([s.to_json_dict() for s in loaded.signals]) + b"\n")
+        print_errors(loaded.warnings)
+        print_errors(loaded.errors)
+        raise typer.Exit(1 if loaded.errors else 0)
     with source_progress() as progress:
         report = ingest(app.engine, paths, app.settings.sources, date, progress)
+    print_errors(report.warnings)
     print_errors(report.errors)
     typer.echo(f"Stored {summary(report)}", err=True)
     raise typer.Exit(1 if report.errors else 0)

@@ -46,6 +46,7 @@ def run_command(ctx: typer.Context) -> None:
         console.print(f"No sources configured: using the bundled examples in {paths[0]}")
     with source_progress() as progress:
         report = ingest(app.engine, paths, app.settings.sources, progress=progress)
+    print_errors(report.warnings)
     print_errors(report.errors)
     console.print(
         f"Ingested into {display_url(app.settings.database.url)}: {summary(report)}",

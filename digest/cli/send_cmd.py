@@ -1,4 +1,4 @@
-"""`digest send`, `digest check` and `digest stats`: thin wrappers over digest.send.
+"""`digest send`, `digest check` and `digest stats`: thin wrappers over digest.delivery.
 
 Exit status of `digest send`: 0 when every eligible recipient was accepted (or skipped as
 suppressed), 3 when the only shortfall is uncertain (or still pending) batches, 1 when anything
@@ -20,12 +20,12 @@ from rich.table import Table
 from digest.cli.build_cmd import PeriodOpt, resolve_period
 from digest.cli.context import AppContext, fail, stderr_is_terminal
 from digest.config import ConfigError
+from digest.delivery import PROVIDERS, make_provider
+from digest.delivery.check import Problem, failures, run_checks
+from digest.delivery.events import RejectedEvent, edition_stats, rejected_summary
+from digest.delivery.run import REAL_PROVIDERS, SendError, SendReport, outbox_files, send_period
 from digest.model import MEMBERSHIP_TIERS
 from digest.period import Period, latest_week_with
-from digest.send import PROVIDERS, make_provider
-from digest.send.check import Problem, failures, run_checks
-from digest.send.events import edition_stats
-from digest.send.run import REAL_PROVIDERS, SendError, SendReport, outbox_files, send_period
 from digest.storage.signals import latest_published
 
 ProviderOpt = Annotated[
@@ -143,7 +143,7 @@ def send_command(
     try:
         with send_progress(not as_json) as progress:
             if executor == "celery":
-                from digest.send.distributed import send_distributed
+                from digest.delivery.distributed import send_distributed
 
                 sender.close()  # the workers make their own
                 report = send_distributed(
@@ -201,7 +201,7 @@ def check_command(
 ) -> None:
     """Preflight a real send: From address, https base URL, secret key, provider credentials,
     templates and the editions' inbox checks. Exit 1 on any failure."""
-    from digest.send.run import configured_provider
+    from digest.delivery.run import configured_provider
 
     app: AppContext = ctx.obj
     name = provider or configured_provider(app.settings)
@@ -219,12 +219,18 @@ def check_command(
 
 def stats_command(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt = False) -> None:
     """Per edition: sent, delivered, bounced, complaints, unsubscribes, opens, clicks (from the
-    ledger and SendGrid's events; opens and clicks count readers, not events)."""
+    ledger and SendGrid's events; each counts people, not events), then any webhook events
+    rejected."""
     app: AppContext = ctx.obj
     chosen = resolve_period(period, app.settings)
     rows = edition_stats(app.engine, chosen)
+    rejected, latest = rejected_summary(app.engine)
     if as_json:
-        data = {"period": chosen.key, "editions": [r.as_dict() for r in rows]}
+        data = {
+            "period": chosen.key,
+            "editions": [r.as_dict() for r in rows],
+            "rejected_events": {"total": rejected, "latest": [e.as_dict() for e in latest]},
+        }
         typer.echo(orjson.dumps(data).decode())
         return
     table = Table(title=f"Editions of {chosen.key}", title_justify="left")
@@ -240,6 +246,18 @@ def stats_command(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt
     Console().print(table)
     if not rows:
         Console().print(f"No issue for {chosen.key} yet.")
+    _print_rejected(rejected, latest)
+
+
+def _print_rejected(total: int, latest: list[RejectedEvent]) -> None:
+    """Webhook events refused one by one: an operator's to look at (a bug on either side)."""
+    if not total:
+        return
+    console = Console(highlight=False)
+    console.print(f"{total} webhook events rejected (all time); the newest:", markup=False)
+    for e in latest:
+        when = e.received_at.strftime("%Y-%m-%d %H:%M")
+        console.print(f"  {when}  {e.provider_event_id or '-'}  {e.reason}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

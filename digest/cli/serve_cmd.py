@@ -27,6 +27,7 @@ def serve_command(
     import uvicorn  # the server only when serving: every other command starts faster
 
     from digest.web.app import EditorConfigError, create_app
+    from digest.web.security import UVICORN_OPTIONS
 
     app: AppContext = ctx.obj
     weak = weak_secrets(app.settings)
@@ -37,7 +38,7 @@ def serve_command(
     except EditorConfigError as exc:
         fail(str(exc))
     typer.echo(f"digest: serving on http://{host}:{port}/ (editor pages at /editor/)", err=True)
-    uvicorn.run(web_app, host=host, port=port, server_header=False, log_level="info")
+    uvicorn.run(web_app, host=host, port=port, log_level="info", **UVICORN_OPTIONS)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,7 @@
 """`digest worker`: a Celery worker that sends batches for `digest send --executor celery`.
 
 Thin: the worker is Celery's own (`app.worker_main`), configured from the same settings as the
-sender (`digest.send.distributed.make_app`), so a worker on another machine needs only the same
+sender (`digest.delivery.distributed.make_app`), so a worker on another machine needs only the same
 digest.toml: the database URL, the broker URL and the provider's credentials.
 """
 
@@ -43,7 +43,7 @@ def worker_command(
     go during a send. A worker killed mid-batch is safe: its batch is finished by another or
     reported uncertain, never sent twice.
     """
-    from digest.send.distributed import make_app
+    from digest.delivery.distributed import make_app
 
     app: AppContext = ctx.obj
     if pool not in POOLS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -30,13 +31,25 @@ class SourceError(Exception):
         return f"{where}: {self.reason}"
 
 
+class SourceWarning(SourceError):
+    """A fault the importer recovered from: the record imported, but an editor should look.
+
+    Printed as `source:line: warning: reason`; unlike an error it does not fail the ingest.
+    """
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where}: warning: {self.reason}"
+
+
 @dataclass
 class Parsed:
-    """What one source yielded: the valid signals and one error per bad record."""
+    """What one source yielded: the valid signals, one error per bad record, and warnings."""
 
     source: str
     signals: list[Signal] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
+    warnings: list[SourceWarning] = field(default_factory=list)
 
 
 Reader = Callable[[str, str], Parsed]
@@ -62,5 +75,19 @@ def describe_validation_error(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"]) or "record"
-        out.append((name, err["msg"]))
+        out.append((name, _over_cap(err) or err["msg"]))
     return out
+
+
+def _over_cap(err: Any) -> str | None:
+    """A size cap's message with the size found, e.g. `250,000 characters; the cap is 10,000`."""
+    cap = (err.get("ctx") or {}).get("max_length")
+    if err["type"] == "string_too_long" and isinstance(err.get("input"), str):
+        found, unit = len(err["input"]), "characters"
+    elif err["type"] == "too_long":
+        found, unit = err["ctx"].get("actual_length"), "items"
+    else:
+        return None
+    if found is None or cap is None:
+        return None
+    return f"too long: {found:,} {unit}; the cap is {cap:,} (README: The signal schema)"

@@ -1,27 +1,27 @@
 """RSS and Atom feeds (through feedparser), from a file path or an http(s) URL.
 
 Each entry becomes a signal: title, summary, published date, link; its first category becomes the
-market class, through the configurable map (a category not in the map is used as written). A
-feed that cannot be fetched or parsed is one SourceError; the other sources still import.
+market class, through the configurable map (a category not in the map is used as written).
+
+Feeds are written by many hands, so the importer takes what feedparser recovers and says what it
+did: a recoverable fault (an HTML entity XML does not define, a mismatched tag, a wrong encoding
+declaration) is a warning naming the entry and line (see `feedfaults`); an entry it cannot turn
+into a signal is an error naming the entry; only a feed that cannot be fetched, is too large or
+is no feed at all is one SourceError for the whole source, and the other sources still import.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import urllib.error
-import urllib.request
+import io
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import feedparser
-from pydantic import ValidationError
-from selectolax.lexbor import LexborHTMLParser
 
-from digest import __version__
-from digest.importers.base import Parsed, SourceError, describe_validation_error
-from digest.model import Signal
-from digest.text import derived_id, language_of
+from digest.importers.base import Parsed, SourceError, SourceWarning
+from digest.importers.entries import EntryProblem, entry_signal
+from digest.importers.feedfaults import Fault, faults
+from digest.importers.fetch import fetch
 
 FEED_EXTENSIONS = (".xml", ".rss", ".atom")
 
@@ -30,78 +30,81 @@ def is_feed_url(location: str) -> bool:
     return location.startswith(("http://", "https://"))
 
 
-def fetch(location: str, timeout: float) -> bytes:
-    """The feed's bytes; any network failure is a SourceError that names the URL."""
-    request = urllib.request.Request(location, headers={"User-Agent": f"digest/{__version__}"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return bytes(response.read())
-    except urllib.error.HTTPError as exc:
-        raise SourceError(location, f"feed unreachable: HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        raise SourceError(location, f"feed unreachable: {exc.reason}") from None
-    except (TimeoutError, OSError) as exc:
-        raise SourceError(location, f"feed unreachable: {exc or 'timed out'}") from None
+def _entry_label(number: int, title: str) -> str:
+    shown = title if len(title) <= 60 else title[:59] + "…"
+    return f"entry {number} {shown!r}" if shown else f"entry {number}"
 
 
-def _plain(html: str) -> str:
-    tree = LexborHTMLParser(html)
-    return " ".join((tree.text(separator=" ") if tree.body or tree.root else html).split())
+def _parse(data: bytes, base_url: str | None) -> feedparser.FeedParserDict:
+    """feedparser's reading of `data`. A stream, never bytes: feedparser opens bytes that name a
+    file as that file (a feed whose body is `/dev/zero` would never end)."""
+    headers = {"content-location": base_url} if base_url else None
+    return feedparser.parse(io.BytesIO(data), response_headers=headers)
 
 
-def _published(entry: Mapping[str, Any]) -> dt.date | None:
-    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-    return dt.date(*stamp[:3]) if stamp else None  # feedparser gives UTC struct_time
-
-
-def _market_class(entry: Mapping[str, Any], category_map: Mapping[str, str]) -> str | None:
-    tags = entry.get("tags") or []
-    if not tags or not tags[0].get("term"):
-        return None
-    term = str(tags[0]["term"]).strip()
-    lowered = {k.casefold(): v for k, v in category_map.items()}
-    return lowered.get(term.casefold(), term)
-
-
-def entry_signal(entry: Mapping[str, Any], source: str, category_map: Mapping[str, str]) -> Signal:
-    title = _plain(entry.get("title") or "")
-    summary = _plain(entry.get("summary") or "")
-    return Signal(
-        id=str(entry.get("id") or entry.get("link") or derived_id(title)),
-        title=title,
-        titles={language_of(title): title} if title else {},
-        url=entry.get("link") or None,
-        source=source,
-        summary={language_of(summary): [summary]} if summary else {},
-        market_class=_market_class(entry, category_map),
-        published=_published(entry),
-    )
-
-
-def parse_feed(source: str, data: bytes, category_map: Mapping[str, str]) -> Parsed:
-    feed = feedparser.parse(data)
-    exc = feed.get("bozo_exception")
-    if feed.bozo and not isinstance(exc, feedparser.CharacterEncodingOverride):
-        line = exc.getLineNumber() if hasattr(exc, "getLineNumber") else None
-        raise SourceError(source, f"not a valid RSS or Atom feed: {exc}", line)
-    if not feed.version and not feed.entries:
+def parse_feed(
+    source: str, data: bytes, category_map: Mapping[str, str], base_url: str | None = None
+) -> Parsed:
+    """The feed's entries as signals; `base_url` resolves relative links (the fetched URL)."""
+    feed = _parse(data, base_url)
+    if not feed.get("version") and not feed.entries:
         raise SourceError(source, "not an RSS or Atom feed (no feed element found)")
+    found = faults(feed, data)
+    fatal = {f.entry for f in found if f.fatal}
     parsed = Parsed(source)
+    titles: dict[int, str] = {}
     for number, entry in enumerate(feed.entries, start=1):
+        if number in fatal:
+            continue
         try:
-            parsed.signals.append(entry_signal(entry, source, category_map))
-        except ValidationError as exc:
-            field, message = describe_validation_error(exc)[0]
-            parsed.errors.append(SourceError(source, f"entry {number}: {field}: {message}"))
+            signal, notes = entry_signal(entry, source, category_map)
+        except EntryProblem as exc:
+            label = _entry_label(number, exc.title)
+            parsed.errors.append(SourceError(source, f"{label}: {exc}"))
+            continue
+        titles[number] = signal.title
+        parsed.signals.append(signal)
+        label = _entry_label(number, signal.title)
+        parsed.warnings += [SourceWarning(source, f"{label}: {note}") for note in notes]
+    parsed.errors += [_fault_error(source, f, feed) for f in found if f.fatal]
+    parsed.warnings += [_fault_warning(source, f, titles) for f in found if not f.fatal]
     return parsed
 
 
-def read_feed(location: str, *, timeout: float, category_map: Mapping[str, str]) -> Parsed:
-    if is_feed_url(location):
-        data = fetch(location, timeout)
+def _fault_error(source: str, fault: Fault, feed: feedparser.FeedParserDict) -> SourceError:
+    assert fault.entry is not None
+    title = str(feed.entries[fault.entry - 1].get("title") or "")
+    label = _entry_label(fault.entry, " ".join(title.split()))
+    return SourceError(source, f"{label}: {fault.reason}; not imported", fault.line)
+
+
+def _fault_warning(source: str, fault: Fault, titles: Mapping[int, str]) -> SourceWarning:
+    if fault.entry is None:
+        where = "feed header (outside any entry)" if fault.line is not None else "feed"
     else:
-        try:
-            data = Path(location).read_bytes()
-        except OSError as exc:
-            raise SourceError(location, f"cannot read file: {exc.strerror or exc}") from None
-    return parse_feed(location, data, category_map)
+        where = _entry_label(fault.entry, titles.get(fault.entry, ""))
+    return SourceWarning(source, f"{where}: {fault.reason}", fault.line)
+
+
+def _read_file(location: str, max_bytes: int) -> bytes:
+    try:
+        with Path(location).open("rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except OSError as exc:
+        raise SourceError(location, f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise SourceError(
+            location,
+            f"feed too large: more than {max_bytes:,} bytes (sources.feed_max_bytes)",
+        )
+    return data
+
+
+def read_feed(
+    location: str, *, timeout: float, max_bytes: int, category_map: Mapping[str, str]
+) -> Parsed:
+    """The feed at `location` (URL or file); a URL gets `timeout` seconds for the whole fetch."""
+    if is_feed_url(location):
+        data = fetch(location, timeout=timeout, max_bytes=max_bytes)
+        return parse_feed(location, data, category_map, base_url=location)
+    return parse_feed(location, _read_file(location, max_bytes), category_map)

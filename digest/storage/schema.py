@@ -167,6 +167,19 @@ events = Table(
     Column("data", JSON, nullable=False),
 )
 
+# Webhook events refused one by one (an id out of range, a missing kind, ...), kept with the
+# reason so an operator sees them in `digest stats`; `data` is the raw event as ASCII JSON text
+# (it may hold what the `events` columns cannot: NUL, lone surrogates, huge numbers).
+rejected_events = Table(
+    "rejected_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("provider_event_id", String(200), nullable=True),  # sg_event_id when readable
+    Column("reason", Text, nullable=False),
+    Column("data", Text, nullable=False),
+)
+
 # What the scheduler did: every fire, skip (missed beyond the grace), error and pipeline result.
 # `digest schedule list` reads it; a duplicate fire shows up here as a second, harmless row.
 schedule_runs = Table(

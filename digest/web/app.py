@@ -34,20 +34,24 @@ from starlette.routing import BaseRoute, Route
 
 from digest.audience.tokens import LinkSigner
 from digest.config import Settings
+from digest.delivery import Provider, make_provider
+from digest.delivery.links import signing_keys
 from digest.render.engine import Renderer, template_dirs
-from digest.send import Provider, make_provider
-from digest.send.links import signing_keys
 from digest.web.accounts import has_accounts
 from digest.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
     BodyLimit,
     Csrf,
+    HeadAsGet,
+    Network,
     RateLimiter,
     SecurityHeaders,
     Sessions,
+    forwarded_client,
     page_csp,
     plain_keys,
+    proxy_networks,
     script_hash,
 )
 
@@ -89,6 +93,7 @@ class WebState:
     now: Callable[[], dt.datetime]
     tag_key: str = ""
     """Key of the tags that tie bootstrap sessions to the configured password or token."""
+    trusted_proxies: tuple[Network, ...] = ()
     width_script: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -104,6 +109,18 @@ class WebState:
 def web(request: Request) -> WebState:
     state: WebState = request.app.state.web
     return state
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for every limit and log line in the app: use this, never `request.client`.
+
+    The connection's address, or, when that is one of `web.trusted_proxies`, the client the
+    proxies forwarded (`security.forwarded_client`). uvicorn runs with its own proxy-header
+    handling off (`security.UVICORN_OPTIONS`), so the connection's address here is the real one.
+    """
+    peer = request.client.host if request.client else "unknown"
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return forwarded_client(peer, forwarded, web(request).trusted_proxies)
 
 
 def _keys(settings: Settings) -> list[str]:
@@ -180,6 +197,7 @@ def create_app(
         per_address=RateLimiter(settings.web.subscribe_per_address_per_day, 86400, clock),
         now=now or (lambda: dt.datetime.now(dt.UTC)),
         tag_key=keys[0],
+        trusted_proxies=proxy_networks(settings.web.trusted_proxies),
         width_script=script,
     )
     routes: list[BaseRoute] = [
@@ -192,6 +210,7 @@ def create_app(
         *webhooks.routes(),
     ]
     middleware = [
+        Middleware(HeadAsGet),  # outermost: every route and middleware sees a HEAD as its GET
         Middleware(SecurityHeaders, csp=page_csp([script_hash(script)])),
         Middleware(
             BodyLimit,
@@ -217,7 +236,7 @@ def _provider_factory(
     settings: Settings, given: Provider | Callable[[], Provider] | None
 ) -> Callable[[], Provider]:
     if given is None:
-        from digest.send.run import configured_provider
+        from digest.delivery.run import configured_provider
 
         name = settings.web.provider or configured_provider(settings)
         return lambda: make_provider(name, settings)

@@ -2,7 +2,9 @@
 
 What is public is decided by the same policy as the emails: pages are built from the Open tier's
 edition or its view of a signal (`build_item` with the Open policy), so a member-only field can
-no more reach a public page than an Open email. Unsent issues are not public.
+no more reach a public page than an Open email. Unsent issues are not public; a signal's page and
+an issue's class pages (what the emails link to) become public when the issue's sending begins,
+so a reader's click works mid-send while next week's signals stay embargoed. Editors see them all.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Connection, or_, select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +31,7 @@ from digest.web.app import WebState, render, web
 from digest.web.editor import current_editor, edition_response, edition_rows, pick_edition
 
 SENT = ("sent",)
+SENDING = ("sending", "sent")
 
 
 def _lang(request: Request) -> Lang:
@@ -48,6 +51,31 @@ def sent_issues(state: WebState) -> list[Any]:
 
 def _is_public(row: Any) -> bool:
     return row is not None and (row.status in SENT or row.sent_at is not None)
+
+
+def _sending_begun(row: Any) -> bool:
+    """Whether the issue's emails (and so its links) have started going out."""
+    return row.status in SENDING or row.send_started_at is not None or row.sent_at is not None
+
+
+def _sending_begun_clause() -> ColumnElement[bool]:
+    return or_(
+        issues.c.status.in_(SENDING),
+        issues.c.send_started_at.is_not(None),
+        issues.c.sent_at.is_not(None),
+    )
+
+
+def in_issue_being_sent(conn: Connection, published: dt.date | None) -> bool:
+    """Whether a signal published on `published` belongs to an issue whose sending has begun."""
+    if published is None:  # an undated signal belongs to no period, so to no issue
+        return False
+    query = select(issues.c.id).where(
+        issues.c.period_start <= published,
+        issues.c.period_end >= published,
+        _sending_begun_clause(),
+    )
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -147,8 +175,9 @@ async def signal_page(request: Request) -> Response:
     state = web(request)
     with state.engine.connect() as conn:
         signal = get_signal(conn, str(request.path_params["signal_id"]))
-    if signal is None or signal.internal:
-        raise HTTPException(404)
+        public = signal is not None and in_issue_being_sent(conn, signal.published)
+    if signal is None or signal.internal or not (public or current_editor(request)):
+        raise HTTPException(404)  # the same answer for "embargoed" as for "no such signal"
     item = open_item(state, signal, _lang(request))
     return render(
         request,
@@ -165,7 +194,7 @@ async def issue_class_page(request: Request) -> Response:
     except PeriodError:
         raise HTTPException(404) from None
     row, _ = edition_rows(state, period)
-    if row is None or not (_is_public(row) or current_editor(request)):
+    if row is None or not (_sending_begun(row) or current_editor(request)):
         raise HTTPException(404)
     wanted = request.query_params.get("class")
     with state.engine.connect() as conn:

@@ -27,6 +27,7 @@ from digest.resources import bundled, example_signals
 from digest.storage.db import open_database
 from digest.storage.signals import latest_published
 from digest.web.app import create_app
+from digest.web.security import UVICORN_OPTIONS
 
 DEMO_PASSWORD = "demo-editor-password"
 DEMO_KEY = "demo-signing-key-not-for-production"
@@ -82,7 +83,9 @@ class Demo:
         self.settings = demo_settings(root, self.url, **web)
         self.engine, self.period = prepare(self.settings)
         self.app = create_app(self.settings, self.engine)
-        config = uvicorn.Config(self.app, log_level="warning", server_header=False, lifespan="off")
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", **UVICORN_OPTIONS
+        )  # as `digest serve` runs it
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True

@@ -25,15 +25,15 @@ from starlette.routing import BaseRoute, Route
 
 from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.build import build, preview_copy
+from digest.delivery import EditionMessage, Outcome, Recipient
+from digest.delivery.events import edition_stats
+from digest.delivery.run import edition_message
 from digest.editions import Edition
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
 from digest.render import placeholders as ph
 from digest.render.engine import RenderError
 from digest.schedule.approval import ApprovalError, approve
-from digest.send import EditionMessage, Outcome, Recipient
-from digest.send.events import edition_stats
-from digest.send.run import edition_message
 from digest.storage.editions import FrozenError, _edition_from_row
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
@@ -51,13 +51,13 @@ from digest.web.accounts import (
 from digest.web.app import (
     WebState,
     checked_form,
+    client_address,
     field_text,
     redirect_with_flash,
     render,
     web,
 )
 from digest.web.security import EDITION_CSP, SESSION_COOKIE, same_secret
-from digest.web.subscriber import client_ip  # the one notion of the client's address
 
 log = logging.getLogger(__name__)
 
@@ -146,13 +146,13 @@ async def login(request: Request) -> Response:
         )
     form = await checked_form(request)
     name = field_text(form, "name").lower()[:64]
-    keys = [f"address:{client_ip(request)}", f"account:{name or BOOTSTRAP}"]
+    keys = [f"address:{client_address(request)}", f"account:{name or BOOTSTRAP}"]
     wait = throttle.retry_after(state.engine, keys, state.now())
     if wait:
         log.warning(
             "editor login refused for %ss: too many failures from %s or for %r",
             wait,
-            client_ip(request),
+            client_address(request),
             name or BOOTSTRAP,
         )
         return _login_page(request, form, 429, wait=wait, minutes=math.ceil(wait / 60))
@@ -438,7 +438,7 @@ def send_tests(
 
 
 def send_all_tests(state: WebState, period: Period, email: str) -> list[str]:
-    from digest.send.run import SendError, send_period
+    from digest.delivery.run import SendError, send_period
 
     try:
         report = send_period(state.settings, state.engine, period, state.provider(), test_to=email)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -169,6 +170,90 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+UVICORN_OPTIONS: dict[str, Any] = {
+    "server_header": False,
+    # uvicorn's default believes X-Forwarded-For from 127.0.0.1 (or $FORWARDED_ALLOW_IPS) and
+    # rewrites the client address before the app sees it: any local client could then pick the
+    # address every limit counts. The app reads the header itself, from web.trusted_proxies only.
+    "proxy_headers": False,
+}
+"""How `digest serve` (and the demo server) run uvicorn: the app alone decides who the client is."""
+
+
+def proxy_networks(values: Sequence[str]) -> tuple[Network, ...]:
+    """`web.trusted_proxies` (validated by the config) as networks."""
+    return tuple(ipaddress.ip_network(v, strict=False) for v in values)
+
+
+def _ip(text: str) -> Address | None:
+    """An address from a peer or X-Forwarded-For entry (`[v6]:port` and `v4:port` allowed)."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        found = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    mapped = found.ipv4_mapped if isinstance(found, ipaddress.IPv6Address) else None
+    return mapped or found
+
+
+def forwarded_client(peer: str, forwarded_for: Sequence[str], trusted: Sequence[Network]) -> str:
+    """The client's address: the connection's `peer`, unless that is a trusted proxy.
+
+    Behind trusted proxies, X-Forwarded-For is read from the right (each proxy appends the
+    address it saw), skipping trusted proxies: the first other address is the client as our
+    outermost proxy saw it. Entries further left were written by the client and prove nothing,
+    and an entry that is not an address stops the walk at the last trusted hop.
+    """
+    current = _ip(peer)
+    if current is None or not any(current in net for net in trusted):
+        return peer
+    hops = [hop for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        found = _ip(hop)
+        if found is None:
+            break
+        current = found
+        if not any(found in net for net in trusted):
+            break
+    return str(current)
+
+
+class HeadAsGet:
+    """Answers every `HEAD` exactly as the same `GET` would, without the body (RFC 9110 9.3.2).
+
+    Starlette adds HEAD to a route that allows GET, but a handler that branches on
+    `request.method == "GET"` then treats HEAD as its POST branch (403 for a missing CSRF token).
+    Turning HEAD into GET before any route sees it makes every page, present and future, answer
+    HEAD like GET: same status and headers (Content-Length included), no body.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        finished = False
+
+        async def headless(message: Message) -> None:
+            nonlocal finished
+            if message["type"] != "http.response.body":
+                await send(message)
+            elif not finished and not message.get("more_body", False):
+                finished = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, headless)
 
 
 class _TooLarge(Exception):

@@ -22,15 +22,23 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from digest.audience import store
-from digest.audience.addresses import InvalidAddress, normalize_email
+from digest.audience.addresses import InvalidAddress, mailbox_key, normalize_email
 from digest.audience.model import Locale, Profile, Status, Subscriber, Tier, parse_interests
 from digest.audience.suppression import lift_suppression, suppression_reason
 from digest.audience.tokens import InvalidToken, Purpose
+from digest.delivery import EditionMessage, Outcome, Recipient
+from digest.delivery.events import record_own_unsubscribe
 from digest.model import TIER_NAMES
-from digest.send import EditionMessage, Outcome, Recipient
-from digest.send.events import record_own_unsubscribe
 from digest.storage.schema import signals
-from digest.web.app import WebState, checked_form, field_text, render, require_csrf, web
+from digest.web.app import (
+    WebState,
+    checked_form,
+    client_address,
+    field_text,
+    render,
+    require_csrf,
+    web,
+)
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +202,7 @@ def send_confirmation(state: WebState, email: str, locale: str) -> None:
         from_name=pub.from_name,
         reply_to=None,
         categories=("digest-confirm",),
+        transactional=True,  # asked for, and from no list: no List-Unsubscribe (see list_headers)
     )
     recipient = Recipient(
         subscriber_id=confirmation_id(email),
@@ -201,7 +210,7 @@ def send_confirmation(state: WebState, email: str, locale: str) -> None:
         name="",
         html_values={},
         text_values={},
-        unsubscribe_url=f"{state.base_url}/subscribe",
+        unsubscribe_url="",  # a transactional message has no list to leave
     )
     provider = state.provider()
     try:
@@ -214,17 +223,13 @@ def send_confirmation(state: WebState, email: str, locale: str) -> None:
         provider.close()
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def subscribe_page(request: Request) -> Response:
     state = web(request)
     context = {"title": "Subscribe", "languages": LANGUAGES, "sent": False, "error": ""}
     if request.method == "GET":
         return render(request, "web/subscribe.html.j2", context)
     form = await checked_form(request)
-    if not state.per_ip.allow(client_ip(request)):
+    if not state.per_ip.allow(client_address(request)):
         return render(
             request,
             "web/subscribe.html.j2",
@@ -243,8 +248,8 @@ async def subscribe_page(request: Request) -> Response:
         )
     locale = field_text(form, "locale")
     locale = locale if locale in ("en", "zh") else "en"
-    # Over the per-address limit, say exactly what we say otherwise: nothing about the address.
-    if state.per_address.allow(email):
+    # Over the per-mailbox limit, say exactly what we say otherwise: nothing about the address.
+    if state.per_address.allow(mailbox_key(email)):
         send_confirmation(state, email, locale)
     return render(request, "web/subscribe.html.j2", {**context, "sent": True, "email": email})
 

@@ -1,9 +1,10 @@
 """POST /webhooks/sendgrid: SendGrid's Event Webhook over HTTP, and nothing more.
 
 Verification (ECDSA signature over timestamp + raw body, timestamp freshness) and applying the
-events live in `digest.send.events.handle_webhook`; this route hands it the raw body and the two
+events live in `digest.delivery.events.handle_webhook`; this route hands it the raw body and the two
 headers, off the event loop (a 10,000-event batch is real work), and answers with its status:
-403 when the request is not SendGrid's (nothing was read), 2xx once stored, so SendGrid stops
+403 when the request is not SendGrid's (nothing was read), 400 when the signed body is not a JSON
+list, 2xx once the batch is processed (a bad event is rejected on its own), so SendGrid stops
 retrying.
 """
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from digest.send.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, handle_webhook
+from digest.delivery.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, handle_webhook
 from digest.web.app import web
 
 PATH = "/webhooks/sendgrid"
@@ -38,6 +39,7 @@ async def sendgrid_events(request: Request) -> Response:
             "received": report.received,
             "stored": report.stored,
             "duplicates": report.duplicates,
+            "rejected": report.rejected,
         },
         status_code=report.status,
     )

@@ -8,7 +8,12 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.audience.addresses import InvalidAddress, header_address, normalize_email
+from digest.audience.addresses import (
+    InvalidAddress,
+    header_address,
+    mailbox_key,
+    normalize_email,
+)
 
 
 def test_normalized_form_is_lower_case() -> None:
@@ -66,3 +71,18 @@ def test_header_quotes_specials_in_a_name() -> None:
     (address,) = msg["To"].addresses
     assert address.addr_spec == "ann@example.com"
     assert address.display_name == 'Lee, "Ann" <x>'
+
+
+@pytest.mark.parametrize(
+    ("address", "mailbox"),
+    [
+        ("victim+1@example.com", "victim@example.com"),
+        ("victim+a+b@example.org", "victim@example.org"),
+        ("v.i.c.tim+x@gmail.com", "victim@gmail.com"),
+        ("victim@googlemail.com", "victim@gmail.com"),
+        ("ann.lee@example.com", "ann.lee@example.com"),  # dots matter beyond Gmail
+        ("+only@example.com", "+only@example.com"),  # nothing before the tag: keep it whole
+    ],
+)
+def test_mailbox_key_ignores_tags_and_gmail_dots(address: str, mailbox: str) -> None:
+    assert mailbox_key(address) == mailbox

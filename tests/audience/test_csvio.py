@@ -160,6 +160,20 @@ def test_a_stray_quote_mid_file_names_every_line_it_swallowed() -> None:
     )
 
 
+def test_the_summary_counts_the_lines_a_stray_quote_swallowed() -> None:
+    """Review finding: the summary said "1 bad rows skipped" for 2,538 swallowed lines."""
+    swallowed = "".join(f"p{n}@example.com,P{n},,,,\n" for n in range(2_537))
+    text = HEADER + "a@example.com,Ann,,,,\n" + 'b@example.com,"Bob,,,,\n' + swallowed
+    rows, report = parse(text)
+    assert rows == ["a@example.com"]
+    assert problems(report)[0].startswith("lines 3–2540: unclosed quote opened on line 3")
+    assert (report.bad_rows, report.bad_lines) == (1, 2_538)
+    assert report.summary().endswith(
+        "; 1 bad row skipped, covering 2,538 lines (a stray quote made one row of many lines; "
+        "none of them was imported: see the line report)"
+    )
+
+
 def test_a_stray_quote_closed_further_down_does_not_hide_rows() -> None:
     """The quote closes on a later line: the csv module would hand back one "valid" row."""
     text = (
@@ -390,7 +404,7 @@ def test_the_summary_counts_add_up(engine: Engine) -> None:
     assert (report.not_resubscribed, report.bad_rows, report.rows) == (2, 1, 5)
     assert report.summary() == (
         "t.csv: imported 2 of 5 rows (1 added, 0 updated, 1 unchanged); 2 NOT re-subscribed "
-        "(they opted out, bounced or complained before and stay suppressed); 1 bad rows skipped"
+        "(they opted out, bounced or complained before and stay suppressed); 1 bad row skipped"
     )
     assert "line 3: stays bounced: profile updated, not re-subscribed" in map(str, report.notes)
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.storage.db import open_database
 from digest.storage.schema import issues
+from tests.conftest import mode
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = str(REPO / "examples" / "signals")
@@ -195,3 +196,17 @@ def test_signals_takes_several_paths_after_one_flag(tmp_path: Path) -> None:
 def test_a_path_without_signals_is_a_usage_error() -> None:
     code, output = build(EXAMPLES)
     assert code == 2 and "input paths go after --signals" in output
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_built_editions_are_owner_only(tmp_path: Path) -> None:
+    """Member-only text: the folder 0700, every edition and the manifest 0600."""
+    (tmp_path / "out").mkdir(mode=0o755)
+    (tmp_path / "out" / "open.en.html").write_text("an earlier build", "utf-8")
+    build("--signals", EXAMPLES, "--period", "2026-W47", "--out", "out/new")
+    build("--signals", EXAMPLES, "--period", "2026-W47", "--out", "out")
+    assert mode(tmp_path / "out" / "new") == 0o700
+    files = [*(tmp_path / "out").iterdir(), *(tmp_path / "out" / "new").iterdir()]
+    assert {p.name: mode(p) for p in files if p.is_file()} == {
+        p.name: 0o600 for p in files if p.is_file()
+    }

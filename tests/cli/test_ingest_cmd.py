@@ -77,3 +77,17 @@ def test_config_errors_are_clear_not_tracebacks(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", "x.txt"])
     assert result.exit_code == 2
     assert "database.urll: unknown key" in result.output
+
+
+def test_a_feed_with_html_entities_imports_with_a_warning_and_exit_zero(tmp_path: Path) -> None:
+    feed = tmp_path / "desk.rss"
+    feed.write_bytes(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Desk</title>\n'
+        b"<item><title>Caf&eacute; prices</title><guid>urn:1</guid></item></channel></rss>"
+    )
+    result = runner.invoke(app, ["ingest", str(feed)])
+    assert result.exit_code == 0, result.output
+    assert f"{feed}:2: warning: entry 1 'Café prices': undefined entity &eacute;" in result.output
+    assert "Stored 1 signals from 1 sources: 1 new, 0 updated, 0 unchanged; 1 warning" in (
+        result.output
+    )

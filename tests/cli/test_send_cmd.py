@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import socket
@@ -166,6 +167,20 @@ def test_stats_json_lists_each_edition(prepared: Path) -> None:
 def test_stats_table(prepared: Path) -> None:
     result = invoke("stats", "--period", PERIOD)
     assert result.exit_code == 0 and "open.en" in result.output and "clicks" in result.output
+
+
+def test_stats_show_rejected_webhook_events(prepared: Path) -> None:
+    from digest.delivery.events import apply_events
+    from digest.storage.db import open_database
+
+    engine = open_database("sqlite:///digest.db")
+    bad = {"event": "open", "sg_event_id": "ev-9", "subscriber_id": "99999999999999999999"}
+    apply_events(engine, [bad], dt.datetime.now(dt.UTC))
+    engine.dispose()
+    table = invoke("stats", "--period", PERIOD).output
+    data = orjson.loads(invoke("stats", "--period", PERIOD, "--json").stdout)
+    assert "1 webhook events rejected" in table and "ev-9  subscriber_id:" in table
+    assert data["rejected_events"]["total"] == 1
 
 
 # --- SMTP end to end: `digest send --provider smtp` into aiosmtpd ------------------------------

@@ -37,9 +37,18 @@ def test_import_reports_what_it_did(tmp_path: Path) -> None:
     result = digest("subscribers", "import", str(path))
     assert result.exit_code == 1
     assert "people.csv: line 3: bad address 'bad'" in result.output
-    assert "imported 1 of 2 rows (1 added, 0 updated, 0 unchanged); 1 bad rows skipped" in (
+    assert "imported 1 of 2 rows (1 added, 0 updated, 0 unchanged); 1 bad row skipped" in (
         result.output
     )
+
+
+def test_import_summary_counts_the_lines_a_stray_quote_swallowed(tmp_path: Path) -> None:
+    swallowed = "".join(f"p{n}@example.com,P{n},,,,\n" for n in range(40))
+    path = csv_file(tmp_path, 'ann@example.com,Ann,,,,\nbob@example.com,"Bob,,,,\n' + swallowed)
+    result = digest("subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert "people.csv: lines 3–43: unclosed quote opened on line 3" in result.output
+    assert "; 1 bad row skipped, covering 41 lines (a stray quote" in result.output
 
 
 def test_import_dry_run_writes_nothing(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ RSS = """<?xml version="1.0" encoding="utf-8"?>
 <category>Unmapped</category><pubDate>Wed, 18 Nov 2026 23:30:00 GMT</pubDate></item>
 </channel></rss>""".encode()
 
+MAX = 10_000_000
+
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><id>urn:a</id>
 <updated>2026-11-20T00:00:00Z</updated>
@@ -46,9 +48,23 @@ def test_atom_entries_become_signals() -> None:
     assert (signal.id, signal.published) == ("urn:a:1", dt.date(2026, 11, 20))
 
 
-def test_malformed_feed_is_one_error() -> None:
-    with pytest.raises(SourceError, match="not a valid RSS or Atom feed"):
-        parse_feed("bad.xml", b"<rss><channel><item><title>x", {})
+def test_a_feed_cut_short_inside_an_entry_keeps_the_entries_before_it() -> None:
+    cut = RSS[: RSS.index(b"<category>Unmapped")]
+    parsed = parse_feed("cut.xml", cut, {})
+    assert [s.id for s in parsed.signals] == ["urn:desk:1"]
+    (error,) = parsed.errors
+    assert str(error) == (
+        "cut.xml:7: entry 2 '东盟数据中心电价上涨': the feed ends inside this entry (cut short?): "
+        "its text is incomplete; not imported"
+    )
+
+
+def test_a_body_naming_a_file_is_not_read_as_that_file(tmp_path: Path) -> None:
+    """feedparser opens bytes that name a file: a server answering `/dev/zero` would hang us."""
+    secret = tmp_path / "private.rss"
+    secret.write_bytes(RSS)
+    with pytest.raises(SourceError, match="not an RSS or Atom feed"):
+        parse_feed("https://evil.example/feed", str(secret).encode(), {})
 
 
 def test_text_that_is_no_feed_is_an_error() -> None:
@@ -82,27 +98,27 @@ def feed_server() -> Iterator[str]:
 
 
 def test_feed_from_url(feed_server: str) -> None:
-    parsed = read_feed(f"{feed_server}/rss", timeout=5, category_map={})
+    parsed = read_feed(f"{feed_server}/rss", timeout=5, max_bytes=MAX, category_map={})
     assert len(parsed.signals) == 2 and parsed.source.endswith("/rss")
 
 
 def test_feed_that_times_out_is_reported(feed_server: str) -> None:
     with pytest.raises(SourceError, match="feed unreachable") as info:
-        read_feed(f"{feed_server}/slow", timeout=0.3, category_map={})
+        read_feed(f"{feed_server}/slow", timeout=0.3, max_bytes=MAX, category_map={})
     assert info.value.source.endswith("/slow")
 
 
 def test_feed_http_error_is_reported(feed_server: str) -> None:
     with pytest.raises(SourceError, match="HTTP 404"):
-        read_feed(f"{feed_server}/missing", timeout=5, category_map={})
+        read_feed(f"{feed_server}/missing", timeout=5, max_bytes=MAX, category_map={})
 
 
 def test_unreachable_host_is_reported() -> None:
     with pytest.raises(SourceError, match="feed unreachable"):
-        read_feed("http://127.0.0.1:9/feed", timeout=2, category_map={})
+        read_feed("http://127.0.0.1:9/feed", timeout=2, max_bytes=MAX, category_map={})
 
 
 def test_feed_from_file(tmp_path: Path) -> None:
     path = tmp_path / "desk.rss"
     path.write_bytes(RSS)
-    assert len(read_feed(str(path), timeout=1, category_map={}).signals) == 2
+    assert len(read_feed(str(path), timeout=1, max_bytes=MAX, category_map={}).signals) == 2

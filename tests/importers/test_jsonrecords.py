@@ -70,3 +70,13 @@ def test_jsonl_reports_each_bad_line_by_number() -> None:
     parsed = read_jsonl("feed.jsonl", text)
     assert [s.title for s in parsed.signals] == ["One", "Two"]
     assert [e.line for e in parsed.errors] == [3, 4]
+
+
+def test_an_oversized_field_is_an_error_naming_field_line_and_sizes() -> None:
+    text = '[{"title": "Fine"},\n{"title": "Dump",\n "body": {"en": ["' + "x" * 200_000 + '"]}}]'
+    parsed = read_json("dump.json", text)
+    assert [s.title for s in parsed.signals] == ["Fine"]
+    assert [str(e) for e in parsed.errors] == [
+        "dump.json:2: field 'body.en.0': too long: 200,000 characters; the cap is 10,000 "
+        "(README: The signal schema)"
+    ]

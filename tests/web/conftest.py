@@ -20,8 +20,8 @@ from sqlalchemy import Engine, select
 
 from digest.audience.tokens import LinkSigner, Purpose
 from digest.config import Settings
+from digest.delivery import MemoryProvider
 from digest.period import Period
-from digest.send import MemoryProvider
 from digest.storage.db import open_database
 from digest.storage.schema import subscribers
 from digest.web.app import create_app
@@ -44,9 +44,9 @@ class Clock:
 class Client:
     """A synchronous face on httpx.AsyncClient + ASGITransport (cookies kept across calls)."""
 
-    def __init__(self, app: Any, address: str = "203.0.113.7") -> None:
+    def __init__(self, app: Any, peer: str = "203.0.113.7") -> None:
         self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, client=(address, 50000)), base_url=BASE
+            transport=httpx.ASGITransport(app=app, client=(peer, 50000)), base_url=BASE
         )
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -95,9 +95,9 @@ class Site:
     root: Path
     app: Any = field(repr=False)
 
-    def client_for(self) -> Client:
-        """A second browser (own cookies)."""
-        return Client(self.app)
+    def client_for(self, peer: str = "203.0.113.7") -> Client:
+        """A second browser (own cookies), connecting from `peer`."""
+        return Client(self.app, peer)
 
     def token(self, purpose: Purpose, email: str) -> str:
         with self.engine.connect() as conn:

@@ -66,19 +66,62 @@ def test_the_atom_feed_lists_sent_issues(site: Site) -> None:
     assert [e.link for e in feed.entries] == [f"http://127.0.0.1:8000/archive/{site.period.key}"]
 
 
-def test_a_signal_page_shows_the_open_view_and_an_invitation(site: Site) -> None:
+def public_signal(site: Site) -> Signal:
+    """A publishable signal of the example week (its issue is built, not sent)."""
     with site.engine.connect() as conn:
-        signal = next(
+        return next(
             s
             for s in signals_between(conn, site.period.start, site.period.end)
             if not s.internal and s.trend_context
         )
+
+
+def mark_sending(site: Site, period_key: str) -> None:
+    with site.engine.begin() as conn:
+        conn.execute(
+            update(issues)
+            .where(issues.c.period_key == period_key)
+            .values(status="sending", send_started_at=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+        )
+
+
+def test_a_signal_page_shows_the_open_view_and_an_invitation(site: Site) -> None:
+    mark_sending(site, site.period.key)
+    signal = public_signal(site)
     page = site.client.get(f"/signals/{signal.id}").text
     assert "/join/strategy_circle" in page
     assert signal.trend_context is not None and signal.trend_context[:30] not in page
 
 
+def test_a_signal_of_an_unsent_issue_is_not_public(site: Site) -> None:
+    answer = site.client.get(f"/signals/{public_signal(site).id}")
+    assert answer.status_code == 404 and "/join/strategy_circle" not in answer.text
+
+
+def test_a_signal_becomes_public_when_its_issue_starts_sending(site: Site) -> None:
+    mark_sending(site, site.period.key)
+    assert site.client.get(f"/signals/{public_signal(site).id}").status_code == 200
+
+
+def test_editors_see_signals_of_unsent_issues(editor: Site) -> None:
+    assert editor.client.get(f"/signals/{public_signal(editor).id}").status_code == 200
+
+
+def test_a_signal_of_a_week_without_an_issue_is_not_public(site: Site) -> None:
+    mark_sending(site, site.period.key)
+    later = Signal(id="next-week/1", title="Embargoed", published=site.period.end + dt.timedelta(1))
+    with site.engine.begin() as conn:
+        store_signals(conn, [later])
+    assert site.client.get("/signals/next-week/1").status_code == 404
+
+
+def test_the_class_page_is_public_once_sending_begins(site: Site) -> None:
+    mark_sending(site, site.period.key)
+    assert site.client.get(f"/issues/{site.period.key}?class=Supply+Chain").status_code == 200
+
+
 def test_an_internal_signal_has_no_public_page(site: Site) -> None:
+    mark_sending(site, site.period.key)
     assert site.client.get(f"/signals/{INTERNAL_ID}").status_code == 404
 
 
@@ -106,6 +149,7 @@ def test_a_signal_page_escapes_hostile_text(site: Site) -> None:
     )
     with site.engine.begin() as conn:
         store_signals(conn, [hostile])
+    mark_sending(site, site.period.key)
     page = site.client.get("/signals/hostile%2F2").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<script>alert" not in page

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from digest.send import OutboxProvider
-from digest.send.run import send_period
+from digest.delivery import OutboxProvider
+from digest.delivery.run import send_period
 from digest.storage.schema import subscribers
 from digest.web.demo import DEMO_PASSWORD, Demo
 from digest.web.screenshots import make_screenshots

@@ -7,9 +7,9 @@ import re
 
 from sqlalchemy import func, select, update
 
+from digest.delivery import MemoryProvider
+from digest.delivery.run import send_period
 from digest.model import Signal
-from digest.send import MemoryProvider
-from digest.send.run import send_period
 from digest.storage.schema import deliveries, issues
 from digest.storage.signals import store_signals
 from digest.web.app import create_app

@@ -89,8 +89,8 @@ def test_the_wait_doubles_with_each_further_failure(app: Any, wall: Wall) -> Non
 
 def test_failures_count_per_account_across_addresses(app: Any) -> None:
     for n in range(5):
-        fail_times(Client(app, address=f"198.51.100.{n}"), 1)
-    answer = log_in(Client(app, address="192.0.2.99"), DEMO_PASSWORD)
+        fail_times(Client(app, peer=f"198.51.100.{n}"), 1)
+    answer = log_in(Client(app, peer="192.0.2.99"), DEMO_PASSWORD)
     assert answer.status_code == 429
 
 
@@ -103,7 +103,7 @@ def test_failures_count_per_address_across_accounts(app: Any) -> None:
 
 def test_another_address_and_account_are_not_held_back(app: Any, alice: str) -> None:
     fail_times(Client(app), 5)
-    answer = log_in(Client(app, address="192.0.2.50"), ALICE_PASSWORD, "alice")
+    answer = log_in(Client(app, peer="192.0.2.50"), ALICE_PASSWORD, "alice")
     assert answer.status_code == 303
 
 
@@ -134,7 +134,7 @@ def test_the_refusal_page_says_how_long_to_wait(app: Any) -> None:
 
 
 def test_a_copied_cookie_stops_working_after_logout(app: Any) -> None:
-    browser, thief = Client(app), Client(app, address="192.0.2.66")
+    browser, thief = Client(app), Client(app, peer="192.0.2.66")
     log_in(browser, DEMO_PASSWORD)
     thief.http.cookies.set("digest_session", browser.http.cookies["digest_session"])
     assert thief.get("/editor/").status_code == 200
@@ -188,7 +188,7 @@ def test_an_editor_logs_in_by_name(app: Any, alice: str) -> None:
 
 def test_a_wrong_name_or_password_is_refused_alike(app: Any, alice: str) -> None:
     wrong_password = log_in(Client(app), "not-alices-password", "alice")
-    no_such_name = log_in(Client(app, address="192.0.2.7"), ALICE_PASSWORD, "bob")
+    no_such_name = log_in(Client(app, peer="192.0.2.7"), ALICE_PASSWORD, "bob")
     assert wrong_password.status_code == no_such_name.status_code == 401
     assert "Wrong name, password or token" in no_such_name.text
 

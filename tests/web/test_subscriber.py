@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 
 from digest.audience.tokens import Purpose
 from digest.build import build
+from digest.delivery.providers.outbox import OutboxProvider
 from digest.storage.schema import events, subscribers, suppressions
-from tests.web.conftest import Site
+from digest.web.app import create_app
+from tests.web.conftest import Client, Site
 
 ONE_CLICK = {
     "content": b"List-Unsubscribe=One-Click",
@@ -224,3 +226,33 @@ def test_the_unsubscribe_page_says_when_it_is_done_already(site: Site, reader: s
     url = f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}"
     site.client.post(url, **ONE_CLICK)
     assert 'id="already"' in site.client.get(url).text
+
+
+def test_tagged_variants_of_one_mailbox_share_its_cap(site: Site) -> None:
+    limit = site.settings.web.subscribe_per_address_per_day
+    for n in range(limit + 2):
+        sign_up(site, f"victim+{n}@example.com")
+    assert len(site.provider.sent) == limit
+
+
+def test_gmail_dots_and_domains_share_one_mailbox_cap(site: Site) -> None:
+    limit = site.settings.web.subscribe_per_address_per_day
+    variants = [
+        "victim@gmail.com",
+        "v.ictim@gmail.com",
+        "vi.c.tim@googlemail.com",
+        "vic.tim@gmail.com",
+    ]
+    for email in variants[: limit + 1]:
+        sign_up(site, email)
+    assert len(site.provider.sent) == limit
+
+
+def test_the_confirmation_email_offers_no_one_click_unsubscribe(site: Site) -> None:
+    """It is transactional (asked for, from no list): see `headers.list_headers`."""
+    outbox = site.root / "confirmations"
+    client = Client(create_app(site.settings, site.engine, provider=OutboxProvider(outbox)))
+    client.submit("/subscribe", "/subscribe", {"email": "new.reader@example.com"})
+    (eml,) = outbox.glob("*/*.eml")
+    head = eml.read_bytes().split(b"\r\n\r\n", 1)[0]
+    assert b"/c/" in eml.read_bytes() and b"List-Unsubscribe" not in head

@@ -1,0 +1,396 @@
+"""The delivery ledger: one row per (issue, subscriber), written before any email leaves.
+
+The ledger is what makes every send idempotent. Its rows move forward only:
+
+    queued ──claim──► sending ──► accepted | failed | uncertain
+    queued ──claim, no longer mailable──► suppressed
+
+Two moves look backwards and are not: a RETRYABLE answer puts a row back to `queued` (the provider
+certainly did not send it) with `attempts + 1`, and past `max_attempts` it is `failed`; and an
+operator's `--resend-uncertain` puts `uncertain` rows back to `queued`, accepting the risk of a
+second copy. Nothing else ever leaves a final state.
+
+Claiming is the only way to `sending`, and it is race-free on both engines:
+- PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` inside the `UPDATE … RETURNING`, so two senders
+  take disjoint batches without waiting for each other.
+- SQLite: the same single `UPDATE … WHERE state='queued' … RETURNING`; as the transaction's
+  first statement it takes SQLite's one write lock at once (what BEGIN IMMEDIATE would do), so no
+  other writer can claim between the subquery and the update.
+
+Suppression and status are checked again in the claiming transaction: someone who unsubscribed
+a minute ago is marked `suppressed` rather than sent.
+
+A sender that dies leaves its claimed rows in `sending`. Whether the provider got them is
+unknown, so the next run marks them `uncertain` (see `recover`) — unless the process that holds
+them is alive (another sender, on this host), or the caller can prove they were never sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from digest.audience.model import Status
+from digest.delivery.provider import Outcome, Result
+from digest.storage.schema import deliveries as d
+from digest.storage.schema import subscribers as s
+from digest.storage.schema import suppressions as sup
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    SUPPRESSED = "suppressed"
+    """Opted out, bounced, complained or removed between queuing and claiming: not sent."""
+
+
+FINAL: frozenset[State] = frozenset(
+    {State.ACCEPTED, State.FAILED, State.UNCERTAIN, State.SUPPRESSED}
+)
+STALE_AFTER = dt.timedelta(hours=1)
+"""A `sending` claim by another host this old is abandoned: no provider call lasts this long."""
+
+
+def worker_id() -> str:
+    """Who claims: `host:pid:nonce`, so a later run can tell a dead sender from a live one."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_is_live(claimed_by: str | None, updated_at: dt.datetime, now: dt.datetime) -> bool:
+    """Whether the sender that holds a `sending` row may still be working on it.
+
+    On this host the process id answers exactly; for another host only the age can say.
+    """
+    host, _, rest = (claimed_by or "").partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host == socket.gethostname() and pid_text.isdigit():
+        return _pid_alive(int(pid_text))
+    if updated_at.tzinfo is None:
+        updated_at = updated_at.replace(tzinfo=dt.UTC)
+    return now - updated_at < STALE_AFTER
+
+
+def _ignore_conflicts(conn: Connection, table: Any) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for the connection's engine."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def enqueue_group(
+    conn: Connection,
+    issue_id: int,
+    edition_id: int,
+    *,
+    tier: str,
+    locale: str,
+    interests: str,
+    now: dt.datetime,
+    timezones: Collection[str] | None = None,
+) -> None:
+    """Queue every mailable subscriber of one stored (tier, locale, interests) group.
+
+    One set-based INSERT … SELECT … ON CONFLICT DO NOTHING per group: a million rows never pass
+    through Python, and a row that exists (any state) is left exactly as it is, which is what
+    makes re-running safe. (No count is returned: psycopg reports none for this statement.)
+    """
+    suppressed = exists().where(sup.c.email_hash == s.c.email_hash)
+    source = select(
+        literal(issue_id),
+        s.c.id,
+        literal(edition_id),
+        literal(State.QUEUED.value),
+        literal(0),
+        literal(now, d.c.updated_at.type),
+    ).where(
+        s.c.status == Status.ACTIVE.value,
+        s.c.tier == tier,
+        s.c.locale == locale,
+        s.c.interests == interests,
+        ~suppressed,
+    )
+    if timezones is not None:
+        source = source.where(s.c.timezone.in_(sorted(timezones)))
+    source = source.order_by(s.c.id)  # delivery ids follow subscriber ids: stable batches
+    columns = ["issue_id", "subscriber_id", "edition_id", "state", "attempts", "updated_at"]
+    stmt = _ignore_conflicts(conn, d).from_select(columns, source).on_conflict_do_nothing()
+    conn.execute(stmt)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed row: who to send to, by delivery id."""
+
+    delivery_id: int
+    subscriber_id: int
+    email: str
+    name: str
+
+
+def claim(
+    conn: Connection,
+    issue_id: int,
+    edition_id: int,
+    worker: str,
+    limit: int,
+    now: dt.datetime,
+) -> tuple[list[Claimed], int]:
+    """Take up to `limit` queued rows of one edition for `worker`; call inside a transaction.
+
+    `worker` must be unique to this claim (the orchestrator appends a batch number to its
+    `worker_id()`): the rows are found, and later recorded, by it.
+
+    Returns (the rows to send, how many were taken in all). Rows whose subscriber is no longer
+    mailable (status, suppression list, or deleted) become `suppressed` in the same transaction
+    and are not among the rows to send. Commit right before the provider
+    call: from the commit on, a crash leaves these rows `sending`, i.e. possibly sent.
+    """
+    pick = (
+        select(d.c.id)
+        .where(d.c.issue_id == issue_id, d.c.edition_id == edition_id, d.c.state == "queued")
+        .order_by(d.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        # A MATERIALIZED CTE runs once: as `id IN (subquery)` PostgreSQL may rescan the
+        # locking subquery and take more than `limit` rows.
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        chosen: Any = d.c.id == picked.c.id
+    else:
+        chosen = d.c.id.in_(pick.scalar_subquery())
+    conn.execute(
+        update(d)
+        .where(chosen, d.c.state == State.QUEUED.value)
+        .values(state=State.SENDING.value, claimed_by=worker, updated_at=now)
+    )
+    # The claim's rows and their subscribers, found by the claim id through the claim index
+    # (no thousand-value IN list); a deleted subscriber comes back with no address.
+    suppressed = exists().where(sup.c.email_hash == s.c.email_hash)
+    mailable = case((and_(s.c.status == Status.ACTIVE.value, ~suppressed), 1), else_=0)
+    rows = conn.execute(
+        select(d.c.id, d.c.subscriber_id, s.c.email, s.c.name, mailable)
+        .select_from(d.outerjoin(s, s.c.id == d.c.subscriber_id))
+        .where(
+            d.c.issue_id == issue_id,
+            d.c.edition_id == edition_id,
+            d.c.state == State.SENDING.value,
+            d.c.claimed_by == worker,
+        )
+        .order_by(d.c.id)
+    ).all()
+    gone = [did for did, _sid, email, _name, ok in rows if not ok or email is None]
+    if gone:
+        conn.execute(
+            update(d)
+            .where(d.c.id.in_(gone))
+            .values(state=State.SUPPRESSED.value, error="not mailable at send time")
+        )
+    ready = [
+        Claimed(did, sid, email, name or "")
+        for did, sid, email, name, ok in rows
+        if ok and email is not None
+    ]
+    return ready, len(rows)
+
+
+def _reason(text: str | None) -> str | None:
+    return None if text is None else text[:2000]
+
+
+def record(
+    conn: Connection,
+    worker: str,
+    outcomes: Sequence[tuple[int, Result]],
+    provider: str,
+    now: dt.datetime,
+    max_attempts: int,
+    *,
+    issue_id: int | None = None,
+    edition_id: int | None = None,
+) -> dict[Outcome, int]:
+    """Write each claimed row's outcome, set-based; only rows still `sending` for `worker` move.
+
+    Accepted rows sharing one message id (a SendGrid request) are one UPDATE; per-message ids
+    (SMTP, outbox) are one executemany. RETRYABLE goes back to `queued` with attempts + 1, or to
+    `failed` once `max_attempts` is reached.
+    """
+    counts: dict[Outcome, int] = defaultdict(int)
+    accepted: dict[str | None, list[int]] = defaultdict(list)
+    other: dict[Outcome, list[dict[str, Any]]] = defaultdict(list)
+    for delivery_id, result in outcomes:
+        counts[result.outcome] += 1
+        if result.outcome is Outcome.ACCEPTED:
+            accepted[result.message_id].append(delivery_id)
+        else:
+            other[result.outcome].append({"b_id": delivery_id, "b_error": _reason(result.reason)})
+    # Pass the issue and edition: with them the claim index finds the claim's rows; without,
+    # each record scans the table (correct, but quadratic over a million-row send).
+    mine = and_(d.c.state == State.SENDING.value, d.c.claimed_by == worker)
+    if issue_id is not None and edition_id is not None:
+        mine = and_(d.c.issue_id == issue_id, d.c.edition_id == edition_id, mine)
+    common = {"provider": provider, "updated_at": now}
+    if len(accepted) == 1 and not other:  # the whole claim accepted alike: no id list at all
+        ((message_id, _ids),) = accepted.items()
+        conn.execute(
+            update(d)
+            .where(mine)
+            .values(state=State.ACCEPTED.value, message_id=message_id, error=None, **common)
+        )
+    elif len(accepted) == 1:
+        ((message_id, ids),) = accepted.items()
+        conn.execute(
+            update(d)
+            .where(d.c.id.in_(ids), mine)
+            .values(state=State.ACCEPTED.value, message_id=message_id, error=None, **common)
+        )
+    elif accepted:
+        params = [{"b_id": i, "b_mid": m} for m, ids in accepted.items() for i in ids]
+        conn.execute(
+            update(d)
+            .where(d.c.id == bindparam("b_id"), mine)
+            .values(
+                state=State.ACCEPTED.value, message_id=bindparam("b_mid"), error=None, **common
+            ),
+            params,
+        )
+    for outcome, params in other.items():
+        by_id = d.c.id == bindparam("b_id")
+        if outcome is Outcome.RETRYABLE:
+            state: Any = case(
+                (d.c.attempts + 1 >= max_attempts, State.FAILED.value),
+                else_=State.QUEUED.value,
+            )
+            values: dict[str, Any] = {"state": state, "attempts": d.c.attempts + 1}
+            values["claimed_by"] = None
+        else:
+            final = State.FAILED if outcome is Outcome.FAILED else State.UNCERTAIN
+            values = {"state": final.value, "attempts": d.c.attempts + 1}
+        conn.execute(
+            update(d).where(by_id, mine).values(error=bindparam("b_error"), **values, **common),
+            params,
+        )
+    return dict(counts)
+
+
+@dataclass(frozen=True)
+class Stale:
+    delivery_id: int
+    subscriber_id: int
+    edition_id: int
+    claimed_by: str
+
+
+def stale(conn: Connection, issue_id: int, now: dt.datetime) -> list[Stale]:
+    """`sending` rows of the issue whose sender is gone (see `claim_is_live`)."""
+    rows = conn.execute(
+        select(d.c.id, d.c.subscriber_id, d.c.edition_id, d.c.claimed_by, d.c.updated_at).where(
+            d.c.issue_id == issue_id, d.c.state == State.SENDING.value
+        )
+    ).all()
+    return [
+        Stale(did, sid, eid, by or "")
+        for did, sid, eid, by, at in rows
+        if not claim_is_live(by, at, now)
+    ]
+
+
+def recover(
+    conn: Connection,
+    issue_id: int,
+    now: dt.datetime,
+    *,
+    never_sent: Callable[[Stale], bool | None] | None = None,
+) -> dict[State, int]:
+    """Settle a dead sender's `sending` rows: `uncertain`, or what `never_sent` proves.
+
+    `never_sent(row)` answers True (certainly not sent: back to `queued`), False (certainly sent:
+    `accepted`) or None (unknown: `uncertain`). Only rows still held by the same dead claim move.
+    """
+    moved: dict[State, int] = defaultdict(int)
+    for row in stale(conn, issue_id, now):
+        verdict = never_sent(row) if never_sent is not None else None
+        if verdict is True:
+            target, error = State.QUEUED, None
+        elif verdict is False:
+            target, error = State.ACCEPTED, None
+        else:
+            target = State.UNCERTAIN
+            error = f"the sender ({row.claimed_by}) stopped during the provider call"
+        values: dict[str, Any] = {"state": target.value, "updated_at": now, "error": error}
+        if target is State.QUEUED:
+            values["claimed_by"] = None
+        done = conn.execute(
+            update(d)
+            .where(
+                d.c.id == row.delivery_id,
+                d.c.state == State.SENDING.value,
+                d.c.claimed_by == row.claimed_by,
+            )
+            .values(**values)
+        ).rowcount
+        moved[target] += int(done or 0)
+    return dict(moved)
+
+
+def requeue_uncertain(conn: Connection, issue_id: int, edition_ids: Iterable[int]) -> int:
+    """`--resend-uncertain`: the operator accepts that some may get a second copy."""
+    result = conn.execute(
+        update(d)
+        .where(
+            d.c.issue_id == issue_id,
+            d.c.edition_id.in_(list(edition_ids)),
+            d.c.state == State.UNCERTAIN.value,
+        )
+        .values(state=State.QUEUED.value, claimed_by=None, error=None)
+    )
+    return int(result.rowcount or 0)
+
+
+def state_counts(
+    conn: Connection, issue_id: int, edition_ids: Iterable[int] | None = None
+) -> dict[str, int]:
+    """How many rows of the issue (optionally of some editions) are in each state."""
+    query = select(d.c.state, func.count()).where(d.c.issue_id == issue_id).group_by(d.c.state)
+    if edition_ids is not None:
+        query = query.where(d.c.edition_id.in_(list(edition_ids)))
+    return {state: int(n) for state, n in conn.execute(query)}
+
+
+def count_queued(conn: Connection, issue_id: int, edition_id: int) -> int:
+    query = select(func.count()).where(
+        d.c.issue_id == issue_id, d.c.edition_id == edition_id, d.c.state == "queued"
+    )
+    return int(conn.execute(query).scalar_one())

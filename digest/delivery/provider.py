@@ -1,0 +1,112 @@
+"""The provider interface: one small method, like an HTTP client's transport.
+
+A provider takes one rendered edition and a batch of recipients and answers, per recipient, what
+became of the message. It never decides policy (what to retry later, whom to suppress): it reports
+facts precisely enough that the ledger can. Rendering happens once per edition; the only
+per-recipient work is `personalize`, a plain one-pass string replacement of opaque tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from digest.render.placeholders import fill
+
+MAX_BATCH = 1000
+"""Most recipients one `send` call may carry: SendGrid's personalizations-per-request limit."""
+
+
+class InvalidMessage(ValueError):
+    """The edition or batch breaks a provider limit; raised before anything was sent."""
+
+
+@dataclass(frozen=True)
+class EditionMessage:
+    """One rendered edition (tier × language), rendered once and shared by every recipient."""
+
+    issue_id: int
+    edition_id: int
+    period_key: str
+    tier: str
+    locale: str
+    subject: str
+    html: str
+    text: str
+    from_email: str
+    from_name: str
+    reply_to: str | None
+    categories: tuple[str, ...]
+    test: bool = False
+    transactional: bool = False
+    """A one-off message someone asked for (a sign-up confirmation), not mail from a list:
+    it gets no List-Unsubscribe headers (`headers.list_headers` says why)."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient and the values of their placeholders, escaped per part by the caller."""
+
+    subscriber_id: int
+    email: str
+    name: str
+    html_values: Mapping[str, str]
+    text_values: Mapping[str, str]
+    unsubscribe_url: str
+
+
+class Outcome(StrEnum):
+    """What became of one recipient's message, as far as the provider can know."""
+
+    ACCEPTED = "accepted"
+    """The provider took responsibility for delivery."""
+    FAILED = "failed"
+    """Permanently refused; `reason` says why ("bounce:" first when the address is dead)."""
+    RETRYABLE = "retryable"
+    """Certainly not sent; trying again later may work (`retry_after` seconds, when known)."""
+    UNCERTAIN = "uncertain"
+    """Perhaps sent: the request went out but no answer came back. Never re-send blindly."""
+
+
+BOUNCE_PREFIX = "bounce:"
+"""A FAILED reason starting with this is a hard bounce: the address should be suppressed."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome for one recipient, in the order the recipients were given."""
+
+    subscriber_id: int
+    outcome: Outcome
+    reason: str | None = None
+    message_id: str | None = None
+    retry_after: float | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """Sends one edition to a batch of recipients; swapped by injection, never patched."""
+
+    name: str
+
+    def send(self, message: EditionMessage, recipients: Sequence[Recipient]) -> list[Result]:
+        """Send `message` to each recipient; return one Result per recipient, in the same order."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the provider may be used again afterwards (it reconnects)."""
+        ...
+
+
+def check_batch(recipients: Sequence[Recipient]) -> None:
+    """Refuse a batch larger than MAX_BATCH, so every provider enforces the same contract."""
+    if len(recipients) > MAX_BATCH:
+        raise InvalidMessage(
+            f"{len(recipients)} recipients in one batch; at most {MAX_BATCH} (split the batch)"
+        )
+
+
+personalize = fill
+"""The placeholder filler shared with previews (`digest.render.placeholders.fill`)."""

@@ -1,0 +1,1 @@
+"""The providers a delivery can go through: outbox, SMTP, SendGrid, and the in-memory double."""

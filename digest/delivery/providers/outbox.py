@@ -1,0 +1,60 @@
+"""The outbox provider: one `.eml` file per recipient, the default so a quickstart needs no account.
+
+Files are named by edition and subscriber, so sending the same edition to the same person again
+replaces the file instead of adding a second copy, and each is written to a temporary file and
+renamed into place, so a crash never leaves half a message where a reader would open it. They
+hold addresses and personal links: files 0600, folders 0700 (`digest.files`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from digest.delivery.headers import build_email, serialize
+from digest.delivery.provider import EditionMessage, Outcome, Recipient, Result, check_batch
+from digest.files import write_private
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_folder(period_key: str) -> str:
+    """`period_key` as one path segment: no separators, no `..`, never empty."""
+    cleaned = _UNSAFE_NAME.sub("_", period_key).strip("._")
+    return cleaned or "period"
+
+
+class OutboxProvider:
+    """Writes `DIR/{period_key}/{edition_id}-{subscriber_id}.eml` for each recipient."""
+
+    name = "outbox"
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def path_for(self, message: EditionMessage, recipient: Recipient) -> Path:
+        """Where this recipient's copy of this edition goes (stable across re-sends)."""
+        folder = self.directory / safe_folder(message.period_key)
+        return folder / f"{message.edition_id}-{recipient.subscriber_id}.eml"
+
+    def send(self, message: EditionMessage, recipients: Sequence[Recipient]) -> list[Result]:
+        """Write one file per recipient; a disk error is RETRYABLE, a bad address FAILED."""
+        check_batch(recipients)
+        return [self._write(message, r) for r in recipients]
+
+    def _write(self, message: EditionMessage, recipient: Recipient) -> Result:
+        try:
+            email = build_email(message, recipient)
+        except ValueError as exc:
+            return Result(recipient.subscriber_id, Outcome.FAILED, f"invalid: {exc}")
+        target = self.path_for(message, recipient)
+        try:
+            write_private(target, serialize(email))
+        except OSError as exc:
+            return Result(recipient.subscriber_id, Outcome.RETRYABLE, f"outbox: {exc}")
+        return Result(recipient.subscriber_id, Outcome.ACCEPTED, message_id=email["Message-ID"])
+
+    def close(self) -> None:
+        """Nothing to release: files are closed as they are written."""
