@@ -116,7 +116,7 @@ def test_two_web_processes_share_the_count(site: Site, app: Any, wall: Wall) -> 
 def test_each_refusal_is_logged(app: Any, caplog: pytest.LogCaptureFixture) -> None:
     client = Client(app)
     fail_times(client, 5)
-    with caplog.at_level(logging.WARNING, logger="digest.web.editor"):
+    with caplog.at_level(logging.WARNING, logger="digest.web.login"):
         log_in(client, DEMO_PASSWORD)
         log_in(client, "another guess")
     refusals = [r for r in caplog.records if "login refused" in r.getMessage()]

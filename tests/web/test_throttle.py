@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -79,3 +80,14 @@ def test_old_rows_are_pruned(engine: Engine) -> None:
     fail(engine, 1, T0 + dt.timedelta(hours=1))
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(login_throttle)).scalar() == 2
+
+
+def test_failures_at_the_same_moment_all_count(engine: Engine) -> None:
+    """Eight web workers failing at once: the count is eight, not whatever survived a race."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: record_failure(engine, ["account:alice"], T0), range(8)))
+    with engine.connect() as conn:
+        failures, lockouts = conn.execute(
+            select(login_throttle.c.failures, login_throttle.c.lockouts)
+        ).one()
+    assert (failures, lockouts) == (8, 4)
