@@ -209,3 +209,11 @@ def test_an_account_alone_lets_the_app_serve_a_public_bind(site: Site, alice: st
     settings = demo_settings(site.root, BASE, editor_password=None)
     client = Client(create_app(settings, site.engine, host="0.0.0.0"))
     assert client.get("/editor/").status_code == 303
+
+
+def test_the_pages_show_whose_name_approvals_will_record(app: Any, alice: str) -> None:
+    client = Client(app)
+    log_in(client, ALICE_PASSWORD, "alice")
+    assert '<span class="who" title="Approvals are recorded under this name">alice</span>' in (
+        client.get("/editor/").text
+    )
