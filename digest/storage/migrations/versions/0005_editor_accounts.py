@@ -4,7 +4,7 @@ Per-person logins record approvals by name; sessions held in the database end on
 password change; failed logins are counted where every web process sees them.
 
 Revision ID: 0005
-Revises: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0007"  # chained after main's 0007 at the merge (one head)
+down_revision = "0006"  # chained after main's 0007 → 0006 at the merge (one head)
 branch_labels = None
 depends_on = None
 
