@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, case, delete, select, update
 
-from digest.audience.suppression import _insert_ignoring_conflict
+from digest.audience.suppression import insert_ignoring_conflict
 from digest.storage.schema import login_throttle as t
 
 FAILURES = 5
@@ -64,7 +64,7 @@ def record_failure(engine: Engine, keys: Sequence[str], now: dt.datetime) -> Non
 
 def _count(conn: Connection, key_hash: str, now: dt.datetime) -> None:
     fresh = {"failures": 0, "lockouts": 0, "last_failure_at": now}
-    _insert_ignoring_conflict(conn, t, {"key_hash": key_hash, **fresh})
+    insert_ignoring_conflict(conn, t, {"key_hash": key_hash, **fresh})
     stale = t.c.last_failure_at < now - WINDOW  # a race with the prune above: start again
     mine = t.c.key_hash == key_hash
     conn.execute(
