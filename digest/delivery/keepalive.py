@@ -14,18 +14,23 @@ A kept-alive connection the server has closed while it sat idle would turn the n
 idle for less than `max_idle` seconds (shorter than servers' keep-alive timeouts, and far longer
 than the gap between the requests of one send) and the server has not closed it meanwhile (its
 socket is not readable).
+
+A proxy in the environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, as urllib reads them) is
+used as urllib would: an https origin through a CONNECT tunnel, an http one by absolute URL.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import select
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 MAX_IDLE = 4.0
 """Seconds a connection may sit idle and still be reused (servers' timeouts are ~5 s or more)."""
@@ -61,6 +66,9 @@ class KeptAlive:
         self.https = parts.scheme == "https"
         self.host, self.port = parts.hostname, parts.port
         self.prefix = parts.path.rstrip("/")
+        self.proxy = _proxy_for(parts.scheme, parts.hostname)
+        if self.proxy is not None and not self.https:  # an http proxy takes the absolute URL
+            self.prefix = f"http://{parts.netloc}{self.prefix}"
         self.timeout = timeout
         self.max_idle = max_idle
         self._idle: list[tuple[http.client.HTTPConnection, float]] = []
@@ -74,7 +82,7 @@ class KeptAlive:
             try:
                 if conn.sock is None:
                     conn.connect()
-                conn.request("POST", self.prefix + path, body=body, headers=dict(headers))
+                conn.request("POST", self.prefix + path, body=body, headers=self._with(headers))
             except (OSError, http.client.HTTPException) as exc:
                 raise NotSent(_describe(exc)) from None
             try:
@@ -95,6 +103,12 @@ class KeptAlive:
             self._give_back(conn)
         return answer
 
+    def _with(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """`headers`, plus the proxy's credentials when requests go to an http proxy as such."""
+        if self.proxy is None or self.https:
+            return dict(headers)
+        return {**headers, **self.proxy.headers}
+
     def close(self) -> None:
         """Close every idle connection (the next POST opens a new one)."""
         with self._lock:
@@ -112,15 +126,40 @@ class KeptAlive:
             if now - since < self.max_idle and not _closed_by_peer(conn):
                 return conn
             conn.close()
-        if self._tls is not None:
-            return http.client.HTTPSConnection(
-                self.host, self.port, timeout=self.timeout, context=self._tls
-            )
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        host, port = (self.proxy.host, self.proxy.port) if self.proxy else (self.host, self.port)
+        if self._tls is None:
+            return http.client.HTTPConnection(host, port, timeout=self.timeout)
+        conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._tls)
+        if self.proxy is not None:
+            conn.set_tunnel(self.host, self.port, headers=self.proxy.headers)
+        return conn
 
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             self._idle.append((conn, time.monotonic()))
+
+
+@dataclass(frozen=True)
+class Proxy:
+    host: str
+    port: int
+    headers: dict[str, str]
+    """Proxy-Authorization when the proxy URL carries credentials."""
+
+
+def _proxy_for(scheme: str, host: str) -> Proxy | None:
+    """The environment's proxy for `scheme://host`, unless NO_PROXY exempts the host."""
+    url = urllib.request.getproxies().get(scheme)
+    if not url or urllib.request.proxy_bypass(host):
+        return None
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if not parts.hostname:
+        return None
+    headers = {}
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    return Proxy(parts.hostname, parts.port or 80, headers)
 
 
 def _closed_by_peer(conn: http.client.HTTPConnection) -> bool:

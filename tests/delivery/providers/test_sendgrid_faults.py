@@ -7,6 +7,7 @@ sleeps the provider asked for through its injected `sleep`: no test really waits
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import socket
@@ -97,6 +98,12 @@ class _Handler(BaseHTTPRequestHandler):
         if answer.action == "close":
             self.wfile.flush()
             self.close_connection = True
+
+    def do_CONNECT(self) -> None:  # a proxy that refuses every tunnel
+        self.server.seen.append(Seen(self.path, dict(self.headers.items()), b""))
+        self.send_response(502)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def finish(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # "drop" closed the socket already
@@ -205,6 +212,53 @@ def test_a_connection_idle_too_long_is_not_reused(
     for start in (1, 2):
         h.provider.send(make_message(), make_recipients(1, start))
     assert len({seen.client_port for seen in server.seen}) == 2
+
+
+def test_an_http_proxy_from_the_environment_gets_the_absolute_url_and_credentials(
+    server: ScriptedServer,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = server.url.replace("http://", "http://ops:s%40cret@")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    (result,) = harness("http://sendgrid.invalid").provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.ACCEPTED
+    (seen,) = server.seen
+    assert seen.path == "http://sendgrid.invalid/v3/mail/send"
+    assert (
+        seen.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"ops:s@cret").decode()
+    )
+
+
+def test_an_https_origin_goes_through_the_proxys_tunnel(
+    server: ScriptedServer,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    h = harness("https://api.sendgrid.invalid", max_attempts=1)
+    (result,) = h.provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.RETRYABLE  # the tunnel was refused: nothing was sent
+    assert [seen.path for seen in server.seen] == ["api.sendgrid.invalid:443"]
+
+
+def test_no_proxy_keeps_a_host_direct(
+    server: ScriptedServer,
+    port: int,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    (result,) = harness(server.url).provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.ACCEPTED
 
 
 def test_personalizations_keep_the_recipients_order(
