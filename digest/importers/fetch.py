@@ -19,12 +19,26 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from digest import __version__
 from digest.importers.base import SourceError
 
 _CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A feed's bytes and the media type its server declared (`Content-Type`, with charset).
+
+    feedparser needs the declared type: given none it flags every feed `NonXMLContentType`, and
+    the charset parameter is how a server names the encoding. `Content-Encoding` is not kept:
+    the body is used as it arrived, never decompressed past `max_bytes`.
+    """
+
+    body: bytes
+    content_type: str | None = None
 
 
 class _Sockets:
@@ -118,7 +132,7 @@ class _Fetch:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.sockets = _Sockets()
-        self.data: bytes | None = None
+        self.data: Fetched | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -136,7 +150,7 @@ class _Fetch:
     def _unreachable(self, reason: str) -> SourceError:
         return SourceError(self.location, f"feed unreachable: {reason}")
 
-    def _get(self) -> bytes:
+    def _get(self) -> Fetched:
         request = urllib.request.Request(
             self.location, headers={"User-Agent": f"digest/{__version__}"}
         )
@@ -144,7 +158,7 @@ class _Fetch:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise self._too_big(f"it declares {int(declared):,} bytes")
-            return self._body(response)
+            return Fetched(self._body(response), response.headers.get("Content-Type"))
 
     def _body(self, response: http.client.HTTPResponse) -> bytes:
         chunks: list[bytes] = []
@@ -166,8 +180,9 @@ class _Fetch:
         )
 
 
-def fetch(location: str, *, timeout: float, max_bytes: int) -> bytes:
-    """The feed's bytes, complete within `timeout` seconds and at most `max_bytes` long.
+def fetch(location: str, *, timeout: float, max_bytes: int) -> Fetched:
+    """The feed's bytes and declared type, complete within `timeout` seconds and at most
+    `max_bytes` long.
 
     Any failure (network, HTTP status, deadline, size) is a SourceError that names the URL.
     """

@@ -73,7 +73,8 @@ def test_the_deadline_covers_the_whole_fetch_not_each_read(server: str) -> None:
 
 
 def test_a_fast_server_is_read_whole(server: str) -> None:
-    assert fetch(f"{server}/feed", timeout=5, max_bytes=10_000) == SMALL_FEED
+    fetched = fetch(f"{server}/feed", timeout=5, max_bytes=10_000)
+    assert fetched.body == SMALL_FEED and fetched.content_type == "application/rss+xml"
 
 
 def test_a_response_declaring_more_than_the_cap_is_refused(server: str) -> None:
