@@ -114,3 +114,41 @@ def test_a_redirect_to_a_file_url_is_not_followed() -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """A redirect loop, and a status phrase carrying terminal escape sequences."""
+
+    def do_GET(self) -> None:
+        if self.path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+        else:
+            self.send_response(404, "\x1b[2J\x1b[31mPWNED")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_redirect_loop_is_reported_on_one_line(hostile: str) -> None:
+    """Review finding: urllib's loop message spans three lines of the ingest report."""
+    with pytest.raises(SourceError, match="infinite loop") as info:
+        fetch(f"{hostile}/loop", timeout=5, max_bytes=1_000)
+    assert "\n" not in str(info.value)
+
+
+def test_a_status_phrase_cannot_write_escape_sequences(hostile: str) -> None:
+    with pytest.raises(SourceError, match="HTTP 404") as info:
+        fetch(f"{hostile}/escape", timeout=5, max_bytes=1_000)
+    assert "\x1b" not in str(info.value) and "PWNED" in str(info.value)
