@@ -5,6 +5,9 @@
   `vector<int>` and `History of the <blink> tag` survive. (Rendering escapes all signal text.)
 - An entry without a title (valid RSS 2.0 when it has a description) is titled from the start of
   its description.
+- A description longer than a summary paragraph may be (many feeds carry whole articles) is cut
+  at a word to that cap, and a title to the title cap, each with a warning: the entry imports,
+  where the model alone would refuse it.
 - The entry's id (RSS `guid`, Atom `id`) is the signal's id; one longer than the id cap keeps
   its start and a hash of the whole, so the same entry always gets the same id.
 - Only an absolute http(s) address becomes the signal's `url`: a guid such as `12345` or
@@ -23,7 +26,7 @@ from pydantic import ValidationError
 from selectolax.lexbor import LexborHTMLParser
 
 from digest.importers.base import describe_validation_error
-from digest.model import ID_MAX, Signal
+from digest.model import ID_MAX, TEXT_MAX, TITLE_MAX, Signal
 from digest.text import derived_id, language_of
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -53,15 +56,28 @@ def entry_text(entry: Mapping[str, Any], key: str) -> str:
     return " ".join(value.split())
 
 
-def title_from(description: str) -> str:
-    """The description's start as a title: whole words, `…` when cut."""
-    if len(description) <= TITLE_FROM_DESCRIPTION:
-        return description
-    cut = description[: TITLE_FROM_DESCRIPTION - 1]
+def shortened(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: whole words, `…` when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
     space = cut.rfind(" ")
-    if space > TITLE_FROM_DESCRIPTION // 2:
+    if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def title_from(description: str) -> str:
+    """The description's start as a title."""
+    return shortened(description, TITLE_FROM_DESCRIPTION)
+
+
+def _within(text: str, limit: int, what: str, notes: list[str]) -> str:
+    """`text` cut to `limit`, with a note saying so when it was longer."""
+    if len(text) <= limit:
+        return text
+    notes.append(f"{what} cut from {len(text):,} to {limit:,} characters (the cap)")
+    return shortened(text, limit)
 
 
 def entry_id(entry: Mapping[str, Any], title: str) -> str:
@@ -114,6 +130,8 @@ def entry_signal(
         raise EntryProblem("no title and no description: nothing to make a signal of")
     title = title or title_from(summary)
     url, notes = web_url(entry)
+    title = _within(title, TITLE_MAX, "title", notes)
+    summary = _within(summary, TEXT_MAX, "description", notes)
     try:
         signal = Signal(
             id=entry_id(entry, title),
