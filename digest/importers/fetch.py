@@ -71,11 +71,13 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Tracked(http.client.HTTPConnection):
-    """A connection that registers its socket as soon as it has one (before any TLS)."""
+    """A connection that registers its socket as soon as it has one (before any TLS).
 
-    def __init__(self, *args: Any, sockets: _Sockets, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sockets = sockets
+    `_sockets` is set by `_factory` after construction, not passed to `__init__`:
+    HTTPSConnection's `__init__` comes first in `_TrackedTLS`'s MRO and takes no such argument.
+    """
+
+    _sockets: _Sockets
 
     def connect(self) -> None:
         super().connect()
@@ -106,7 +108,13 @@ class _HTTPS(urllib.request.HTTPSHandler):
 
 def _factory(cls: type[_Tracked], sockets: _Sockets) -> Any:
     """What `do_open` calls as `http_class(host, timeout=…, **args)`."""
-    return lambda *args, **kwargs: cls(*args, sockets=sockets, **kwargs)
+
+    def make(*args: Any, **kwargs: Any) -> _Tracked:
+        connection = cls(*args, **kwargs)
+        connection._sockets = sockets
+        return connection
+
+    return make
 
 
 def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -9,6 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from digest.importers.base import SourceError
 from digest.importers.feeds import read_feed
@@ -152,3 +159,62 @@ def test_a_status_phrase_cannot_write_escape_sequences(hostile: str) -> None:
     with pytest.raises(SourceError, match="HTTP 404") as info:
         fetch(f"{hostile}/escape", timeout=5, max_bytes=1_000)
     assert "\x1b" not in str(info.value) and "PWNED" in str(info.value)
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The feed server over TLS, its self-signed certificate trusted through SSL_CERT_FILE."""
+    cert_file, key_file = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_an_https_feed_is_fetched(tls_server: str) -> None:
+    """Review finding: every https:// feed raised TypeError (HTTPSConnection took no `sockets`
+    argument) and the traceback ended the whole `digest ingest`."""
+    assert fetch(f"{tls_server}/feed", timeout=5, max_bytes=10_000).body == SMALL_FEED
+
+
+def test_the_deadline_covers_an_https_fetch(tls_server: str) -> None:
+    with pytest.raises(SourceError, match=r"no complete response within 0\.5 s"):
+        fetch(f"{tls_server}/trickle", timeout=0.5, max_bytes=10_000)
