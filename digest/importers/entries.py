@@ -42,14 +42,19 @@ class EntryProblem(Exception):
         self.title = title
 
 
+_CONTROLS = dict.fromkeys([*range(0x20), 0x7F])  # C0 controls and DEL: XML forbids them
+
+
 def _plain(html: str) -> str:
     tree = LexborHTMLParser(html)
     return " ".join((tree.text(separator=" ") if tree.body or tree.root else html).split())
 
 
 def entry_text(entry: Mapping[str, Any], key: str) -> str:
-    """`entry[key]` as plain text, HTML reduced to its text only when the feed says it is HTML."""
-    value = str(entry.get(key) or "")
+    """`entry[key]` as plain text, HTML reduced to its text only when the feed says it is HTML.
+    Control characters (which XML forbids, and feedparser's lenient reading keeps: a NUL cannot
+    be stored) are dropped; whitespace is collapsed."""
+    value = " ".join(str(entry.get(key) or "").split()).translate(_CONTROLS)
     detail = entry.get(f"{key}_detail") or {}
     if detail.get("type", "text/html") in HTML_TYPES:
         return _plain(value)
@@ -106,9 +111,20 @@ def web_url(entry: Mapping[str, Any]) -> tuple[str | None, list[str]]:
     return None, [f"link {shown!r} is not an http(s) address; imported without a URL"]
 
 
-def _published(entry: Mapping[str, Any]) -> dt.date | None:
+def _published(entry: Mapping[str, Any], notes: list[str]) -> dt.date | None:
+    """The entry's date (feedparser gives UTC struct_time); None, with a note, for one no
+    calendar holds (`0000-01-01` parses, then `dt.date` refuses year 0)."""
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-    return dt.date(*stamp[:3]) if stamp else None  # feedparser gives UTC struct_time
+    if not stamp:
+        return None
+    try:
+        return dt.date(*stamp[:3])
+    except ValueError:
+        notes.append(
+            f"date {stamp[0]:04d}-{stamp[1]:02d}-{stamp[2]:02d} is no calendar date; "
+            "imported without a date"
+        )
+        return None
 
 
 def _market_class(entry: Mapping[str, Any], category_map: Mapping[str, str]) -> str | None:
@@ -141,7 +157,7 @@ def entry_signal(
             source=source,
             summary={language_of(summary): [summary]} if summary else {},
             market_class=_market_class(entry, category_map),
-            published=_published(entry),
+            published=_published(entry, notes),
         )
     except ValidationError as exc:
         field, message = describe_validation_error(exc)[0]

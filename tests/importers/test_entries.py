@@ -123,3 +123,23 @@ def test_an_entry_over_another_size_cap_is_an_error_naming_entry_and_field() -> 
         "desk.xml: entry 2 'Odd': field 'market_class': too long: 300 characters; the cap "
         "is 200 (README: The signal schema)"
     ]
+
+
+def test_control_characters_are_dropped_from_entry_text() -> None:
+    """Review finding: a NUL in one title (XML forbids it; feedparser's lenient reading keeps it)
+    made PostgreSQL refuse the whole feed."""
+    feed = rss("<item><title>Grid\x00 pact\x07</title><description>a\x1bb</description></item>")
+    (signal,) = parse_feed("desk.xml", feed, {}).signals
+    assert (signal.title, signal.summary) == ("Grid pact", {"en": ["ab"]})
+
+
+def test_a_date_no_calendar_holds_imports_without_a_date() -> None:
+    """Review finding: `0000-01-01` raised ValueError, a traceback that ended the whole ingest."""
+    feed = atom(
+        "<entry><id>urn:1</id><title>Old</title><updated>0000-01-01T00:00:00Z</updated></entry>"
+    )
+    parsed = parse_feed("a.atom", feed, {})
+    assert parsed.signals[0].published is None
+    assert [w.reason for w in parsed.warnings] == [
+        "entry 1 'Old': date 0000-01-01 is no calendar date; imported without a date"
+    ]
