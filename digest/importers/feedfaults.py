@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from feedparser import CharacterEncodingOverride, CharacterEncodingUnknown
+from feedparser import CharacterEncodingOverride, CharacterEncodingUnknown, NonXMLContentType
 from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 from feedparser.util import FeedParserDict
@@ -185,6 +185,8 @@ def _entity_faults(doc: Document, located: bool) -> list[Fault]:
 def _other_reason(exc: object) -> str:
     if isinstance(exc, CharacterEncodingOverride):
         return f"wrong encoding declaration: {exc}"
+    if isinstance(exc, NonXMLContentType):
+        return f"the server's Content-Type: {exc}; read as a feed anyway"
     if isinstance(exc, CharacterEncodingUnknown):
         return f"unknown encoding, some characters may be garbled: {exc}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

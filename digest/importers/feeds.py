@@ -44,7 +44,9 @@ def _parse(
     flags a perfect feed `NonXMLContentType`."""
     if base_url is None:
         return feedparser.parse(io.BytesIO(data))
-    headers = {"content-location": base_url, "content-type": content_type or ""}
+    headers = {"content-location": base_url}
+    if content_type:  # absent, feedparser says "no Content-type specified"
+        headers["content-type"] = content_type
     return feedparser.parse(io.BytesIO(data), response_headers=headers)
 
 

@@ -86,6 +86,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         self.send_response(200)
+        if self.path == "/binary":
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            self.wfile.write(RSS)
+            return
         if self.path == "/koi8":
             self.send_header("Content-Type", "application/rss+xml; charset=koi8-r")
             self.end_headers()
@@ -118,6 +123,15 @@ def test_a_feed_served_as_xml_raises_no_warning(feed_server: str) -> None:
     Content-type specified` (the server's Content-Type never reached feedparser)."""
     parsed = read_feed(f"{feed_server}/rss", timeout=5, max_bytes=MAX, category_map={})
     assert [str(w) for w in parsed.warnings] == []
+
+
+def test_a_feed_served_as_no_xml_type_imports_with_a_plain_warning(feed_server: str) -> None:
+    parsed = read_feed(f"{feed_server}/binary", timeout=5, max_bytes=MAX, category_map={})
+    assert len(parsed.signals) == 2
+    assert [w.reason for w in parsed.warnings] == [
+        "feed: the server's Content-Type: application/octet-stream is not an XML media type; "
+        "read as a feed anyway"
+    ]
 
 
 def test_the_charset_the_server_declares_decodes_the_feed(feed_server: str) -> None:
