@@ -7,8 +7,9 @@ the caller waits for at most `timeout` seconds. When the deadline passes, the ca
 feed and moves on, and shuts the connection's socket down so the worker ends too.
 
 The body is read in chunks and refused once it passes `max_bytes` (a `Content-Length` above the cap
-is refused before reading), so a feed can neither exhaust memory nor fill the database. Only
-http(s) is spoken: a redirect to `ftp:` or `file:` fails as an unknown scheme.
+is refused before reading), so a feed can neither exhaust memory nor fill the database; a body
+the server compressed unasked is inflated up to the same cap. Only http(s) is spoken: a
+redirect to `ftp:` or `file:` fails as an unknown scheme.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +168,25 @@ class _Fetch:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise self._too_big(f"it declares {int(declared):,} bytes")
-            return Fetched(self._body(response), response.headers.get("Content-Type"))
+            coding = (response.headers.get("Content-Encoding") or "").strip().lower()
+            body = self._decoded(self._body(response), coding)
+            return Fetched(body, response.headers.get("Content-Type"))
+
+    def _decoded(self, body: bytes, coding: str) -> bytes:
+        """The body as sent, or inflated when the server compressed it unasked (no
+        Accept-Encoding is sent), never past `max_bytes`: a gzip bomb is refused as too large."""
+        if coding in ("", "identity"):
+            return body
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            raise self._unreachable(f"unsupported Content-Encoding {coding!r}")
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | (16 if "gzip" in coding else 0))
+        try:
+            data = inflater.decompress(body, self.max_bytes + 1)
+        except zlib.error as exc:
+            raise self._unreachable(f"the {coding} body is corrupt ({exc})") from None
+        if len(data) > self.max_bytes:
+            raise self._too_big(f"its {coding} body inflates past the cap")
+        return data
 
     def _body(self, response: http.client.HTTPResponse) -> bytes:
         chunks: list[bytes] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import ssl
 import threading
 import time
@@ -27,6 +28,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/rss+xml")
+        if self.path in ("/gzip", "/bomb"):
+            self._gzipped(SMALL_FEED if self.path == "/gzip" else b" " * 10_000_000)
+            return
         if self.path == "/big-declared":
             self.send_header("Content-Length", str(len(BIG)))
         self.end_headers()
@@ -39,6 +43,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(SMALL_FEED)
         except OSError:
             pass  # the client hung up, as it should at its deadline
+
+    def _gzipped(self, body: bytes) -> None:
+        """Compressed though the client sent no Accept-Encoding (some servers do)."""
+        packed = gzip.compress(body)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(packed)))
+        self.end_headers()
+        self.wfile.write(packed)
 
     def _trickle(self, body: bytes) -> None:
         """Headers at once, then the body a byte at a time: no single read ever waits long."""
@@ -77,6 +89,17 @@ def test_the_deadline_covers_the_whole_fetch_not_each_read(server: str) -> None:
 def test_a_fast_server_is_read_whole(server: str) -> None:
     fetched = fetch(f"{server}/feed", timeout=5, max_bytes=10_000)
     assert fetched.body == SMALL_FEED and fetched.content_type == "application/rss+xml"
+
+
+def test_a_body_compressed_unasked_is_inflated(server: str) -> None:
+    """Review finding: a gzipped feed was read compressed: "not an RSS or Atom feed"."""
+    assert fetch(f"{server}/gzip", timeout=5, max_bytes=10_000).body == SMALL_FEED
+
+
+def test_a_gzip_bomb_is_refused_at_the_cap(server: str) -> None:
+    """10 MB of spaces packed into ~10 KB: inflated only up to the cap, then refused."""
+    with pytest.raises(SourceError, match=r"feed too large: its gzip body inflates past the cap"):
+        fetch(f"{server}/bomb", timeout=5, max_bytes=100_000)
 
 
 def test_a_response_declaring_more_than_the_cap_is_refused(server: str) -> None:
