@@ -31,7 +31,7 @@ from digest.web.accounts import (
     verify,
 )
 from digest.web.app import WebState, checked_form, client_address, field_text, render, web
-from digest.web.security import SESSION_COOKIE, same_secret
+from digest.web.security import SESSION_COOKIE, limit_key, same_secret
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ async def login(request: Request) -> Response:
     form = await checked_form(request)
     name = field_text(form, "name").lower()[:64]
     account = f"account:{name or BOOTSTRAP}"
-    keys = [f"address:{client_address(request)}", account]
+    keys = [f"address:{limit_key(client_address(request))}", account]
     tried = throttle.attempt(state.engine, keys, state.now())
     if tried.wait:
         log.warning(

@@ -227,6 +227,22 @@ def forwarded_client(peer: str, forwarded_for: Sequence[str], trusted: Sequence[
     return str(current)
 
 
+IPV6_CLIENT_PREFIX = 64
+
+
+def limit_key(address: str) -> str:
+    """The client as the per-client limits count it (sign-ups, login failures).
+
+    An IPv4 address is one client. An IPv6 address is counted by its /64: that is the block one
+    line or host is given, so one attacker holds 2^64 addresses and rotating them must not buy
+    a fresh limit each time. IPv4-mapped IPv6 counts as its IPv4 address.
+    """
+    found = _ip(address)
+    if isinstance(found, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((found, IPV6_CLIENT_PREFIX), strict=False))
+    return str(found) if found is not None else address
+
+
 class HeadAsGet:
     """Answers every `HEAD` exactly as the same `GET` would, without the body (RFC 9110 9.3.2).
 

@@ -103,6 +103,12 @@ def test_failures_count_per_address_across_accounts(app: Any) -> None:
     assert log_in(client, DEMO_PASSWORD).status_code == 429
 
 
+def test_failures_count_per_ipv6_network_across_its_addresses(app: Any) -> None:
+    for n in range(5):
+        fail_times(Client(app, peer=f"2001:db8:5:6::{n + 1:x}"), 1, name=f"nobody{n}")
+    assert log_in(Client(app, peer="2001:db8:5:6::99"), DEMO_PASSWORD).status_code == 429
+
+
 def test_another_address_and_account_are_not_held_back(app: Any, alice: str) -> None:
     fail_times(Client(app), 5)
     answer = log_in(Client(app, peer="192.0.2.50"), ALICE_PASSWORD, "alice")
