@@ -115,7 +115,7 @@ async def login(request: Request) -> Response:
         )
     form = await checked_form(request)
     name = field_text(form, "name").lower()[:64]
-    account = f"account:{name or BOOTSTRAP}"
+    account = throttle.account_key(name or BOOTSTRAP)
     keys = [f"address:{limit_key(client_address(request))}", account]
     tried = throttle.attempt(state.engine, keys, state.now())
     if tried.wait:

@@ -146,3 +146,19 @@ def succeeded(engine: Engine, done: Attempt, account: str) -> None:
             if _hash(key) in undo:
                 values["lockouts"], values["locked_until"] = undo[_hash(key)]
             conn.execute(update(t).where(mine).values(**values))
+
+
+def account_key(name: str) -> str:
+    """The key an account name's failures count under (the bootstrap login's is "editor")."""
+    return f"account:{name.strip().lower()}"
+
+
+def unlock_account(engine: Engine, name: str) -> bool:
+    """Forget an account name's failures and lock; whether there were any.
+
+    The operator's way back in: anyone can lock a name by failing on purpose (the bootstrap
+    login's "editor" above all), and a locked name refuses even the right password.
+    """
+    with engine.begin() as conn:
+        gone = conn.execute(delete(t).where(t.c.key_hash == _hash(account_key(name))))
+    return bool(gone.rowcount)
