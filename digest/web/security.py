@@ -17,8 +17,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
@@ -346,35 +345,3 @@ async def _too_large(send: Send) -> None:
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-class RateLimiter:
-    """At most `limit` hits per key within `window` seconds (a sliding log, in memory).
-
-    In memory is enough for one `digest serve` process, and keys are hashed so the log never
-    holds an address in clear. `clock` is injected so tests step time instead of sleeping.
-    """
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> bool:
-        """Record a hit for `key` and say whether it is within the limit."""
-        now = self.clock()
-        hashed = hashlib.sha256(key.encode()).hexdigest()
-        hits = self._hits.setdefault(hashed, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        if len(self._hits) > 100_000:  # a flood of distinct keys: forget the idle ones
-            self._prune(now)
-        return True
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-            del self._hits[key]
