@@ -46,6 +46,7 @@ from digest.audience.store import set_status
 from digest.audience.tokens import MissingSecretKey
 from digest.config import Settings
 from digest.delivery import ledger
+from digest.delivery.heap import quiet_collector
 from digest.delivery.links import FastTokens, LinkValues, signing_keys
 from digest.delivery.provider import BOUNCE_PREFIX, MAX_BATCH, Outcome, Provider, Recipient, Result
 from digest.delivery.run import (
@@ -131,7 +132,8 @@ def make_app(settings: Settings, broker_url: str | None = None) -> Any:
     def send_batch_task(self: Any, **job: Any) -> dict[str, Any]:
         batch = BatchJob(**job)
         try:
-            outcome = runner.run(batch)
+            with quiet_collector():  # as in-process sends (digest.delivery.heap)
+                outcome = runner.run(batch)
         except DBAPIError as exc:  # the database blinked: nothing of this batch was recorded
             wait = backoff(self.request.retries)
             raise self.retry(exc=exc, countdown=wait, max_retries=10) from exc
