@@ -3,8 +3,8 @@
 The per-client and per-mailbox sign-up limits were counted in each process's memory, so every
 extra `digest serve` process (or a restart) granted a fresh allowance.
 
-Revision ID: 0013
-Revises: 0005 (chained after main's head, so the branch has one head)
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0005"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
