@@ -11,7 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from digest.model import MEMBER_FIELDS, MEMBERSHIP_TIERS
 from digest.zones import check_zone
@@ -37,6 +38,32 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ProviderSettings(_Section):
+    """A provider's own section of `digest.toml` (`[smtp]`, `[sendgrid]` …), declared in the
+    provider's module beside the provider.
+
+    config.py sits below the delivery package and never imports it, so the sections are not
+    listed here: the provider registry (`digest.delivery.providers`) hands each provider's model
+    to `register_section` when it is imported, which the CLI, the worker, the scheduler and the
+    web app do before they read the configuration. From then on a section is validated (unknown
+    keys and wrong types named by their dotted key), documented, masked and overridden from the
+    environment like any section declared here.
+    """
+
+    section: ClassVar[str]
+    """The section's name in `digest.toml`, and the attribute on `Settings`."""
+    env: ClassVar[Mapping[str, str]] = {}
+    """Environment variable → key of this section it overrides."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> Self:
+        """This section of `settings`, typed (`SmtpSettings.of(settings).url`)."""
+        found = getattr(settings, cls.section, None)
+        if not isinstance(found, cls):
+            raise ConfigError(f"[{cls.section}] is not a registered settings section")
+        return found
 
 
 class Publication(_Section):
@@ -107,35 +134,6 @@ class Security(_Section):
         description="Hours a subscription-confirm link stays valid (unsubscribe and "
         "preferences links do not expire).",
     )
-
-
-class SendGrid(_Section):
-    api_key: SecretStr | None = Field(None, description="SendGrid API key.")
-    api_host: str = Field("https://api.sendgrid.com", description="SendGrid API base URL.")
-    timeout: float = Field(
-        30.0, gt=0, description="Seconds to wait for SendGrid's answer to one Mail Send request."
-    )
-    max_attempts: int = Field(
-        5, ge=1, le=20, description="Tries per request on 429/5xx/no connection (with backoff)."
-    )
-    webhook_public_key: str | None = Field(
-        None,
-        description="Event Webhook verification key (Mail Settings → Signed Event Webhook), the "
-        "base64 body of the PEM; without it every webhook POST is refused.",
-    )
-
-
-class Smtp(_Section):
-    url: SecretStr | None = Field(
-        None, description="`smtp://user:pass@host:port` or `smtps://…`; holds credentials."
-    )
-    timeout: float = Field(
-        30.0, gt=0, description="Seconds before one SMTP command or connection attempt gives up."
-    )
-
-
-class Outbox(_Section):
-    dir: str = Field("outbox", description="Folder the outbox provider writes `.eml` files to.")
 
 
 _CONFIDENCE_TIERS = ["A", "A/B", "B/C", "C/D", "D", "unrated"]
@@ -419,9 +417,6 @@ class Settings(_Section):
     database: Database = Field(default_factory=Database)
     sources: Sources = Field(default_factory=Sources)
     security: Security = Field(default_factory=Security)
-    sendgrid: SendGrid = Field(default_factory=SendGrid)
-    smtp: Smtp = Field(default_factory=Smtp)
-    outbox: Outbox = Field(default_factory=Outbox)
     editions: Editions = Field(default_factory=Editions)
     tiers: Tiers = Field(default_factory=Tiers)
     schedule: Schedule = Field(default_factory=Schedule)
@@ -429,14 +424,46 @@ class Settings(_Section):
     celery: Celery = Field(default_factory=Celery)
 
 
-# Environment variable → dotted key. Lists are comma-separated.
+def register_section(model: type[ProviderSettings]) -> None:
+    """Make `model` the `[model.section]` section of every Settings validated from now on.
+
+    Pydantic has no public call for adding a field to a finished model, so the field is added
+    to the model's field table and the model rebuilt: the section then behaves exactly like a
+    declared one (validation errors, `model_dump`, `documented_keys`, `model_copy`). Registering
+    the same model twice is a no-op; another model under a taken name is an error.
+    """
+    name = model.section
+    known = Settings.model_fields.get(name)
+    if known is not None:
+        if known.annotation is model:
+            return
+        raise ValueError(f"settings section [{name}] is already declared")
+    Settings.__pydantic_fields__[name] = FieldInfo.from_annotated_attribute(
+        model, Field(default_factory=model)
+    )
+    Settings.model_rebuild(force=True)
+    for var, key in model.env.items():
+        ENV_OVERRIDES[var] = f"{name}.{key}"
+
+
+def forget_section(name: str) -> None:
+    """Undo `register_section` (a test's temporary provider); declared sections stay."""
+    known = Settings.model_fields.get(name)
+    if known is None or not (
+        isinstance(known.annotation, type) and issubclass(known.annotation, ProviderSettings)
+    ):
+        return
+    del Settings.__pydantic_fields__[name]
+    Settings.model_rebuild(force=True)
+    for var in [var for var, dotted in ENV_OVERRIDES.items() if dotted.startswith(f"{name}.")]:
+        del ENV_OVERRIDES[var]
+
+
+# Environment variable → dotted key. Lists are comma-separated. Provider sections add theirs
+# when they are registered (`ProviderSettings.env`).
 ENV_OVERRIDES: dict[str, str] = {
     "DIGEST_DATABASE_URL": "database.url",
     "DIGEST_SECRET_KEY": "security.secret_keys",
-    "SENDGRID_API_KEY": "sendgrid.api_key",
-    "DIGEST_SENDGRID_API_HOST": "sendgrid.api_host",
-    "DIGEST_SMTP_URL": "smtp.url",
-    "DIGEST_OUTBOX_DIR": "outbox.dir",
     "DIGEST_BASE_URL": "publication.base_url",
     "DIGEST_EDITOR_PASSWORD": "web.editor_password",
     "DIGEST_EDITOR_TOKEN": "web.editor_token",

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from digest.delivery.providers import register_settings
 from digest.storage.db import open_database
+
+register_settings()  # the providers' [sections], as the CLI does before it reads the config
 
 POSTGRES_URL = os.environ.get(
     "DIGEST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -11,6 +11,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from digest.config import ConfigError, Settings, load_settings
+from digest.delivery.providers import register_settings
 from digest.storage.db import display_url, open_database
 
 
@@ -29,6 +30,7 @@ class AppContext:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            register_settings()  # the providers' [sections], which config.py cannot import
             try:
                 self._settings = load_settings(self.config_path)
             except ConfigError as exc:

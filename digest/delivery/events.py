@@ -51,6 +51,7 @@ from digest.audience.addresses import normalize_email
 from digest.audience.model import Status
 from digest.audience.suppression import email_hash, installation_salt
 from digest.config import Settings
+from digest.delivery.providers.sendgrid import SendGridSettings
 from digest.period import Period
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import editions as et
@@ -138,12 +139,12 @@ def handle_webhook(
 ) -> EventReport:
     """Verify one Event Webhook POST and apply its events (see the module docstring).
 
-    `public_key` overrides `settings.sendgrid.webhook_public_key`. Status 403: not SendGrid's or
+    `public_key` overrides `[sendgrid] webhook_public_key`. Status 403: not SendGrid's or
     stale (nothing read); 400: signed but not a JSON list; 503: no key configured; 200: the
     batch was processed (duplicates and rejected events included: a retry would change nothing,
     so SendGrid must stop retrying).
     """
-    key = public_key or (settings.sendgrid.webhook_public_key if settings else None)
+    key = public_key or (SendGridSettings.of(settings).webhook_public_key if settings else None)
     if not key:
         return EventReport(503, "sendgrid.webhook_public_key is not set: events are refused")
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from digest.config import Settings
+from digest.config import ProviderSettings, Settings
 from digest.render.placeholders import fill
 
 MAX_BATCH = 1000
@@ -137,7 +137,8 @@ class ProviderSpec:
     """What the registry knows of a provider: its module declares one, named `PROVIDER`.
 
     `make` builds it from the settings (ConfigError names what is missing); `checks` are what
-    `digest check` verifies for it beyond the shared checks (its credentials, say). The
+    `digest check` verifies for it beyond the shared checks (its credentials, say); `settings`
+    is its own section of the configuration, if it has one. The
     `Problem` type is `digest.delivery.check.Problem`.
     """
 
@@ -145,6 +146,9 @@ class ProviderSpec:
     kind: type[Provider]
     make: Callable[[Settings], Provider]
     checks: Callable[[Settings], list[Any]]
+    settings: type[ProviderSettings] | None = None
+    """Its `[section]` of `digest.toml`, declared in its module; the registry registers it with
+    `digest.config` so the configuration validates it on load."""
 
     @property
     def leaves_machine(self) -> bool:

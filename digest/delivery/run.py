@@ -178,9 +178,12 @@ def outbox_files(report: SendReport) -> list[Path]:
 def configured_provider(settings: Settings) -> str:
     """The provider an unattended send uses: SendGrid when it has a key, else SMTP when it has
     a URL, else the outbox (so a fresh install's schedule never mails anyone by surprise)."""
-    if settings.sendgrid.api_key is not None:
+    from digest.delivery.providers.sendgrid import SendGridSettings
+    from digest.delivery.providers.smtp import SmtpSettings
+
+    if SendGridSettings.of(settings).api_key is not None:
         return "sendgrid"
-    if settings.smtp.url is not None:
+    if SmtpSettings.of(settings).url is not None:
         return "smtp"
     return "outbox"
 

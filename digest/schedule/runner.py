@@ -41,6 +41,7 @@ from sqlalchemy import Engine, inspect, select
 
 from digest.audience.selection import mailable
 from digest.config import Settings, load_settings
+from digest.delivery.providers import register_settings
 from digest.period import Period, parse_period
 from digest.pipeline import (
     ALL_STAGES,
@@ -121,6 +122,7 @@ class JobContext:
 def _context(
     config_path: str | None, steps_ref: str | None, settings: Settings | None = None
 ) -> JobContext:
+    register_settings()  # the providers' [sections], which config.py cannot import
     settings = settings or load_settings(config_path)
     return JobContext(
         settings, config_path, steps_ref, open_database(settings.database.url), _now()

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from digest.audience.csvio import import_file
 from digest.build import build
 from digest.config import Settings
+from digest.delivery.providers import register_settings
 from digest.ingest import ingest
 from digest.period import Period, latest_week_with
 from digest.resources import bundled, example_signals
@@ -42,6 +43,7 @@ def free_socket() -> socket.socket:
 
 
 def demo_settings(root: Path, base_url: str, **web: Any) -> Settings:
+    register_settings()  # the [outbox] section is the outbox provider's
     return Settings.model_validate(
         {
             "publication": {"base_url": base_url},

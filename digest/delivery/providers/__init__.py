@@ -1,18 +1,20 @@
 """The providers a send can go through: a registry of modules, one per provider.
 
 Each module declares `PROVIDER`, a `ProviderSpec` (name, class, how to make it from the
-settings, what `digest check` verifies for it); the class declares its properties (whether mail
-leaves the machine, whether it answers per message or per request, how many batches it takes
-at once) and its proof after a crash. Nothing outside a provider's module asks which one it
-is. Adding a provider is writing one module and one line here. Modules are imported on first
-use, so the outbox path never loads the SendGrid client.
+settings, what `digest check` verifies for it, its own settings section); the class declares
+its properties (whether mail leaves the machine, whether it answers per message or per
+request, how many batches it takes at once) and its proof after a crash. Nothing outside a
+provider's module asks which one it is. Adding a provider is writing one module and one line
+here. Importing the registry registers each provider's settings section with `digest.config`
+(which sits below this package and cannot import it), so `load_settings` validates `[smtp]`,
+`[sendgrid]`, `[outbox]` … from then on.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from digest.config import ConfigError, Settings
+from digest.config import ConfigError, Settings, register_section
 from digest.delivery.provider import Provider, ProviderSpec
 
 REGISTRY: dict[str, str] = {
@@ -34,3 +36,14 @@ def spec(name: str) -> ProviderSpec:
 def make_provider(name: str, settings: Settings) -> Provider:
     """The provider called `name`, configured from `settings`; ConfigError names what is missing."""
     return spec(name).make(settings)
+
+
+def register_settings() -> None:
+    """Register every provider's settings section with the configuration (idempotent)."""
+    for name in REGISTRY:
+        model = spec(name).settings
+        if model is not None:
+            register_section(model)
+
+
+register_settings()

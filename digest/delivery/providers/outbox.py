@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
-from digest.config import Settings
+from pydantic import Field
+
+from digest.config import ProviderSettings, Settings
 from digest.delivery.check import Problem
 from digest.delivery.mime import prepared
 from digest.delivery.provider import (
@@ -85,12 +88,21 @@ class OutboxProvider:
         return target.exists()
 
 
+class OutboxSettings(ProviderSettings):
+    """The `[outbox]` section of `digest.toml`."""
+
+    section = "outbox"
+    env: ClassVar[Mapping[str, str]] = {"DIGEST_OUTBOX_DIR": "dir"}
+
+    dir: str = Field("outbox", description="Folder the outbox provider writes `.eml` files to.")
+
+
 def _make(settings: Settings) -> OutboxProvider:
-    return OutboxProvider(settings.outbox.dir)
+    return OutboxProvider(OutboxSettings.of(settings).dir)
 
 
 def _checks(settings: Settings) -> list[Problem]:
     return []  # nothing to verify: the folder is made on first write
 
 
-PROVIDER = ProviderSpec("outbox", OutboxProvider, _make, _checks)
+PROVIDER = ProviderSpec("outbox", OutboxProvider, _make, _checks, OutboxSettings)

@@ -27,12 +27,13 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
+from pydantic import Field, SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from digest.config import ConfigError, Settings
+from digest.config import ConfigError, ProviderSettings, Settings
 from digest.delivery.check import Problem
 from digest.delivery.headers import (
     address,
@@ -400,19 +401,44 @@ def _party(email: str, name: str) -> dict[str, str]:
 # --- the registry's entry ----------------------------------------------------------------------
 
 
+class SendGridSettings(ProviderSettings):
+    """The `[sendgrid]` section of `digest.toml`."""
+
+    section = "sendgrid"
+    env: ClassVar[Mapping[str, str]] = {
+        "SENDGRID_API_KEY": "api_key",
+        "DIGEST_SENDGRID_API_HOST": "api_host",
+    }
+
+    api_key: SecretStr | None = Field(None, description="SendGrid API key.")
+    api_host: str = Field("https://api.sendgrid.com", description="SendGrid API base URL.")
+    timeout: float = Field(
+        30.0, gt=0, description="Seconds to wait for SendGrid's answer to one Mail Send request."
+    )
+    max_attempts: int = Field(
+        5, ge=1, le=20, description="Tries per request on 429/5xx/no connection (with backoff)."
+    )
+    webhook_public_key: str | None = Field(
+        None,
+        description="Event Webhook verification key (Mail Settings → Signed Event Webhook), the "
+        "base64 body of the PEM; without it every webhook POST is refused.",
+    )
+
+
 def _make(settings: Settings) -> SendGridProvider:
-    if settings.sendgrid.api_key is None:
+    own = SendGridSettings.of(settings)
+    if own.api_key is None:
         raise ConfigError("sendgrid.api_key is not set: set SENDGRID_API_KEY")
     return SendGridProvider(
-        settings.sendgrid.api_key.get_secret_value(),
-        host=settings.sendgrid.api_host,
-        timeout=settings.sendgrid.timeout,
-        max_attempts=settings.sendgrid.max_attempts,
+        own.api_key.get_secret_value(),
+        host=own.api_host,
+        timeout=own.timeout,
+        max_attempts=own.max_attempts,
     )
 
 
 def _checks(settings: Settings) -> list[Problem]:
-    if settings.sendgrid.api_key is not None:
+    if SendGridSettings.of(settings).api_key is not None:
         return []
     return [
         Problem(
@@ -423,4 +449,4 @@ def _checks(settings: Settings) -> list[Problem]:
     ]
 
 
-PROVIDER = ProviderSpec("sendgrid", SendGridProvider, _make, _checks)
+PROVIDER = ProviderSpec("sendgrid", SendGridProvider, _make, _checks, SendGridSettings)

@@ -13,11 +13,14 @@ import ipaddress
 import smtplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from digest.config import ConfigError, Settings
+from pydantic import Field, SecretStr
+
+from digest.config import ConfigError, ProviderSettings, Settings
 from digest.delivery.check import Problem
 from digest.delivery.headers import envelope_address, needs_smtputf8
 from digest.delivery.mime import prepared
@@ -287,17 +290,32 @@ def _describe(exc: BaseException) -> str:
 # --- the registry's entry ----------------------------------------------------------------------
 
 
+class SmtpSettings(ProviderSettings):
+    """The `[smtp]` section of `digest.toml`."""
+
+    section = "smtp"
+    env: ClassVar[Mapping[str, str]] = {"DIGEST_SMTP_URL": "url"}
+
+    url: SecretStr | None = Field(
+        None, description="`smtp://user:pass@host:port` or `smtps://…`; holds credentials."
+    )
+    timeout: float = Field(
+        30.0, gt=0, description="Seconds before one SMTP command or connection attempt gives up."
+    )
+
+
 def _make(settings: Settings) -> SmtpProvider:
-    if settings.smtp.url is None:
+    own = SmtpSettings.of(settings)
+    if own.url is None:
         raise ConfigError("smtp.url is not set: set DIGEST_SMTP_URL=smtp://user:pass@host:587")
     try:
-        return SmtpProvider(settings.smtp.url.get_secret_value(), timeout=settings.smtp.timeout)
+        return SmtpProvider(own.url.get_secret_value(), timeout=own.timeout)
     except ValueError as exc:
         raise ConfigError(f"smtp.url: {exc}") from None
 
 
 def _checks(settings: Settings) -> list[Problem]:
-    if settings.smtp.url is not None:
+    if SmtpSettings.of(settings).url is not None:
         return []
     return [
         Problem(
@@ -308,4 +326,4 @@ def _checks(settings: Settings) -> list[Problem]:
     ]
 
 
-PROVIDER = ProviderSpec("smtp", SmtpProvider, _make, _checks)
+PROVIDER = ProviderSpec("smtp", SmtpProvider, _make, _checks, SmtpSettings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import Engine
 
-from digest.config import ConfigError
+from digest.config import ConfigError, forget_section, load_settings
 from digest.delivery import providers
 from digest.delivery.run import send_period
 from digest.period import parse_period
@@ -38,7 +39,9 @@ def readme_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(providers.REGISTRY, "logfile", "logfile_provider")
     monkeypatch.chdir(tmp_path)
+    providers.register_settings()  # what importing the registry does with the line in place
     yield tmp_path / "sent.log"
+    forget_section("logfile")
     sys.modules.pop("logfile_provider", None)
 
 
@@ -52,3 +55,50 @@ def test_the_readmes_example_provider_sends_once_registered(
     report = send_period(settings, engine, parse_period(seeded.PERIOD), provider)
     assert report.accepted == 3
     assert len(readme_provider.read_text().splitlines()) == 3
+
+
+def write_config(tmp_path: Path, db_url: str, logfile: str) -> Path:
+    """A digest.toml with the example provider's own `[logfile]` section."""
+    path = tmp_path / "digest.toml"
+    path.write_text(
+        f"[database]\nurl = {db_url!r}\n"
+        "[publication]\nbase_url = 'https://news.example.org'\n"
+        "from_email = 'digest@news.example.org'\n"
+        "[security]\nsecret_keys = ['test-secret-key']\n"
+        f"[logfile]\n{logfile}\n"
+    )
+    return path
+
+
+def test_the_readmes_example_provider_reads_its_own_section_from_the_file(
+    readme_provider: Path, engine: Engine, db_url: str, tmp_path: Path, seeded: SimpleNamespace
+) -> None:
+    seeded.issue(engine)
+    seeded.subscribers(engine, 2)
+    settings = load_settings(write_config(tmp_path, db_url, "path = 'mine.log'"), environ={})
+    provider = providers.make_provider("logfile", settings)
+    report = send_period(settings, engine, parse_period(seeded.PERIOD), provider)
+    assert report.accepted == 2
+    assert len((tmp_path / "mine.log").read_text().splitlines()) == 2
+    assert not readme_provider.exists()
+
+
+def test_a_typo_in_a_providers_own_section_is_named_on_load(
+    readme_provider: Path, db_url: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=r"logfile\.pth: unknown key"):
+        load_settings(write_config(tmp_path, db_url, "pth = 'mine.log'"), environ={})
+
+
+def test_a_wrong_type_in_a_providers_own_section_is_named_on_load(
+    readme_provider: Path, db_url: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=r"logfile\.path: "):
+        load_settings(write_config(tmp_path, db_url, "path = 3"), environ={})
+
+
+def test_the_configuration_never_imports_the_delivery_package() -> None:
+    """config.py is on the ground floor: the provider sections reach it by registration."""
+    code = "import sys, digest.config; print(sorted(m for m in sys.modules if 'delivery' in m))"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
