@@ -6,10 +6,15 @@ tests do not depend on the renderer's choice of tokens.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import socket
-from collections.abc import Callable
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -210,3 +215,38 @@ def seeded() -> SimpleNamespace:
         settings=send_settings_for,
         PERIOD=SEND_PERIOD,
     )
+
+
+# --- a local HTTP server playing SendGrid's Mail Send ------------------------------------------
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A handler that logs nothing and tolerates a connection it reset itself (`reset`)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def reset(self) -> None:
+        """Drop the connection with a TCP reset instead of answering: the answer is lost."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # `reset` closed the socket already
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving(srv: ThreadingHTTPServer, release: threading.Event) -> Iterator[None]:
+    """Serve `srv` on a thread; on exit, `release` what it stalls on and shut it down."""
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        release.set()
+        srv.shutdown()
+        srv.server_close()

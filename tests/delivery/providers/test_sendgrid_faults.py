@@ -8,15 +8,12 @@ sleeps the provider asked for through its injected `sleep`: no test really waits
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,6 +23,7 @@ import pytest
 from digest.delivery import InvalidMessage, Outcome
 from digest.delivery.provider import EditionMessage, Recipient
 from digest.delivery.providers.sendgrid import MAX_REQUEST_BYTES, SendGridProvider
+from tests.delivery.conftest import QuietHandler, serving
 
 MessageFactory = Callable[..., EditionMessage]
 RecipientsFactory = Callable[..., list[Recipient]]
@@ -72,8 +70,7 @@ class ScriptedServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(QuietHandler):
     server: ScriptedServer
 
     def do_POST(self) -> None:
@@ -86,9 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if answer.action == "drop":  # reset the connection instead of answering
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-            self.close_connection = True
+            self.reset()
             return
         self.send_response(answer.status)
         for name, value in {"Content-Length": str(len(answer.body)), **answer.headers}.items():
@@ -105,25 +100,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def finish(self) -> None:
-        with contextlib.suppress(OSError, ValueError):  # "drop" closed the socket already
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     srv = ScriptedServer()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with serving(srv, srv.release):
         yield srv
-    finally:
-        srv.release.set()
-        srv.shutdown()
-        srv.server_close()
 
 
 @dataclass
