@@ -1,7 +1,10 @@
 """Configuration: one validated `digest.toml` plus environment overrides.
 
-Every setting is declared once here, with its help text in the field description; the README's
-configuration reference is checked against these declarations by a test, so docs cannot drift.
+Every setting is declared once, with its help text in the field description: here, or for a
+provider's own section (`[smtp]`, `[sendgrid]`, `[outbox]` …) in the provider's module, which the
+provider registry registers here (`ProviderSettings`, `register_section`) since this module must
+not import the delivery package. The README's configuration reference is checked against these
+declarations by a test, so docs cannot drift.
 """
 
 from __future__ import annotations

@@ -12,7 +12,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import Engine
 
-from digest.config import ConfigError, forget_section, load_settings
+from digest.config import (
+    ConfigError,
+    ProviderSettings,
+    forget_section,
+    load_settings,
+    register_section,
+)
 from digest.delivery import providers
 from digest.delivery.run import send_period
 from digest.period import parse_period
@@ -102,3 +108,11 @@ def test_the_configuration_never_imports_the_delivery_package() -> None:
     code = "import sys, digest.config; print(sorted(m for m in sys.modules if 'delivery' in m))"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]"
+
+
+def test_a_provider_section_cannot_take_a_declared_sections_name() -> None:
+    class Clash(ProviderSettings):
+        section = "publication"
+
+    with pytest.raises(ValueError, match=r"\[publication\] is already declared"):
+        register_section(Clash)
