@@ -77,9 +77,9 @@ def prepare(url: str, subscribers: int) -> str:
     from digest.audience.suppression import email_hash, installation_salt
     from digest.build import build
     from digest.config import Settings
-    from digest.ingest import ingest
     from digest.period import parse_period
     from digest.resources import example_signals
+    from digest.signals.ingest import ingest
     from digest.storage.db import open_database
 
     engine = open_database(url)

@@ -129,9 +129,9 @@ def full_send_rate(port: int, count: int) -> tuple[float, int]:
     from digest.config import Settings
     from digest.delivery.providers.smtp import SmtpProvider
     from digest.delivery.run import send_period
-    from digest.ingest import ingest
     from digest.period import parse_period
     from digest.resources import example_signals
+    from digest.signals.ingest import ingest
     from digest.storage.db import open_database
 
     with tempfile.TemporaryDirectory() as tmp:

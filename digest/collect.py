@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from digest.config import Sources
-from digest.importers.base import SourceError
-from digest.ingest import load_signals
-from digest.merging import merge_by_id
 from digest.model import Signal
 from digest.period import Period
-from digest.storage.signals import signals_between
+from digest.signals.ingest import load_signals
+from digest.signals.merging import merge_by_id
+from digest.signals.readers.base import SourceError
+from digest.signals.store import signals_between
 
 
 @dataclass

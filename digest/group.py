@@ -14,9 +14,9 @@ from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 from rapidfuzz.utils import default_process
 
-from digest.merging import is_filled
 from digest.model import SIGNAL_FIELDS, Signal
 from digest.scale import tier_rank
+from digest.signals.merging import is_filled
 from digest.text import has_cjk
 
 OTHER = ""

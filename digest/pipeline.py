@@ -90,8 +90,8 @@ class PipelineResult:
 
 def ingest_sources(settings: Settings, engine: Engine) -> str:
     """Ingest `sources.paths`, or the bundled examples when there are none (as `digest run`)."""
-    from digest.ingest import ingest
     from digest.resources import example_signals
+    from digest.signals.ingest import ingest
 
     paths = settings.sources.paths or [str(example_signals())]
     report = ingest(engine, paths, settings.sources)

@@ -137,9 +137,9 @@ def test_real_stages_ingest_the_examples_and_build_the_issue(tmp_path: Path) -> 
     engine = open_database(settings.database.url)
     with engine.connect():
         pass
-    from digest.ingest import ingest
     from digest.resources import example_signals
-    from digest.storage.signals import latest_published
+    from digest.signals.ingest import ingest
+    from digest.signals.store import latest_published
 
     ingest(engine, [str(example_signals())], settings.sources)
     with engine.connect() as conn:

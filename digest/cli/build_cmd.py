@@ -16,8 +16,8 @@ from digest.config import Settings
 from digest.model import LANGS, MEMBERSHIP_TIERS
 from digest.period import Period, PeriodError, last_complete_week, latest_week_with, parse_period
 from digest.render.engine import RenderError
+from digest.signals.store import latest_published
 from digest.storage.editions import FrozenError
-from digest.storage.signals import latest_published
 
 PeriodOpt = Annotated[
     str | None,

@@ -26,7 +26,7 @@ from digest.delivery.events import RejectedEvent, edition_stats, rejected_summar
 from digest.delivery.run import REAL_PROVIDERS, SendError, SendReport, outbox_files, send_period
 from digest.model import MEMBERSHIP_TIERS
 from digest.period import Period, latest_week_with
-from digest.storage.signals import latest_published
+from digest.signals.store import latest_published
 
 ProviderOpt = Annotated[
     str, typer.Option("--provider", help="outbox (default: .eml files), smtp or sendgrid.")

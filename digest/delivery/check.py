@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from digest.config import ConfigError, Settings
 from digest.period import Period, last_complete_week, latest_week_with
-from digest.storage.signals import latest_published
+from digest.signals.store import latest_published
 
 Level = Literal["fail", "warn"]
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")

@@ -58,7 +58,7 @@ signals = Table(
 )
 
 # Each source's own record of a signal; `signals.data` is these folded in import order, so
-# re-importing one source changes only what that source says (digest.merging).
+# re-importing one source changes only what that source says (digest.signals.merging).
 signal_sources = Table(
     "signal_sources",
     metadata,

@@ -25,8 +25,8 @@ from digest.model import Lang
 from digest.period import PeriodError, parse_period
 from digest.policy import policies
 from digest.render.view import Item, build_item
+from digest.signals.store import get_signal, signals_between
 from digest.storage.schema import issues
-from digest.storage.signals import get_signal, signals_between
 from digest.web.app import WebState, render, web
 from digest.web.editor import current_editor, edition_response, edition_rows, pick_edition
 

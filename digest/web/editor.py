@@ -32,10 +32,10 @@ from digest.period import Period, PeriodError, parse_period
 from digest.render import placeholders as ph
 from digest.render.engine import RenderError
 from digest.schedule.approval import ApprovalError, approve
+from digest.signals.store import signals_between
 from digest.storage.editions import FrozenError, _edition_from_row
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
-from digest.storage.signals import signals_between
 from digest.web.app import (
     WebState,
     checked_form,

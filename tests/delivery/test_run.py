@@ -301,8 +301,8 @@ def test_a_dead_outbox_senders_claim_without_a_file_is_sent_again(
 def test_editions_are_built_and_frozen_when_there_are_none(
     settings: Settings, engine: Engine, seeded: SimpleNamespace
 ) -> None:
-    from digest.ingest import ingest
     from digest.resources import example_signals
+    from digest.signals.ingest import ingest
 
     ingest(engine, [str(example_signals())], settings.sources)
     seeded.subscribers(engine, 1)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.importers.base import SourceError
-from digest.importers.feeds import parse_feed, read_feed
+from digest.signals.readers.base import SourceError
+from digest.signals.readers.feeds import parse_feed, read_feed
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Desk</title>

@@ -16,10 +16,10 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from digest.importers.base import SourceError
-from digest.importers.feeds import parse_feed
+from digest.signals.readers.base import SourceError
+from digest.signals.readers.feeds import parse_feed
 
-CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "feedparser"
+CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "feedparser"
 SAMPLES = sorted(CORPUS.rglob("*.xml"))
 ENTITY_SAMPLES = sorted((CORPUS / "entities").glob("*.xml"))
 _FEED_TITLE = re.compile(r"Expect:\s*feed\['title'\] == (.+)")

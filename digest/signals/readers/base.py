@@ -1,19 +1,24 @@
-"""What every importer shares: its error type, its result, and reading a file as UTF-8 text.
+"""What every reader shares: its declaration, its error type, its result, reading UTF-8 text.
 
-An importer is a function `read(source, text) -> Parsed` (feeds fetch their own bytes). It never
-raises for bad input other than `SourceError`; it keeps every good record it can and reports each
-bad one, so a neighbour's mistake never drops a valid signal.
+A reader module declares its formats in a module-level `READERS` tuple of `Reader`s (the file
+extensions and URL schemes each claims); the registry in `digest.signals.readers` finds them, so
+a new format is one new module. Most formats parse text: `text_reader` wraps a function
+`parse(source, text) -> Parsed`; feeds fetch their own bytes. A reader never raises for bad input
+other than `SourceError`; it keeps every good record it can and reports each bad one, so a
+neighbour's mistake never drops a valid signal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from digest.config import Sources
 from digest.model import Signal
 
 
@@ -52,7 +57,33 @@ class Parsed:
     warnings: list[SourceWarning] = field(default_factory=list)
 
 
-Reader = Callable[[str, str], Parsed]
+Parse = Callable[[str, str], Parsed]
+"""`parse(source, text)`: one text source's records (the source names it in messages)."""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One source format, as its module declares it in `READERS`.
+
+    `read(location, sources)` reads one file or URL with the `[sources]` settings. `order` places
+    the format in listings (`--help`, the unknown-type message): the publication's own formats
+    first.
+    """
+
+    name: str
+    read: Callable[[str, Sources], Parsed]
+    extensions: tuple[str, ...] = ()
+    schemes: tuple[str, ...] = ()
+    order: int = 100
+
+
+def text_reader(name: str, parse: Parse, extensions: tuple[str, ...], order: int = 100) -> Reader:
+    """A reader of UTF-8 files: the file's text handed to `parse(source, text)`."""
+    return Reader(name, partial(_read_text_file, parse), extensions, order=order)
+
+
+def _read_text_file(parse: Parse, location: str, _sources: Sources) -> Parsed:
+    return parse(location, read_text(Path(location)))
 
 
 def read_text(path: Path) -> str:

@@ -10,8 +10,8 @@ import json
 
 import orjson
 
-from digest.importers.base import Parsed, SourceError
-from digest.importers.records import LineOf, build_signal
+from digest.signals.readers.base import Parsed, SourceError, text_reader
+from digest.signals.readers.records import LineOf, build_signal
 
 _decoder = json.JSONDecoder()
 
@@ -83,3 +83,9 @@ def _build_all(source: str, items: list[tuple[object, int]]) -> Parsed:
 def _constant(line: int) -> LineOf:
     """Every field of a JSON record is reported at the line the record starts on."""
     return lambda _field: line
+
+
+READERS = (
+    text_reader("json", read_json, (".json",), order=20),
+    text_reader("jsonl", read_jsonl, (".jsonl",), order=21),
+)

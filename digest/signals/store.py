@@ -1,9 +1,9 @@
-"""Storing signals and reading them back by period.
+"""The signals stage's tables: storing signals and reading them back by period.
 
 A signal is keyed by its id, so re-importing updates it in place and the same signal from two
 sources is one row. Each source's own reading is kept (`signal_sources`) and the stored record is
-those readings folded in import order (digest.merging): re-importing a changed page updates what
-the page says and never erases the member-only text the editor's Markdown supplied.
+those readings folded in import order (`digest.signals.merging`): re-importing a changed page
+updates what the page says and never erases the member-only text the editor's Markdown supplied.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
 
-from digest.merging import fold
 from digest.model import Signal
+from digest.signals.merging import fold
 from digest.storage.schema import signal_sources as src
 from digest.storage.schema import signals as t
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from digest.importers.base import SourceError, describe_validation_error
 from digest.model import SIGNAL_FIELDS, Signal
+from digest.signals.readers.base import SourceError, describe_validation_error
 from digest.text import derived_id, language_of
 
 LineOf = Callable[[str], int | None]

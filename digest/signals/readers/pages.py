@@ -45,8 +45,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from digest.importers.base import Parsed, SourceError, describe_validation_error
 from digest.model import Signal
+from digest.signals.readers.base import (
+    Parsed,
+    SourceError,
+    describe_validation_error,
+    text_reader,
+)
 from digest.text import derived_id, language_of
 
 __all__ = ["read_page"]
@@ -324,3 +329,6 @@ def read_page(source: str, text: str) -> Parsed:
         else:
             page.paragraph(line)
     return Parsed(source=source, signals=[page.signal()])
+
+
+READERS = (text_reader("pages", read_page, (".txt",), order=10),)

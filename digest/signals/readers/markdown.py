@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from digest.importers.base import Parsed, SourceError
-from digest.importers.records import build_signal
+from digest.signals.readers.base import Parsed, SourceError, text_reader
+from digest.signals.readers.records import build_signal
 from digest.text import language_of
 
 _FENCE = "---"
@@ -72,3 +72,6 @@ def read_markdown(source: str, text: str) -> Parsed:
         data["body"] = _paragraphs(body_lines)
     signal = build_signal(data, source, lambda field: key_lines.get(field, 2))
     return Parsed(source, signals=[signal])
+
+
+READERS = (text_reader("markdown", read_markdown, (".md", ".markdown"), order=30),)

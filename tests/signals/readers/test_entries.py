@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.importers.feeds import parse_feed
+from digest.signals.readers.feeds import parse_feed
 
 
 def atom(*entries: str) -> bytes:

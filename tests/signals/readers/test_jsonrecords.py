@@ -3,9 +3,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from digest.importers.base import SourceError
-from digest.importers.jsonrecords import read_json, read_jsonl
 from digest.model import Signal
+from digest.signals.readers.base import SourceError
+from digest.signals.readers.jsonrecords import read_json, read_jsonl
 
 FULL = Signal(
     id="s-1",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from digest.merging import fold, merge_by_id
 from digest.model import Signal
+from digest.signals.merging import fold, merge_by_id
 
 
 def test_one_signal_per_id_with_empty_fields_filled_from_the_other_source() -> None:

@@ -1,5 +1,7 @@
 """Signals in: find the sources behind the given paths, parse each, store each in one transaction.
 
+Each source is read by the reader the registry (`digest.signals.readers`) finds for it.
+
 A source is one file or one feed. A bad source (or a bad record inside one) is reported and the
 rest still import; a source's good records are written together or not at all.
 """
@@ -15,22 +17,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from digest.config import Sources
-from digest.importers.base import Parsed, Reader, SourceError, SourceWarning, read_text
-from digest.importers.feeds import FEED_EXTENSIONS, is_feed_url, read_feed
-from digest.importers.jsonrecords import read_json, read_jsonl
-from digest.importers.markdown import read_markdown
-from digest.importers.pages import read_page
 from digest.model import Signal
-from digest.storage.signals import StoreCounts, store_signals
-
-READERS: dict[str, Reader] = {
-    ".txt": read_page,
-    ".json": read_json,
-    ".jsonl": read_jsonl,
-    ".md": read_markdown,
-    ".markdown": read_markdown,
-}
-KNOWN_EXTENSIONS = (*READERS, *FEED_EXTENSIONS)
+from digest.signals.readers import Parsed, SourceError, SourceWarning, registry
+from digest.signals.store import StoreCounts, store_signals
 
 
 @dataclass
@@ -61,37 +50,35 @@ class IngestReport:
 
 
 def discover(paths: Iterable[str]) -> Iterator[str | SourceError]:
-    """Each source behind `paths`: feed URLs as given, folders searched recursively by extension."""
+    """Each source behind `paths`: URLs as given, folders searched recursively by extension."""
+    readers = registry()
+    known = readers.extensions()
     for raw in paths:
-        if is_feed_url(raw):
+        if readers.claims_url(raw):
             yield raw
             continue
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in KNOWN_EXTENSIONS)
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in known)
             yield from (str(p) for p in found if p.is_file())
         elif path.is_file():
-            if path.suffix.lower() in KNOWN_EXTENSIONS:
+            if path.suffix.lower() in known:
                 yield raw
             else:
-                known = ", ".join(KNOWN_EXTENSIONS)
-                yield SourceError(raw, f"unknown file type {path.suffix!r} (known: {known})")
+                listed = ", ".join(known)
+                yield SourceError(raw, f"unknown file type {path.suffix!r} (known: {listed})")
         else:
             yield SourceError(raw, "no such file, folder or feed URL")
 
 
 def parse_source(location: str, sources: Sources) -> Parsed:
-    """Parse one source; never raises: a failure becomes the Parsed's only error."""
+    """Parse one source with the reader that claims it; never raises: a failure becomes the
+    Parsed's only error."""
+    reader = registry().reader_for(location)
+    if reader is None:
+        return Parsed(location, errors=[SourceError(location, "no reader for this source")])
     try:
-        suffix = Path(location).suffix.lower()
-        if is_feed_url(location) or suffix in FEED_EXTENSIONS:
-            return read_feed(
-                location,
-                timeout=sources.feed_timeout,
-                max_bytes=sources.feed_max_bytes,
-                category_map=sources.category_map,
-            )
-        return READERS[suffix](location, read_text(Path(location)))
+        return reader.read(location, sources)
     except SourceError as exc:
         return Parsed(location, errors=[exc])
 

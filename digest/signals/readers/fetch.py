@@ -22,7 +22,7 @@ import urllib.request
 from typing import Any
 
 from digest import __version__
-from digest.importers.base import SourceError
+from digest.signals.readers.base import SourceError
 
 _CHUNK = 64 * 1024
 

@@ -7,9 +7,9 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from digest.config import Sources
-from digest.ingest import discover, ingest, load_signals
 from digest.model import Signal
-from digest.storage.signals import StoreCounts, count_signals, get_signal
+from digest.signals.ingest import discover, ingest, load_signals
+from digest.signals.store import StoreCounts, count_signals, get_signal
 
 PAGE = """Lead sentence about grid balancing.
 Signal Brief
@@ -101,8 +101,8 @@ def test_default_date_fills_only_undated_signals(tmp_path: Path) -> None:
 def test_a_source_the_database_refuses_is_reported_and_the_rest_stored(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import digest.ingest as ingest_module
-    from digest.storage.signals import store_signals
+    import digest.signals.ingest as ingest_module
+    from digest.signals.store import store_signals
 
     def refuse_title_a(conn: Connection, batch: list[Signal]) -> StoreCounts:
         if any(s.title == "A" for s in batch):

@@ -18,16 +18,18 @@ from pathlib import Path
 
 import feedparser
 
-from digest.importers.base import Parsed, SourceError, SourceWarning
-from digest.importers.entries import EntryProblem, entry_signal
-from digest.importers.feedfaults import Fault, faults
-from digest.importers.fetch import fetch
+from digest.config import Sources
+from digest.signals.readers.base import Parsed, Reader, SourceError, SourceWarning
+from digest.signals.readers.entries import EntryProblem, entry_signal
+from digest.signals.readers.feedfaults import Fault, faults
+from digest.signals.readers.fetch import fetch
 
 FEED_EXTENSIONS = (".xml", ".rss", ".atom")
+FEED_SCHEMES = ("http", "https")
 
 
 def is_feed_url(location: str) -> bool:
-    return location.startswith(("http://", "https://"))
+    return location.startswith(tuple(f"{scheme}://" for scheme in FEED_SCHEMES))
 
 
 def _entry_label(number: int, title: str) -> str:
@@ -108,3 +110,15 @@ def read_feed(
         data = fetch(location, timeout=timeout, max_bytes=max_bytes)
         return parse_feed(location, data, category_map, base_url=location)
     return parse_feed(location, _read_file(location, max_bytes), category_map)
+
+
+def _read(location: str, sources: Sources) -> Parsed:
+    return read_feed(
+        location,
+        timeout=sources.feed_timeout,
+        max_bytes=sources.feed_max_bytes,
+        category_map=sources.category_map,
+    )
+
+
+READERS = (Reader("feeds", _read, FEED_EXTENSIONS, schemes=FEED_SCHEMES, order=40),)

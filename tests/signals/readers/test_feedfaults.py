@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from digest.importers.feeds import parse_feed
+from digest.signals.readers.feeds import parse_feed
 
 ENTITIES = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Desk&nbsp;news</title>

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from digest.importers import pages
-from digest.importers.base import Parsed, SourceError
-from digest.importers.pages import read_page
 from digest.model import Signal
+from digest.signals.readers import pages
+from digest.signals.readers.base import Parsed, SourceError
+from digest.signals.readers.pages import read_page
 from digest.text import derived_id
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pages"
 SHARED_SEED = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "seeds" / "000_78d8d7e56c72a981.txt"
+    Path(__file__).resolve().parents[3] / ".." / "shared" / "seeds" / "000_78d8d7e56c72a981.txt"
 )
 
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from selectolax.lexbor import LexborHTMLParser
 
-from digest.importers.base import describe_validation_error
 from digest.model import ID_MAX, Signal
+from digest.signals.readers.base import describe_validation_error
 from digest.text import derived_id, language_of
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from digest.importers.base import SourceError
-from digest.importers.markdown import read_markdown
+from digest.signals.readers.base import SourceError
+from digest.signals.readers.markdown import read_markdown
 
 GOOD = """---
 title: EU tightens chip export screening

@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import Engine
 
 from digest.model import Signal
-from digest.storage.signals import (
+from digest.signals.store import (
     count_signals,
     get_signal,
     latest_published,

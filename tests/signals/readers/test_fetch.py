@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.importers.base import SourceError
-from digest.importers.feeds import read_feed
-from digest.importers.fetch import fetch
+from digest.signals.readers.base import SourceError
+from digest.signals.readers.feeds import read_feed
+from digest.signals.readers.fetch import fetch
 
 SMALL_FEED = (
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
