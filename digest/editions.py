@@ -2,7 +2,7 @@
 
 `build_issue` is the library call behind `digest build`, `digest preview` and the main job; it is
 pure (no database), so sending and tests can call it directly. Freezing the result in the store
-is `digest.storage.editions`.
+is `digest.issues.store`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class Edition:
     signal_ids: list[str]
     checks: list[Check]
     template: str = ""
+    id: int | None = None
+    """The stored edition's id; None until the issue is frozen (`digest.issues.store`)."""
 
     @property
     def interests_key(self) -> str:

@@ -114,7 +114,7 @@ def build_frozen(
     approve or send; the check stage then stops the run and says why.
     """
     from digest.build import build
-    from digest.storage.editions import find_issue
+    from digest.issues.store import find_issue
 
     result = build(settings, period, engine=engine)
     problems = tuple(

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Select, exists, select
+from sqlalchemy import Connection, Engine, Select, exists, select
 
 from digest.audience.classes import class_key
 from digest.audience.model import Locale, Status, Tier, split_interests
@@ -118,3 +118,23 @@ def grouped(
     look editions up by key rather than assuming each arrives once.
     """
     yield from itertools.groupby(recipients, key=lambda r: GroupKey(r.tier, r.locale, r.interests))
+
+
+def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[frozenset[str]]:
+    """The distinct interest sets among active subscribers, narrowed to the issue's classes.
+
+    Editions are rendered once per set, never per person. As in the audience's selection, a
+    subscriber's set keeps only the classes this issue has (empty = every class; nothing left
+    = not mailed), so only sets someone will actually receive are built. "All classes" is
+    always first.
+    """
+    present = {class_key(c): c for c in classes}  # matched ignoring case, issue's spelling
+    sets: dict[frozenset[str], None] = {frozenset(): None}
+    query = select(t.c.interests).where(t.c.status == "active").distinct()
+    with engine.connect() as conn:
+        for (key,) in conn.execute(query):
+            stored = (class_key(c) for c in str(key or "").split(";") if c)
+            narrowed = frozenset(present[k] for k in stored if k in present)
+            if narrowed:
+                sets[narrowed] = None
+    return list(sets)

@@ -15,10 +15,10 @@ from digest.cli.context import AppContext, make_console
 from digest.cli.ingest_cmd import print_errors, source_progress, summary
 from digest.cli.send_cmd import send_example
 from digest.cli.subscribers_cmd import import_example_audience
+from digest.config import display_url
 from digest.resources import example_signals
 from digest.signals.ingest import ingest
 from digest.signals.store import week_class_counts
-from digest.storage.db import display_url
 
 
 def _overview_table(counts: dict[tuple[str, str], tuple[int, int]]) -> Table:

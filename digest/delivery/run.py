@@ -182,8 +182,9 @@ def _with_new_interest_sets(
     frozen editions themselves never change.
     """
     from digest import collect
+    from digest.audience.selection import audience_interest_sets
     from digest.editions import build_issue
-    from digest.storage.editions import add_editions, audience_interest_sets
+    from digest.issues.store import add_editions
 
     with engine.connect() as conn:
         classes = _issue_classes(conn, found)

@@ -27,13 +27,13 @@ from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import edition_stats
 from digest.delivery.run import edition_message
 from digest.editions import Edition
+from digest.issues.store import FrozenError, edition_from_row
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
 from digest.render import placeholders as ph
 from digest.render.engine import RenderError
 from digest.schedule.approval import ApprovalError, approve
 from digest.signals.store import signals_between
-from digest.storage.editions import FrozenError, _edition_from_row
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
 from digest.web.app import (
@@ -190,7 +190,7 @@ def edition_rows(state: WebState, period: Period) -> tuple[Any, list[tuple[int, 
         if row is None:
             return None, []
         found = conn.execute(select(et).where(et.c.issue_id == row.id).order_by(et.c.id)).all()
-    return row, [(r.id, _edition_from_row(r)) for r in found]
+    return row, [(r.id, edition_from_row(r)) for r in found]
 
 
 def pick_edition(

@@ -5,20 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, select, update
 
 from digest.config import Settings
 from digest.editions import Issue, build_issue
+from digest.issues.store import FrozenError, find_issue, freeze, load_editions
 from digest.model import Signal
 from digest.period import parse_period
-from digest.storage.editions import (
-    FrozenError,
-    audience_interest_sets,
-    find_issue,
-    freeze,
-    load_editions,
-)
-from digest.storage.schema import issues, subscribers
+from digest.storage.schema import editions, issues
 
 WEEK = parse_period("2026-W47")
 
@@ -74,35 +68,8 @@ def test_no_editions_for_an_unbuilt_period(engine: Engine) -> None:
     assert load_editions(engine, WEEK) == []
 
 
-def test_interest_sets_are_narrowed_to_the_issues_classes(engine: Engine) -> None:
-    now = dt.datetime.now(dt.UTC)
-    rows = [
-        ("a@x", "", "active"),
-        ("b@x", "Case File;Policy Track", "active"),
-        ("c@x", "Capital Flows", "active"),  # nothing of it in this issue: no edition
-        ("d@x", "Supply Chain", "unsubscribed"),
-        ("e@x", "Policy Track;Unknown", "active"),  # narrows to the same set as below
-        ("f@x", "Policy Track", "active"),
-    ]
-    with engine.begin() as conn:
-        conn.execute(
-            insert(subscribers),
-            [
-                {
-                    "email": email,
-                    "email_hash": email,
-                    "name": "",
-                    "tier": "open",
-                    "locale": "en",
-                    "timezone": "UTC",
-                    "interests": interests,
-                    "status": status,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for email, interests, status in rows
-            ],
-        )
-    sets = audience_interest_sets(engine, {"Policy Track", "Case File", "Supply Chain"})
-    assert sets[0] == frozenset()
-    assert sorted(map(sorted, sets[1:])) == [["Case File", "Policy Track"], ["Policy Track"]]
+def test_stored_editions_carry_their_ids(engine: Engine) -> None:
+    freeze(engine, make_issue("First"))
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(select(editions.c.id)).scalars())
+    assert sorted(e.id for e in load_editions(engine, WEEK) if e.id is not None) == ids

@@ -1,4 +1,7 @@
-"""Freezing editions: once built for a period they are stored, and sending and preview reuse them.
+"""The issues stage's tables: freezing editions, so sending and preview reuse what was built.
+
+Once built for a period, an issue's editions are stored; `load_editions` gives them back with
+their ids.
 
 A rebuild (`--force`) replaces them only while nothing has been sent: once `send_started_at` is
 set on the issue, its editions are what subscribers received (or are receiving) and stay put.
@@ -14,13 +17,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from digest.audience.classes import class_key
 from digest.checks import Check
 from digest.editions import Edition, Issue
 from digest.period import Period
 from digest.storage.schema import editions as et
 from digest.storage.schema import issues as it
-from digest.storage.schema import subscribers as st
 
 BUILT = "awaiting_approval"
 
@@ -56,7 +57,8 @@ def find_issue(engine: Engine, period: Period) -> IssueRow | None:
         return _issue_row(conn, period.key)
 
 
-def _edition_from_row(row: Any) -> Edition:
+def edition_from_row(row: Any) -> Edition:
+    """A stored edition (a row of `editions`), its id included."""
     interests = frozenset(filter(None, str(row.interests_key).split(";")))
     return Edition(
         tier=row.tier,
@@ -68,6 +70,7 @@ def _edition_from_row(row: Any) -> Edition:
         text=row.text,
         signal_ids=list(row.signal_ids),
         checks=[Check(c["name"], c["level"], c["message"]) for c in row.checks],
+        id=row.id,
     )
 
 
@@ -78,7 +81,7 @@ def load_editions(engine: Engine, period: Period) -> list[Edition]:
         if issue is None:
             return []
         rows = conn.execute(select(et).where(et.c.issue_id == issue.id).order_by(et.c.id)).all()
-    return [_edition_from_row(r) for r in rows]
+    return [edition_from_row(r) for r in rows]
 
 
 def _ensure_issue(conn: Connection, period: Period, now: dt.datetime) -> IssueRow:
@@ -169,23 +172,3 @@ def _edition_values(issue_id: int, edition: Edition, now: dt.datetime) -> dict[s
         "checks": [c.as_dict() for c in edition.checks],
         "created_at": now,
     }
-
-
-def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[frozenset[str]]:
-    """The distinct interest sets among active subscribers, narrowed to the issue's classes.
-
-    Editions are rendered once per set, never per person. As in the audience's selection, a
-    subscriber's set keeps only the classes this issue has (empty = every class; nothing left
-    = not mailed), so only sets someone will actually receive are built. "All classes" is
-    always first.
-    """
-    present = {class_key(c): c for c in classes}  # matched ignoring case, issue's spelling
-    sets: dict[frozenset[str], None] = {frozenset(): None}
-    query = select(st.c.interests).where(st.c.status == "active").distinct()
-    with engine.connect() as conn:
-        for (key,) in conn.execute(query):
-            stored = (class_key(c) for c in str(key or "").split(";") if c)
-            narrowed = frozenset(present[k] for k in stored if k in present)
-            if narrowed:
-                sets[narrowed] = None
-    return list(sets)
