@@ -77,7 +77,7 @@ def _message(edition: Any) -> Any:
 
 def _recipient(n: int) -> Any:
     from digest.delivery import Recipient
-    from digest.render import placeholders as ph
+    from digest.issues.render import placeholders as ph
 
     url = f"https://news.signal-weekly.net/u/token{n}"
     prefs = f"https://news.signal-weekly.net/p/token{n}"

@@ -14,17 +14,17 @@ from pathlib import Path
 import orjson
 from sqlalchemy import Engine
 
-from digest import collect
 from digest.audience.selection import audience_interest_sets
 from digest.config import Settings
-from digest.editions import Edition, build_issue, edition_files, manifest
-from digest.files import private_dir, write_private
+from digest.issues import collect
+from digest.issues.editions import Edition, build_issue, edition_files, manifest
+from digest.issues.files import private_dir, write_private
+from digest.issues.render.i18n import translations
+from digest.issues.render.placeholders import Recipient, personalize
 from digest.issues.store import FrozenError, find_issue, freeze
 from digest.issues.store import load_editions as load_frozen
 from digest.model import Signal
 from digest.period import Period
-from digest.render.i18n import translations
-from digest.render.placeholders import Recipient, personalize
 from digest.signals.readers.base import SourceError
 
 MANIFEST = "manifest.json"

@@ -13,10 +13,10 @@ from digest.build import BuildResult, build, write_editions
 from digest.cli.context import AppContext, fail, make_console
 from digest.cli.ingest_cmd import print_errors
 from digest.config import Settings
+from digest.issues.render.engine import RenderError
 from digest.issues.store import FrozenError
 from digest.model import LANGS, MEMBERSHIP_TIERS
 from digest.period import Period, PeriodError, last_complete_week, latest_week_with, parse_period
-from digest.render.engine import RenderError
 from digest.signals.store import latest_published
 
 PeriodOpt = Annotated[

@@ -116,8 +116,8 @@ def _editions(
 ) -> list[Problem]:
     """Templates compile (an empty issue renders every template), and the editions pass."""
     from digest.build import build
-    from digest.editions import build_issue
-    from digest.render.engine import RenderError
+    from digest.issues.editions import build_issue
+    from digest.issues.render.engine import RenderError
 
     try:
         build_issue([], settings, period, cwd=cwd)

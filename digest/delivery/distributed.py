@@ -64,8 +64,8 @@ from digest.delivery.run import (
     send_period,
     start_sending,
 )
+from digest.issues.render.i18n import translations
 from digest.period import Period, parse_period
-from digest.render.i18n import translations
 from digest.storage.db import open_database
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import editions as et

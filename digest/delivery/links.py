@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.audience.tokens import MissingSecretKey, Purpose, email_tag, tag_key
 from digest.config import Settings
-from digest.render import placeholders as ph
+from digest.issues.render import placeholders as ph
 from digest.storage.schema import install_meta
 
 _URLSAFE = bytes.maketrans(b"+/", b"-_")

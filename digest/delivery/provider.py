@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from digest.render.placeholders import fill
+from digest.issues.render.placeholders import fill
 
 MAX_BATCH = 1000
 """Most recipients one `send` call may carry: SendGrid's personalizations-per-request limit."""
@@ -109,4 +109,4 @@ def check_batch(recipients: Sequence[Recipient]) -> None:
 
 
 personalize = fill
-"""The placeholder filler shared with previews (`digest.render.placeholders.fill`)."""
+"""The placeholder filler shared with previews (`digest.issues.render.placeholders.fill`)."""

@@ -39,8 +39,8 @@ from digest.delivery.provider import (
     Result,
 )
 from digest.delivery.providers.outbox import OutboxProvider, safe_folder
+from digest.issues.render.i18n import translations
 from digest.period import Period
-from digest.render.i18n import translations
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import editions as et
 from digest.storage.schema import issues as it
@@ -181,9 +181,9 @@ def _with_new_interest_sets(
     all-classes edition. New sets are rendered from the store's signals of the period; the
     frozen editions themselves never change.
     """
-    from digest import collect
     from digest.audience.selection import audience_interest_sets
-    from digest.editions import build_issue
+    from digest.issues import collect
+    from digest.issues.editions import build_issue
     from digest.issues.store import add_editions
 
     with engine.connect() as conn:

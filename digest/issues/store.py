@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from digest.checks import Check
-from digest.editions import Edition, Issue
+from digest.issues.checks import Check
+from digest.issues.editions import Edition, Issue
 from digest.period import Period
 from digest.storage.schema import editions as et
 from digest.storage.schema import issues as it

@@ -36,7 +36,7 @@ from digest.audience.tokens import LinkSigner
 from digest.config import Settings
 from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
-from digest.render.engine import Renderer, template_dirs
+from digest.issues.render.engine import Renderer, template_dirs
 from digest.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,

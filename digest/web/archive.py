@@ -20,11 +20,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from digest.build import preview_copy
-from digest.group import group
+from digest.issues.group import group
+from digest.issues.policy import policies
+from digest.issues.render.view import Item, build_item
 from digest.model import Lang
 from digest.period import PeriodError, parse_period
-from digest.policy import policies
-from digest.render.view import Item, build_item
 from digest.signals.store import get_signal, signals_between
 from digest.storage.schema import issues
 from digest.web.app import WebState, render, web

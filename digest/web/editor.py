@@ -26,12 +26,12 @@ from digest.build import build, preview_copy
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import edition_stats
 from digest.delivery.run import edition_message
-from digest.editions import Edition
+from digest.issues.editions import Edition
+from digest.issues.render import placeholders as ph
+from digest.issues.render.engine import RenderError
 from digest.issues.store import FrozenError, edition_from_row
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
-from digest.render import placeholders as ph
-from digest.render.engine import RenderError
 from digest.schedule.approval import ApprovalError, approve
 from digest.signals.store import signals_between
 from digest.storage.schema import deliveries, issues, signals

@@ -18,8 +18,8 @@ from digest.config import Settings
 from digest.delivery import BOUNCE_PREFIX, MemoryProvider, OutboxProvider, Outcome, Result
 from digest.delivery.headers import TEST_PREFIX
 from digest.delivery.run import SendError, SendReport, send_period
+from digest.issues.render import placeholders as ph
 from digest.period import parse_period
-from digest.render import placeholders as ph
 from digest.storage.schema import deliveries, issues
 
 

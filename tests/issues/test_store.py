@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from digest.config import Settings
-from digest.editions import Issue, build_issue
+from digest.issues.editions import Issue, build_issue
 from digest.issues.store import FrozenError, find_issue, freeze, load_editions
 from digest.model import Signal
 from digest.period import parse_period

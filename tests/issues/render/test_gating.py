@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from digest.checks import check_leaks, leak_needles
 from digest.config import Settings
-from digest.editions import Issue
+from digest.issues.checks import check_leaks, leak_needles
+from digest.issues.editions import Issue
+from digest.issues.policy import policies, tier_may_see
+from digest.issues.render.view import build_view
 from digest.model import LANGS, MEMBER_FIELDS, MEMBERSHIP_TIERS, MembershipTier
-from digest.policy import policies, tier_may_see
-from digest.render.view import build_view
 
 CANARY_IDS = ("alpha", "beta")
 

@@ -1,8 +1,8 @@
 """Interface strings and dates per locale: Babel catalogs shipped compiled inside the package.
 
 Catalogs live in `digest/locale/<locale>/LC_MESSAGES/digest.po`, compiled to `.mo` next to them
-(`python -m digest.render.i18n` recompiles; a test fails when a `.mo` is stale), so `pip install .`
-carries them with the code and nothing compiles at run time.
+(`python -m digest.issues.render.i18n` recompiles; a test fails when a `.mo` is stale), so
+`pip install .` carries them with the code and nothing compiles at run time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from babel.support import Translations
 
 from digest.model import LANGS, Lang
 
-LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
+LOCALE_DIR = Path(__file__).resolve().parents[2] / "locale"
 DOMAIN = "digest"
 
 LANG_TAGS: dict[str, str] = {"en": "en", "zh": "zh-Hans"}

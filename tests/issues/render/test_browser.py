@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from digest.collect import from_files
 from digest.config import Settings
-from digest.editions import build_issue
+from digest.issues.collect import from_files
+from digest.issues.editions import build_issue
 from digest.period import parse_period
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "signals"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "signals"
 FLAGS = [
     "--headless",
     "--no-sandbox",

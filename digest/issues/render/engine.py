@@ -31,9 +31,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from mjml import mjml2html
 
 from digest.config import Settings
+from digest.issues.render.i18n import translations
+from digest.issues.render.view import EditionView, Invite, Item, Note, Para, SectionView
 from digest.model import Lang
-from digest.render.i18n import translations
-from digest.render.view import EditionView, Invite, Item, Note, Para, SectionView
 from digest.resources import bundled
 
 FALLBACK_HTML = "digest.mjml.j2"

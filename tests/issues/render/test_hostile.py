@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from digest.editions import Issue, build_issue
-from digest.render.placeholders import Recipient, personalize
+from digest.issues.editions import Issue, build_issue
+from digest.issues.render.placeholders import Recipient, personalize
 
 HOSTILE_TITLE = "<script>alert(1)</script> {{ 7*7 }} {% raw %}x{% endraw %}\r\nInjected: line"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from digest.editions import Issue, build_issue
+from digest.issues.editions import Issue, build_issue
+from digest.issues.render import placeholders as ph
+from digest.issues.render.placeholders import Recipient, personalize
 from digest.model import MEMBERSHIP_TIERS
-from digest.render import placeholders as ph
-from digest.render.placeholders import Recipient, personalize
 
 
 def test_open_shows_titles_and_public_summary(issue: Issue, h: Any) -> None:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from selectolax.lexbor import LexborHTMLParser
 
-from digest.checks import (
+from digest.config import Settings
+from digest.issues.checks import (
     SIZE_FAIL,
     SIZE_WARN,
     check_base_url,
@@ -14,13 +15,12 @@ from digest.checks import (
     check_subject,
     link_tags,
 )
-from digest.collect import from_files
-from digest.config import Settings
-from digest.editions import build_issue
+from digest.issues.collect import from_files
+from digest.issues.editions import build_issue
+from digest.issues.render import placeholders as ph
 from digest.period import parse_period
-from digest.render import placeholders as ph
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "signals"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "signals"
 
 
 def level(check: object) -> str:

@@ -6,9 +6,9 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
+from digest.issues.render.i18n import format_span, po_path, translations
 from digest.model import LANGS
 from digest.period import parse_period
-from digest.render.i18n import format_span, po_path, translations
 
 
 def _messages(catalog: Catalog) -> dict[str, str]:
@@ -25,7 +25,7 @@ def test_shipped_mo_files_match_their_po_sources() -> None:
             shipped = read_mo(fh)
         expected = read_mo(BytesIO(compiled.getvalue()))
         assert _messages(shipped) == _messages(expected), (
-            f"{locale}: run `python -m digest.render.i18n` to recompile"
+            f"{locale}: run `python -m digest.issues.render.i18n` to recompile"
         )
 
 

@@ -9,7 +9,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from digest.config import Settings
-from digest.editions import Edition, Issue, build_issue
+from digest.issues.editions import Edition, Issue, build_issue
 from digest.model import MEMBER_FIELDS, Signal
 from digest.period import Period, parse_period
 

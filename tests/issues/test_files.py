@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.files import private_dir, write_private
+from digest.issues.files import private_dir, write_private
 from tests.conftest import mode, umask
 
 

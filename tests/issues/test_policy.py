@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from digest.config import Settings
-from digest.policy import Policy, PolicyError, policies
+from digest.issues.policy import Policy, PolicyError, policies
 
 
 def test_defaults_follow_the_paywall() -> None:

@@ -15,12 +15,12 @@ from typing import Any
 from urllib.parse import quote
 
 from digest.config import Settings
-from digest.group import OTHER, Section
+from digest.issues.group import OTHER, Section
+from digest.issues.policy import PUBLIC_FIELDS, Policy
+from digest.issues.render import placeholders as ph
+from digest.issues.render.i18n import LANG_TAGS, format_day, format_span, translations
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Lang, MembershipTier, Signal
 from digest.period import Period
-from digest.policy import PUBLIC_FIELDS, Policy
-from digest.render import placeholders as ph
-from digest.render.i18n import LANG_TAGS, format_day, format_span, translations
 from digest.text import language_of
 
 _SPACE = re.compile(r"\s+")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from digest.collect import Collection, in_period
+from digest.issues.collect import Collection, in_period
 from digest.model import Signal
 from digest.period import parse_period
 

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from digest.audience.model import interests_key
-from digest.checks import SIZE_FAIL, Check, check_edition, leak_needles
 from digest.config import Settings
-from digest.group import Grouped, group
+from digest.issues.checks import SIZE_FAIL, Check, check_edition, leak_needles
+from digest.issues.group import Grouped, group
+from digest.issues.policy import Policy, policies
+from digest.issues.render.engine import Renderer, renderer_for, template_dirs
+from digest.issues.render.view import EditionView, ItemCache, build_view
 from digest.model import LANGS, Lang, MembershipTier, Signal
 from digest.period import Period
-from digest.policy import Policy, policies
-from digest.render.engine import Renderer, renderer_for, template_dirs
-from digest.render.view import EditionView, ItemCache, build_view
 
 ALL_CLASSES: frozenset[str] = frozenset()
 """The interest set of a reader who follows every market class."""

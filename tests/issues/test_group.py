@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from digest.group import OTHER, class_order, collapse_duplicates, group
+from digest.issues.group import OTHER, class_order, collapse_duplicates, group
 from digest.model import Signal
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from digest.editions import build_issue
-from digest.render.engine import RenderError, mjml_structure_problem, template_dirs
+from digest.issues.editions import build_issue
+from digest.issues.render.engine import RenderError, mjml_structure_problem, template_dirs
 from digest.resources import bundled
 
 MINIMAL = """<mjml lang="{{ view.lang }}"><mj-body><mj-section><mj-column><mj-text>

@@ -15,9 +15,9 @@ from typing import Literal
 
 from markupsafe import escape
 
+from digest.issues.render import placeholders as ph
+from digest.issues.render.view import PREHEADER_MAX, SUBJECT_MAX, clip
 from digest.model import Signal
-from digest.render import placeholders as ph
-from digest.render.view import PREHEADER_MAX, SUBJECT_MAX, clip
 
 Level = Literal["ok", "warn", "fail"]
 
