@@ -25,6 +25,7 @@ from pydantic import (
 )
 from sqlalchemy.engine import make_url
 
+from digest.cron import validate_weekly
 from digest.model import MEMBER_FIELDS, MEMBERSHIP_TIERS
 from digest.zones import check_zone
 
@@ -284,8 +285,6 @@ class Schedule(_Section):
     @field_validator("weekly")
     @classmethod
     def _valid_trigger(cls, value: str) -> str:
-        from digest.schedule.trigger import validate_weekly  # apscheduler only when used
-
         return validate_weekly(value)
 
 

@@ -574,7 +574,7 @@ def send_for_schedule(
 ) -> Any:
     """The pipeline's send step: through Celery when `celery.enabled`, else in-process."""
     from digest.delivery import run
-    from digest.pipeline import SendSummary
+    from digest.jobs.pipeline import SendSummary
 
     if not settings.celery.enabled:
         return run.send_for_schedule(settings, engine, built, zones)

@@ -698,7 +698,7 @@ def send_for_schedule(
 ) -> Any:
     """The pipeline's send step: preflight, then `send_period` with the configured provider."""
     from digest.delivery import make_provider
-    from digest.pipeline import SendSummary
+    from digest.jobs.pipeline import SendSummary
 
     name = configured_provider(settings)
     problems = preflight(settings, engine, name, built.period)

@@ -2,7 +2,7 @@
 
 Everything here sits behind the login (unless the app serves only this machine and no
 credential is configured). Actions are the library's own calls: `digest.build.build` to
-rebuild, `digest.schedule.approval.approve` for the scheduler's gate, a provider for test
+rebuild, `digest.jobs.approval.approve` for the scheduler's gate, a provider for test
 sends, so the browser and the CLI can never disagree.
 """
 
@@ -30,9 +30,9 @@ from digest.issues.editions import Edition
 from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import RenderError
 from digest.issues.store import FrozenError, edition_from_row
+from digest.jobs.approval import ApprovalError, approve
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
-from digest.schedule.approval import ApprovalError, approve
 from digest.signals.store import signals_between
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et

@@ -317,7 +317,7 @@ def test_the_scheduler_step_sends_through_the_outbox_by_default(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace, tmp_path: Path
 ) -> None:
     from digest.delivery.run import send_for_schedule
-    from digest.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue
 
     seeded.subscribers(engine, 2)
     built = BuiltIssue(parse_period("2026-W47"), issue, 6, 0)
@@ -330,7 +330,7 @@ def test_the_scheduler_step_sends_only_to_the_buckets_zones(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace
 ) -> None:
     from digest.delivery.run import send_for_schedule
-    from digest.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue
 
     seeded.subscribers(engine, 2)  # in UTC
     built = BuiltIssue(parse_period("2026-W47"), issue, 6, 0)
@@ -342,7 +342,7 @@ def test_the_scheduler_step_refuses_a_real_send_that_fails_the_check(
     engine: Engine, issue: int, seeded: SimpleNamespace, db_url: str, tmp_path: Path
 ) -> None:
     from digest.delivery.run import send_for_schedule
-    from digest.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue
 
     settings = Settings.model_validate(
         {"database": {"url": db_url}, "sendgrid": {"api_key": "SG.test"}}

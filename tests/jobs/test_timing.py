@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.period import iso_week
-from digest.schedule.timing import (
+from digest.jobs.timing import (
     bucket_anchor,
     bucket_time,
     bucket_times,
@@ -18,7 +17,8 @@ from digest.schedule.timing import (
     period_close,
     period_for_fire,
 )
-from digest.schedule.trigger import weekly_trigger
+from digest.jobs.trigger import weekly_trigger
+from digest.period import iso_week
 
 LONDON = ZoneInfo("Europe/London")
 SEVEN = dt.time(7, 0)

@@ -17,13 +17,14 @@ from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.base import BaseScheduler
 
 from digest.config import Settings, load_settings
-from digest.schedule import runner
+from digest.jobs import scheduler, weekly
 from digest.storage.db import open_database
 
 HERE = Path(__file__).parent
-STEPS = "fake_steps:counting_steps"
 if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))  # so job arguments can name the fake steps module
+    sys.path.insert(0, str(HERE))  # so the scheduler processes can import the fake steps
+
+from fake_steps import counting_steps  # noqa: E402
 
 
 class SteppingScheduler(BaseScheduler):  # type: ignore[misc]
@@ -80,18 +81,20 @@ class Harness:
     def start(self) -> SteppingScheduler:
         settings = self.settings
         engine = open_database(settings.database.url)
-        sched = runner.make_scheduler(settings, SteppingScheduler, DebugExecutor())
+        sched = scheduler.make_scheduler(settings, SteppingScheduler, DebugExecutor())
         assert isinstance(sched, SteppingScheduler)
-        runner.prepare(sched, settings, engine, str(self.config), STEPS)
+        scheduler.prepare(sched, settings, engine, str(self.config))
         sched.start()
-        runner.set_handle(sched)
+        weekly.set_handle(sched)
+        weekly.use_steps(counting_steps())
         self.current = sched
         return sched
 
     def stop(self) -> None:
         if self.current is not None and self.current.running:
             self.current.shutdown(wait=True)
-        runner.set_handle(None)
+        weekly.set_handle(None)
+        weekly.use_steps(None)
         self.current = None
 
 

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
-from digest.period import Period
-from digest.pipeline import (
+from digest.jobs.pipeline import (
     PREPARE_STAGES,
     BuiltIssue,
     PipelineSteps,
@@ -19,6 +18,7 @@ from digest.pipeline import (
     default_steps,
     run_period,
 )
+from digest.period import Period
 from digest.storage.schema import issues, schedule_runs
 
 NOW = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.config import ConfigError, load_settings
-from digest.schedule.trigger import TriggerError, fire_times, parse_weekly, weekly_trigger
+from digest.jobs.trigger import TriggerError, fire_times, parse_weekly, weekly_trigger
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, insert, select
 
 from digest.config import Settings
+from digest.jobs.pipeline import BuiltIssue, PipelineSteps, SendSummary
 from digest.period import Period
-from digest.pipeline import BuiltIssue, PipelineSteps, SendSummary
 from digest.storage.schema import issues
 
 LOG_ENV = "DIGEST_TEST_SEND_LOG"

@@ -11,7 +11,7 @@ import time_machine
 from typer.testing import CliRunner
 
 from digest.cli import app
-from digest.pipeline import record_run
+from digest.jobs.pipeline import record_run
 from digest.storage.db import open_database
 
 from .conftest import write_config

@@ -1,8 +1,8 @@
-"""The weekly trigger: `mon 07:00` or a 5-field crontab, as an APScheduler CronTrigger.
+"""The `schedule.weekly` setting: `mon 07:00` or a 5-field crontab with day names, as cron fields.
 
 Day *names* only: APScheduler's `day_of_week` counts Monday as 0 where crontab counts Sunday as
-0, so a number would silently move the send by a day. The trigger is wall-clock time in the
-publication's zone (DST included: see the tests), which is what readers expect of "Monday 7am".
+0, so a number would silently move the send by a day. The setting is checked when the settings
+are read (`digest.config`); the scheduler turns it into a trigger (`digest.jobs.trigger`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
-
-from apscheduler.triggers.cron import CronTrigger
 
 CONFIG_KEY = "schedule.weekly"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -33,42 +31,6 @@ class TriggerError(ValueError):
     """The configured trigger cannot be used; the message names the config key."""
 
 
-class WallClockCronTrigger(CronTrigger):  # type: ignore[misc]
-    """A CronTrigger that fires once per wall-clock time, even on the night clocks go back.
-
-    APScheduler fires a 01:30 job twice when 01:30 happens twice (BST, then GMT): two sends of
-    one issue. The second occurrence of a repeated wall-clock time is skipped, statelessly, so a
-    restart between the two occurrences cannot bring it back either.
-    """
-
-    def get_next_fire_time(
-        self, previous_fire_time: dt.datetime | None, now: dt.datetime
-    ) -> dt.datetime | None:
-        candidate: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
-        probe = candidate
-        for _ in range(_PROBES):
-            if candidate is None or not _repeated_wall_time(candidate):
-                return candidate
-            # Asking again from just after a repeated time lands on it again (APScheduler
-            # normalizes wall times to their first occurrence), so step past it a minute at a time.
-            assert probe is not None
-            probe = max(probe, candidate) + dt.timedelta(minutes=1)
-            candidate = super().get_next_fire_time(None, probe)
-        return candidate
-
-
-_PROBES = 24 * 60
-"""A repeated wall-clock span is at most a few hours: a day of minutes is plenty."""
-
-
-def _repeated_wall_time(moment: dt.datetime) -> bool:
-    """True when `moment` is the later of two instants showing the same local wall-clock time."""
-    zone = moment.tzinfo
-    wall = moment.replace(tzinfo=None)
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(dt.UTC)
-    return first < moment.astimezone(dt.UTC)
-
-
 @dataclass(frozen=True)
 class WeeklyTrigger:
     """The parsed setting: the cron fields, and the wall-clock time when it has a single one."""
@@ -83,10 +45,6 @@ class WeeklyTrigger:
         if hour.isdigit() and minute.isdigit():
             return dt.time(int(hour), int(minute))
         return None
-
-    def cron(self, zone: ZoneInfo) -> CronTrigger:
-        """The APScheduler trigger in `zone`."""
-        return WallClockCronTrigger(timezone=zone, **self.fields)
 
 
 def _fail(text: str, why: str) -> TriggerError:
@@ -137,6 +95,9 @@ def parse_weekly(text: str) -> WeeklyTrigger:
         if len(parts) != 5:
             raise _fail(text, f"expected a day and a time or 5 crontab fields, got {len(parts)}")
         fields = _crontab(text, parts)
+    # APScheduler is imported when a setting is checked, not whenever settings are loaded.
+    from apscheduler.triggers.cron import CronTrigger
+
     try:
         CronTrigger(timezone=ZoneInfo("UTC"), **fields)
     except ValueError as exc:
@@ -148,22 +109,3 @@ def validate_weekly(text: str) -> str:
     """For the config model: the setting as given, or a ValueError explaining it."""
     parse_weekly(text)
     return text
-
-
-def weekly_trigger(text: str, zone: ZoneInfo) -> CronTrigger:
-    """The CronTrigger for the setting in the publication's zone."""
-    return parse_weekly(text).cron(zone)
-
-
-def fire_times(trigger: CronTrigger, start: dt.datetime, count: int) -> list[dt.datetime]:
-    """The next `count` fires after `start`, computed with a fake `now` (no clock is read)."""
-    times: list[dt.datetime] = []
-    previous: dt.datetime | None = None
-    now = start
-    for _ in range(count):
-        nxt: dt.datetime | None = trigger.get_next_fire_time(previous, now)
-        if nxt is None:
-            break
-        times.append(nxt)
-        previous, now = nxt, nxt + dt.timedelta(microseconds=1)
-    return times

@@ -16,12 +16,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 
 from digest.config import Settings
+from digest.jobs.runs import record_run
 from digest.period import Period, parse_period
 from digest.storage.db import open_database
-from digest.storage.schema import schedule_runs
 
 log = logging.getLogger(__name__)
 
@@ -165,38 +165,6 @@ def default_steps() -> PipelineSteps:
 
 
 # --- the run ----------------------------------------------------------------------------------
-
-
-def record_run(
-    engine: Engine,
-    *,
-    job_id: str,
-    kind: str,
-    event: str,
-    now: dt.datetime,
-    period_key: str | None = None,
-    zone: str | None = None,
-    outcome: str | None = None,
-    scheduled_for: dt.datetime | None = None,
-    detail: str = "",
-    holder: str = "",
-) -> None:
-    """Append one row to `schedule_runs` (the scheduler's visible memory)."""
-    with engine.begin() as conn:
-        conn.execute(
-            insert(schedule_runs).values(
-                job_id=job_id,
-                kind=kind,
-                event=event,
-                period_key=period_key,
-                zone=zone,
-                outcome=outcome,
-                scheduled_for=scheduled_for,
-                recorded_at=now,
-                detail=detail[:4000],
-                holder=holder,
-            )
-        )
 
 
 def _run_stages(

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import time_machine
 from sqlalchemy import Engine, insert, select
 
-from digest.schedule.approval import approve
-from digest.schedule.runner import WEEKLY_JOB_ID, stored_jobs
+from digest.jobs.approval import approve
+from digest.jobs.scheduler import stored_jobs
+from digest.jobs.weekly import WEEKLY_JOB_ID
 from digest.storage.db import open_database
 from digest.storage.schema import schedule_runs, subscribers
 
@@ -224,6 +225,27 @@ def test_approval_gate_builds_but_does_not_send_at_the_trigger(
         _fire_with_approval(h, clock).step()
     assert sent_lines(send_log) == []
     assert [r.outcome for r in runs(sqlite_url, event="result")] == ["built"]
+
+
+def test_stored_jobs_carry_only_settings_paths_and_periods(
+    harness_for: Any, sqlite_url: str, send_log: Path
+) -> None:
+    """The fake stages were injected into the process: no stored job names code to run."""
+    h = harness_for(sqlite_url, **APPROVAL)
+    with time_machine.travel(SUNDAY_NIGHT, tick=False) as clock:
+        _fire_with_approval(h, clock).step()
+    engine = open_database(sqlite_url)
+    args = {job.id: job.args for job in stored_jobs(engine)}
+    engine.dispose()
+    assert args == {
+        WEEKLY_JOB_ID: (str(h.config),),
+        "approval:2026-W47": (
+            str(h.config),
+            "2026-W47",
+            MONDAY_0700.astimezone(dt.UTC).isoformat(),
+            (MONDAY_0700 + dt.timedelta(hours=6)).astimezone(dt.UTC).isoformat(),
+        ),
+    }
 
 
 def test_approval_before_the_deadline_sends(

@@ -17,9 +17,10 @@ import time_machine
 sys.path.insert(0, str(Path(__file__).parent))
 
 from apscheduler.schedulers.base import BaseScheduler
+from fake_steps import counting_steps
 
 from digest.config import load_settings
-from digest.schedule.runner import run_forever
+from digest.jobs.process import run_forever
 
 
 def processed() -> None:
@@ -36,9 +37,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s %(message)s")
     with time_machine.travel(start, tick=True):
         settings = load_settings(config)
-        return run_forever(
-            settings, config, steps_ref="fake_steps:counting_steps", on_active=on_active
-        )
+        return run_forever(settings, config, steps=counting_steps(), on_active=on_active)
 
 
 if __name__ == "__main__":
