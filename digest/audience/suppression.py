@@ -16,7 +16,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.audience.addresses import normalize_email
@@ -63,9 +63,20 @@ def hash_address(conn: Connection, raw_email: str) -> str:
 
 
 def suppress_hash(conn: Connection, hashed: str, reason: str, at: dt.datetime) -> None:
-    """Put a hash on the list; an existing entry keeps its first reason and date."""
-    _insert_ignoring_conflict(
-        conn, suppressions, {"email_hash": hashed, "reason": reason, "created_at": at}
+    """Put a hash on the list; an existing entry keeps its first reason and date.
+
+    `latest_at` moves to `at` either way: a confirmation link issued before then must not lift
+    this later opt-out (an erasure of someone already unsubscribed, say).
+    """
+    values = {"email_hash": hashed, "reason": reason, "created_at": at, "latest_at": at}
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(suppressions).values(**values)
+    known = func.coalesce(suppressions.c.latest_at, suppressions.c.created_at)
+    later = case((statement.excluded.latest_at > known, statement.excluded.latest_at), else_=known)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[suppressions.c.email_hash], set_={"latest_at": later}
+        )
     )
 
 
@@ -79,6 +90,19 @@ def suppression_reason(conn: Connection, raw_email: str) -> str | None:
         suppressions.c.email_hash == hash_address(conn, raw_email)
     )
     return conn.execute(query).scalar_one_or_none()
+
+
+def latest_opt_out(conn: Connection, raw_email: str) -> dt.datetime | None:
+    """When this address was last suppressed (opted out, bounced, complained, was forgotten);
+    None while it is not on the list."""
+    query = select(suppressions.c.created_at, suppressions.c.latest_at).where(
+        suppressions.c.email_hash == hash_address(conn, raw_email)
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    when: dt.datetime = row.latest_at or row.created_at
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)  # SQLite: naive UTC
 
 
 def suppressed_among(conn: Connection, hashes: Iterable[str]) -> dict[str, str]:

@@ -132,7 +132,17 @@ suppressions = Table(
     metadata,
     Column("email_hash", String(64), primary_key=True),
     Column("reason", String(32), nullable=False),  # unsubscribed, bounced, complained, forgotten
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),  # the first; reason is its
+    Column("latest_at", DateTime(timezone=True), nullable=True),  # the latest; NULL = created_at
+)
+
+# Confirmation links already used: each works once. A row outlives its link's expiry by nothing:
+# older rows are pruned, since an expired link is refused anyway.
+confirmations_used = Table(
+    "confirmations_used",
+    metadata,
+    Column("link_key", String(64), primary_key=True),  # hash of the link's own claims
+    Column("used_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
 # The delivery ledger: one row per (issue, subscriber), created before anything is sent.

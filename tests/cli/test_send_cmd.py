@@ -170,7 +170,7 @@ def test_stats_show_rejected_webhook_events(prepared: Path) -> None:
     engine.dispose()
     table = invoke("stats", "--period", PERIOD).output
     data = orjson.loads(invoke("stats", "--period", PERIOD, "--json").stdout)
-    assert "1 webhook events rejected" in table and "ev-9  subscriber_id:" in table
+    assert "Rejected webhook events: 1" in table and "ev-9  subscriber_id:" in table
     assert data["rejected_events"]["total"] == 1
 
 
