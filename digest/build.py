@@ -1,6 +1,6 @@
 """The build workflow behind `digest build`, `digest preview` and the main job.
 
-Collect the period (from files, or from the store and configured sources), reuse the frozen
+Collect the period (from files, or from the store only: no source is read), reuse the frozen
 editions when there are some, else build, freeze (unless a check failed) and write the files.
 Every step is a library call; the CLI only prints.
 """
@@ -101,7 +101,7 @@ def build(
     """Build a period's editions, or reuse the frozen ones.
 
     With `signal_paths` only those inputs are read and no database is touched. Otherwise the
-    store (plus configured sources) is collected and, when `store` is set and every check
+    store (only: sources are ingest's) is collected and, when `store` is set and every check
     passed, the editions are frozen. `force` rebuilds frozen editions, unless sending began
     (FrozenError).
     """
@@ -120,7 +120,7 @@ def build(
     row = find_issue(engine, period)
     if force and row is not None and row.send_started_at is not None:
         raise FrozenError(f"{period.key}: sending has begun; its editions are final")
-    found = collect.from_store(engine, settings.sources, period)
+    found = collect.from_store(engine, period)
     if not force:
         frozen = load_frozen(engine, period)
         if frozen:

@@ -192,7 +192,7 @@ def _with_new_interest_sets(
     missing = [s for s in audience_interest_sets(engine, classes) if interests_key(s) not in have]
     if not missing:
         return found
-    collection = collect.from_store(engine, settings.sources, period)
+    collection = collect.from_store(engine, period)
     issue = build_issue(collection.signals, settings, period, [frozenset(), *missing])
     new = [e for e in issue.editions if e.interests and not e.failures]
     add_editions(engine, period, new)

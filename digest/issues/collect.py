@@ -1,4 +1,9 @@
-"""Collect: the signals of one period, from the store, the configured sources, or given files.
+"""Collect: the signals of one period, from the store or from given files.
+
+Ingest is the only stage that reads the configured sources: a build of a stored period reads the
+store and nothing else, so it never touches the network (a scheduled run used to fetch each feed
+three times: ingest, build and the preflight's trial build). `digest build --signals PATH` still
+reads those files directly, with no database.
 
 Internal-monitoring signals are kept here (editors see them, flagged) and dropped only when an
 issue is made from the collection, so no edition can ever receive one.
@@ -49,13 +54,8 @@ def from_files(paths: Sequence[str], sources: Sources, period: Period) -> Collec
     return Collection(period, in_period(merge_by_id(signals), period), errors)
 
 
-def from_store(engine: Engine, sources: Sources, period: Period) -> Collection:
-    """The store's signals for the period, plus the configured sources read afresh."""
+def from_store(engine: Engine, period: Period) -> Collection:
+    """The store's signals for the period (and nothing else: no source is read)."""
     with engine.connect() as conn:
         stored = signals_between(conn, period.start, period.end)
-    errors: list[SourceError] = []
-    extra: list[Signal] = []
-    if sources.paths:
-        extra, errors = load_signals(sources.paths, sources)
-    merged = merge_by_id([*stored, *in_period(extra, period)])
-    return Collection(period, sorted(merged, key=lambda s: (s.published, s.id)), errors)
+    return Collection(period, sorted(stored, key=lambda s: (s.published, s.id)))
