@@ -149,6 +149,12 @@ def count_signals(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
 
 
+def stored_classes(conn: Connection) -> list[str]:
+    """The market classes stored signals use, sorted (one DISTINCT query)."""
+    query = select(t.c.market_class).where(t.c.market_class.is_not(None)).distinct()
+    return sorted(str(c) for (c,) in conn.execute(query))
+
+
 def latest_published(conn: Connection) -> dt.date | None:
     value = conn.execute(select(func.max(t.c.published))).scalar_one()
     return value if value is None or isinstance(value, dt.date) else dt.date.fromisoformat(value)
