@@ -18,9 +18,13 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
+from digest.build import build
 from digest.config import Settings
+from digest.issues.store import find_issue
 from digest.jobs.runs import record_run
 from digest.period import Period, parse_period
+from digest.resources import example_signals
+from digest.signals.ingest import ingest
 from digest.storage.db import open_database
 
 log = logging.getLogger(__name__)
@@ -90,9 +94,6 @@ class PipelineResult:
 
 def ingest_sources(settings: Settings, engine: Engine) -> str:
     """Ingest `sources.paths`, or the bundled examples when there are none (as `digest run`)."""
-    from digest.resources import example_signals
-    from digest.signals.ingest import ingest
-
     paths = settings.sources.paths or [str(example_signals())]
     report = ingest(engine, paths, settings.sources)
     for problem in [*report.warnings, *report.errors]:
@@ -113,9 +114,6 @@ def build_frozen(
     Freezing happens only when every inbox check passed, so a failed build leaves no issue to
     approve or send; the check stage then stops the run and says why.
     """
-    from digest.build import build
-    from digest.issues.store import find_issue
-
     result = build(settings, period, engine=engine)
     problems = tuple(
         f"{e.tier}.{e.locale}: {c.name}: {c.message}" for e in result.editions for c in e.failures
