@@ -16,7 +16,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.audience.addresses import normalize_email
@@ -28,7 +28,7 @@ FORGOTTEN = "forgotten"
 LIFTED_EVENT = "suppression_lifted"
 
 
-def _insert_ignoring_conflict(conn: Connection, table: object, values: dict[str, object]) -> None:
+def insert_ignoring_conflict(conn: Connection, table: object, values: dict[str, object]) -> None:
     """INSERT … ON CONFLICT DO NOTHING on either engine: the race-safe way to create once."""
     if conn.dialect.name == "postgresql":
         conn.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())  # type: ignore[arg-type]
@@ -45,7 +45,7 @@ def installation_salt(conn: Connection) -> bytes:
     found = conn.execute(select(install_meta.c.value).where(install_meta.c.key == SALT_KEY))
     value = found.scalar_one_or_none()
     if value is None:
-        _insert_ignoring_conflict(
+        insert_ignoring_conflict(
             conn, install_meta, {"key": SALT_KEY, "value": secrets.token_hex(32)}
         )
         found = conn.execute(select(install_meta.c.value).where(install_meta.c.key == SALT_KEY))
@@ -63,9 +63,20 @@ def hash_address(conn: Connection, raw_email: str) -> str:
 
 
 def suppress_hash(conn: Connection, hashed: str, reason: str, at: dt.datetime) -> None:
-    """Put a hash on the list; an existing entry keeps its first reason and date."""
-    _insert_ignoring_conflict(
-        conn, suppressions, {"email_hash": hashed, "reason": reason, "created_at": at}
+    """Put a hash on the list; an existing entry keeps its first reason and date.
+
+    `latest_at` moves to `at` either way: a confirmation link issued before then must not lift
+    this later opt-out (an erasure of someone already unsubscribed, say).
+    """
+    values = {"email_hash": hashed, "reason": reason, "created_at": at, "latest_at": at}
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(suppressions).values(**values)
+    known = func.coalesce(suppressions.c.latest_at, suppressions.c.created_at)
+    later = case((statement.excluded.latest_at > known, statement.excluded.latest_at), else_=known)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[suppressions.c.email_hash], set_={"latest_at": later}
+        )
     )
 
 
@@ -79,6 +90,19 @@ def suppression_reason(conn: Connection, raw_email: str) -> str | None:
         suppressions.c.email_hash == hash_address(conn, raw_email)
     )
     return conn.execute(query).scalar_one_or_none()
+
+
+def latest_opt_out(conn: Connection, raw_email: str) -> dt.datetime | None:
+    """When this address was last suppressed (opted out, bounced, complained, was forgotten);
+    None while it is not on the list."""
+    query = select(suppressions.c.created_at, suppressions.c.latest_at).where(
+        suppressions.c.email_hash == hash_address(conn, raw_email)
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    when: dt.datetime = row.latest_at or row.created_at
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)  # SQLite: naive UTC
 
 
 def suppressed_among(conn: Connection, hashes: Iterable[str]) -> dict[str, str]:

@@ -19,7 +19,11 @@ links must not expire quickly). The signature is HMAC-SHA256.
 
 Confirm tokens are different: they are for someone not stored yet (the web app's double opt-in),
 so they carry the address itself — they go only to that address — and they are timestamped and
-expire after `security.confirm_max_age_hours` (default 48), so a leaked one is short-lived.
+expire after `security.confirm_max_age_hours` (default 48), so a leaked one is short-lived. They
+also carry when they were issued (to the microsecond, by the app's clock) and a random nonce:
+`digest.audience.consent` uses one link once (`Claims.link_key`) and refuses a link issued
+before the address's latest opt-out. Confirm tokens from before these two fields (`[0, email]`)
+still verify, issued at their signature's timestamp.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -86,6 +91,34 @@ class Claims:
     subscriber_id: int
     tag: str = ""  # unsubscribe and preferences tokens
     email: str | None = None  # confirm tokens only: nobody is stored yet to look up
+    issued_at: dt.datetime | None = None  # confirm tokens only
+    nonce: str = ""  # confirm tokens only ("" for those from before nonces)
+
+    @property
+    def link_key(self) -> str:
+        """What names this confirm link once used: a hash of its decoded claims.
+
+        Never of the token's text: base64 lets one signed token be spelled several ways.
+        """
+        issued = self.issued_at.isoformat() if self.issued_at else ""
+        seen = f"{self.email}\n{issued}\n{self.nonce}".encode()
+        return hashlib.sha256(seen).hexdigest()
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _confirm_claims(payload: list[object], signed_at: dt.datetime | None) -> Claims:
+    """`[id, email, issued µs, nonce]`, or `[id, email]` from before (issued when signed)."""
+    subscriber_id, email = payload[0], payload[1]
+    assert isinstance(subscriber_id, int) and isinstance(email, str)
+    if len(payload) == 2:
+        return Claims(subscriber_id, email=email, issued_at=signed_at)
+    micros, nonce = payload[2:] if len(payload) == 4 else (None, None)
+    if not isinstance(micros, int) or not isinstance(nonce, str):
+        raise InvalidToken("not a valid confirm link")
+    issued = EPOCH + dt.timedelta(microseconds=micros)
+    return Claims(subscriber_id, email=email, issued_at=issued, nonce=nonce)
 
 
 class LinkSigner:
@@ -119,27 +152,39 @@ class LinkSigner:
         hours = dt.timedelta(hours=security.confirm_max_age_hours)
         return cls(security.secret_keys, confirm_max_age=hours)
 
-    def sign(self, purpose: Purpose, subscriber_id: int, email: str) -> str:
+    def sign(
+        self, purpose: Purpose, subscriber_id: int, email: str, issued_at: dt.datetime | None = None
+    ) -> str:
         """The token for this person and purpose.
 
         Unsubscribe and preferences: the same inputs always give the same token, and it names
-        the address only through its tag. Confirm: carries the address and the time, expires.
+        the address only through its tag. Confirm: carries the address, when it was issued
+        (`issued_at`, default now) and a nonce; expires.
         """
-        claim = email if purpose is Purpose.CONFIRM else email_tag(self._tag_keys[0], email)
-        token = self._serializers[purpose].dumps([subscriber_id, claim])
+        if purpose is Purpose.CONFIRM:
+            issued = issued_at or dt.datetime.now(dt.UTC)
+            micros = (issued - EPOCH) // dt.timedelta(microseconds=1)
+            payload: list[object] = [subscriber_id, email, micros, secrets.token_urlsafe(9)]
+        else:
+            payload = [subscriber_id, email_tag(self._tag_keys[0], email)]
+        token = self._serializers[purpose].dumps(payload)
         assert isinstance(token, str)
         return token
 
     def tokens_for(self, subscriber_id: int, email: str) -> dict[Purpose, str]:
-        """Every purpose's token for one subscriber: compute once per send, reuse per message."""
-        return {p: self.sign(p, subscriber_id, email) for p in Purpose}
+        """A stored subscriber's link tokens (unsubscribe, preferences): compute once per send,
+        reuse per message. Confirm links are for sign-ups only, each one of a kind."""
+        return {p: self.sign(p, subscriber_id, email) for p in Purpose if p is not Purpose.CONFIRM}
 
     def verify(self, purpose: Purpose, token: str) -> Claims:
         """The claims of a genuine token for `purpose`; `InvalidToken` for anything else."""
         serializer = self._serializers[purpose]
+        signed_at: dt.datetime | None = None
         try:
             if isinstance(serializer, URLSafeTimedSerializer):
-                payload = serializer.loads(token, max_age=self._confirm_max_age)
+                payload, signed_at = serializer.loads(
+                    token, max_age=self._confirm_max_age, return_timestamp=True
+                )
             else:
                 payload = serializer.loads(token)
         except SignatureExpired:
@@ -148,13 +193,15 @@ class LinkSigner:
             raise InvalidToken(f"not a valid {purpose.value} link") from None
         if (
             not isinstance(payload, list)
-            or len(payload) != 2
+            or len(payload) < 2
             or not isinstance(payload[0], int)
             or not isinstance(payload[1], str)
         ):
             raise InvalidToken(f"not a valid {purpose.value} link")
         if purpose is Purpose.CONFIRM:
-            return Claims(payload[0], email=payload[1])
+            return _confirm_claims(payload, signed_at)
+        if len(payload) != 2:
+            raise InvalidToken(f"not a valid {purpose.value} link")
         return Claims(payload[0], tag=payload[1])
 
     def binds(self, claims: Claims, email: str) -> bool:

@@ -254,7 +254,7 @@ def _print_rejected(total: int, latest: list[RejectedEvent]) -> None:
     if not total:
         return
     console = Console(highlight=False)
-    console.print(f"{total} webhook events rejected (all time); the newest:", markup=False)
+    console.print(f"Rejected webhook events: {total} (all time); the newest:", markup=False)
     for e in latest:
         when = e.received_at.strftime("%Y-%m-%d %H:%M")
         console.print(f"  {when}  {e.provider_event_id or '-'}  {e.reason}", markup=False)

@@ -324,15 +324,7 @@ def apply_events(engine: Engine, batch: Sequence[Any], now: dt.datetime) -> Even
             applied = _apply(conn, events, now)
             _record_rejected(conn, rejected, now)
     except _EVENT_FAULTS:
-        applied = _Applied()
-        for one in events:
-            try:
-                with engine.begin() as conn:
-                    applied.add(_apply(conn, [one], now))
-            except _EVENT_FAULTS as exc:
-                rejected.append(_Rejection(f"the database refused it: {_fault(exc)}", one.data))
-        with engine.begin() as conn:
-            _record_rejected(conn, rejected, now)
+        applied = _apply_one_by_one(engine, events, rejected, now)
     duplicates += applied.duplicates
     return EventReport(
         200,
@@ -344,6 +336,23 @@ def apply_events(engine: Engine, batch: Sequence[Any], now: dt.datetime) -> Even
         rejected=len(rejected),
         stopped=applied.stopped,
     )
+
+
+def _apply_one_by_one(
+    engine: Engine, events: list[_Event], rejected: list[_Rejection], now: dt.datetime
+) -> _Applied:
+    """The slow path, for a batch the database refused: each event in its own transaction, and
+    each it refuses added to `rejected` with the driver's complaint; then all rejections kept."""
+    applied = _Applied()
+    for one in events:
+        try:
+            with engine.begin() as conn:
+                applied.add(_apply(conn, [one], now))
+        except _EVENT_FAULTS as exc:
+            rejected.append(_Rejection(f"the database refused it: {_fault(exc)}", one.data))
+    with engine.begin() as conn:
+        _record_rejected(conn, rejected, now)
+    return applied
 
 
 def _fault(exc: Exception) -> str:

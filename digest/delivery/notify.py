@@ -37,6 +37,7 @@ def notice_message(settings: Settings, subject: str, body: str) -> EditionMessag
         from_name=pub.from_name,
         reply_to=None,
         categories=("digest-notice",),
+        transactional=True,  # editors are on no list: no one-click unsubscribe to offer
     )
 
 

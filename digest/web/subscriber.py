@@ -7,11 +7,13 @@ CSRF token: there the signed token in the URL is the proof.
 
 Sign-up never says whether an address is known: every accepted request gets the same page, and
 only the click on the emailed confirmation (then a button: mail scanners fetch links, they do
-not press buttons) subscribes or lifts an earlier opt-out.
+not press buttons) subscribes or lifts an earlier opt-out, once per link and never over an
+opt-out made after the link was sent (digest.audience.consent).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 
@@ -23,9 +25,9 @@ from starlette.routing import BaseRoute, Route
 
 from digest.audience import store
 from digest.audience.addresses import InvalidAddress, mailbox_key, normalize_email
-from digest.audience.model import Locale, Profile, Status, Subscriber, Tier, parse_interests
-from digest.audience.suppression import lift_suppression, suppression_reason
-from digest.audience.tokens import InvalidToken, Purpose
+from digest.audience.consent import LinkSpent, confirm_opt_in, link_spent
+from digest.audience.model import Locale, Status, Subscriber, parse_interests
+from digest.audience.tokens import Claims, InvalidToken, Purpose
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import record_own_unsubscribe
 from digest.model import TIER_NAMES
@@ -181,7 +183,7 @@ def confirmation_id(email: str) -> int:
 def send_confirmation(state: WebState, email: str, locale: str) -> None:
     """Email the signed confirmation link; a provider failure is logged, never shown (the page
     must read the same whatever happened to the address)."""
-    token = state.links.sign(Purpose.CONFIRM, 0, email)
+    token = state.links.sign(Purpose.CONFIRM, 0, email, issued_at=state.now())
     url = f"{state.base_url}/c/{token}?lang={locale}"
     pub = state.settings.publication
     template = state.env.get_template("web/confirm_email.txt.j2")
@@ -254,7 +256,7 @@ async def subscribe_page(request: Request) -> Response:
     return render(request, "web/subscribe.html.j2", {**context, "sent": True, "email": email})
 
 
-def _confirm_claims(request: Request) -> str:
+def _confirm_claims(request: Request) -> Claims:
     state = web(request)
     try:
         claims = state.links.verify(Purpose.CONFIRM, str(request.path_params["token"]))
@@ -262,39 +264,50 @@ def _confirm_claims(request: Request) -> str:
         raise HTTPException(404) from None
     if claims.email is None:  # only confirm tokens carry an address
         raise HTTPException(404)
-    return claims.email
+    return claims
 
 
-def confirm(state: WebState, email: str, locale: str) -> None:
-    """The person's own confirmed opt-in: subscribe them, lifting an earlier opt-out (recorded)."""
+def confirm(state: WebState, claims: Claims, locale: str) -> None:
+    """The person's own confirmed opt-in, once per link (LinkSpent: see audience.consent)."""
     with state.engine.begin() as conn:
-        if suppression_reason(conn, email) is not None:
-            lift_suppression(conn, email, CONFIRMED_SOURCE)
-        existing = store.get(conn, email)
-        if existing is None:
-            profile = Profile(
-                email,
-                tier=Tier.OPEN,
-                locale=Locale(locale),
-                timezone=state.settings.publication.timezone,
-            )
-            store.add(conn, profile, CONFIRMED_SOURCE)
+        confirm_opt_in(
+            conn,
+            claims,
+            locale=Locale(locale),
+            timezone=state.settings.publication.timezone,
+            now=state.now(),
+            link_max_age=dt.timedelta(hours=state.settings.security.confirm_max_age_hours),
+            source=CONFIRMED_SOURCE,
+        )
+
+
+def _spent_page(request: Request) -> Response:
+    """One answer for "used already" and "replaced by a later opt-out": whoever holds the link
+    learns nothing about the address's status from it."""
+    return render(request, "web/confirm.html.j2", {"title": "Link used", "spent": True}, status=410)
 
 
 async def confirm_page(request: Request) -> Response:
-    email = _confirm_claims(request)
-    lang = request.query_params.get("lang", "en")
+    state = web(request)
+    claims = _confirm_claims(request)
     if request.method == "GET":
+        with state.engine.connect() as conn:
+            if link_spent(conn, claims):
+                return _spent_page(request)
+        lang = request.query_params.get("lang", "en")
         return render(
             request,
             "web/confirm.html.j2",
-            {"title": "Confirm", "email": email, "lang": lang, "done": False},
+            {"title": "Confirm", "email": claims.email, "lang": lang, "done": False},
         )
     form = await checked_form(request)
     locale = field_text(form, "locale")
-    confirm(web(request), email, locale if locale in ("en", "zh") else "en")
+    try:
+        confirm(state, claims, locale if locale in ("en", "zh") else "en")
+    except LinkSpent:
+        return _spent_page(request)
     return render(
-        request, "web/confirm.html.j2", {"title": "Subscribed", "email": email, "done": True}
+        request, "web/confirm.html.j2", {"title": "Subscribed", "email": claims.email, "done": True}
     )
 
 

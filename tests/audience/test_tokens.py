@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import hmac
 from pathlib import Path
 
 import pytest
 import time_machine
+from itsdangerous import URLSafeTimedSerializer
 from pydantic import SecretStr
 from sqlalchemy import Engine, update
 
@@ -80,10 +82,10 @@ def test_a_token_is_bound_to_the_id_and_the_address() -> None:
     assert signer.sign(Purpose.UNSUBSCRIBE, 7, "bob@example.com") != base
 
 
-def test_every_purpose_gets_its_own_token() -> None:
+def test_every_link_of_a_subscriber_gets_its_own_token() -> None:
     tokens = LinkSigner([NEW]).tokens_for(7, "ann@example.com")
-    assert set(tokens) == set(Purpose)
-    assert len(set(tokens.values())) == len(Purpose)
+    assert set(tokens) == {Purpose.UNSUBSCRIBE, Purpose.PREFERENCES}
+    assert len(set(tokens.values())) == len(tokens)
 
 
 # Review finding 2: the payload was [7,"ann@example.com"], readable in base64 by anyone who saw
@@ -203,3 +205,31 @@ def test_keys_come_from_the_environment_newest_first(
 def test_the_token_is_url_safe() -> None:
     token = LinkSigner([NEW]).sign(Purpose.UNSUBSCRIBE, 7, "ann+news@example.com")
     assert all(c.isalnum() or c in "-_." for c in token)
+
+
+def test_a_confirm_link_carries_its_issue_time_and_a_nonce() -> None:
+    signer, issued = LinkSigner([NEW]), dt.datetime(2026, 11, 2, 9, 0, 0, 123456, tzinfo=dt.UTC)
+    first = signer.verify(Purpose.CONFIRM, signer.sign(Purpose.CONFIRM, 0, "a@b.com", issued))
+    second = signer.verify(Purpose.CONFIRM, signer.sign(Purpose.CONFIRM, 0, "a@b.com", issued))
+    assert first.issued_at == issued and first.link_key != second.link_key
+
+
+def test_another_spelling_of_one_confirm_token_is_the_same_link() -> None:
+    """base64 leaves spare bits in the last character: one signed token, several spellings."""
+    token = LinkSigner([NEW]).sign(Purpose.CONFIRM, 0, "a@b.com")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(token[-1])
+    respelled = token[:-1] + alphabet[last ^ 1]
+    signer = LinkSigner([NEW])
+    assert respelled != token
+    assert signer.verify(Purpose.CONFIRM, respelled).link_key == (
+        signer.verify(Purpose.CONFIRM, token).link_key
+    )
+
+
+def test_a_confirm_link_from_before_nonces_still_verifies() -> None:
+    legacy = URLSafeTimedSerializer(
+        [NEW], salt="digest.link.confirm", signer_kwargs={"digest_method": hashlib.sha256}
+    ).dumps([0, "a@b.com"])
+    claims = LinkSigner([NEW]).verify(Purpose.CONFIRM, str(legacy))
+    assert claims.email == "a@b.com" and claims.issued_at is not None

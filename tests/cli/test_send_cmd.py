@@ -20,7 +20,7 @@ runner = CliRunner()
 PERIOD = "2026-W47"
 GOOD = {
     "DIGEST_BASE_URL": "https://news.example.org",
-    "DIGEST_SECRET_KEY": "cli-test-key",
+    "DIGEST_SECRET_KEY": "cli-test-key-Xq2l0b9mS3vT_c8rWk1YzP4nJ6hG7dFa5eR",
 }
 
 
@@ -136,6 +136,15 @@ def test_check_names_each_setting_and_fails(tmp_path: Path) -> None:
         assert setting in result.output
 
 
+def test_check_flags_a_weak_key_and_a_weak_editor_password(prepared: Path) -> None:
+    env = {**GOOD, "DIGEST_SMTP_URL": "smtp://127.0.0.1:2525"}
+    env |= {"DIGEST_SECRET_KEY": "x", "DIGEST_EDITOR_PASSWORD": "a"}
+    result = invoke("check", "--period", PERIOD, env=env)
+    assert result.exit_code == 1
+    assert "security.secret_keys" in result.output and "web.editor_password" in result.output
+    assert "secrets.token_urlsafe(32)" in result.output
+
+
 def test_check_names_the_missing_sendgrid_key(prepared: Path) -> None:
     result = invoke("check", "--provider", "sendgrid", env=GOOD)
     assert result.exit_code == 1 and "SENDGRID_API_KEY" in result.output
@@ -170,7 +179,7 @@ def test_stats_show_rejected_webhook_events(prepared: Path) -> None:
     engine.dispose()
     table = invoke("stats", "--period", PERIOD).output
     data = orjson.loads(invoke("stats", "--period", PERIOD, "--json").stdout)
-    assert "1 webhook events rejected" in table and "ev-9  subscriber_id:" in table
+    assert "Rejected webhook events: 1" in table and "ev-9  subscriber_id:" in table
     assert data["rejected_events"]["total"] == 1
 
 

@@ -41,5 +41,14 @@ def test_the_notice_body_is_escaped_in_the_html_part(tmp_path: Path) -> None:
     assert "<script>" not in call.message.html and "&lt;script&gt;" in call.message.html
 
 
+def test_a_notice_offers_no_one_click_unsubscribe(tmp_path: Path) -> None:
+    """Editors are on no list: a one-click header would POST to a page that refuses it."""
+    settings = load_settings(environ={"DIGEST_OUTBOX_DIR": str(tmp_path)})
+    notify_editors(settings, ["ed@example.org"], "W47 was not sent", "Why.")
+    (path,) = (tmp_path / "notices").glob("*.eml")
+    raw = path.read_bytes()
+    assert b"List-Unsubscribe" not in raw
+
+
 def test_the_scheduler_notifies_editors_through_this_function() -> None:
     assert default_steps().notify is notify_editors

@@ -256,3 +256,36 @@ def test_the_confirmation_email_offers_no_one_click_unsubscribe(site: Site) -> N
     (eml,) = outbox.glob("*/*.eml")
     head = eml.read_bytes().split(b"\r\n\r\n", 1)[0]
     assert b"/c/" in eml.read_bytes() and b"List-Unsubscribe" not in head
+
+
+def test_a_used_confirmation_link_cannot_undo_a_later_one_click_unsubscribe(site: Site) -> None:
+    """The review's attack: confirm, one-click unsubscribe, then POST the same link again."""
+    sign_up(site, "new.reader@example.com")
+    link = confirmation_link(site)
+    site.client.submit(link, link, {"locale": "en"})
+    token = site.token(Purpose.UNSUBSCRIBE, "new.reader@example.com")
+    site.client.post(f"/u/{token}", **ONE_CLICK)
+    csrf = site.client.csrf("/subscribe")  # any page's token serves this browser's forms
+    again = site.client.post(link, data={"csrf": csrf, "locale": "en"})
+    assert again.status_code == 410 and 'id="spent"' in again.text
+    assert site.subscriber("new.reader@example.com").status == "unsubscribed"
+    assert suppressed_count(site) == 1
+
+
+def test_a_confirmation_link_works_once(site: Site) -> None:
+    sign_up(site, "new.reader@example.com")
+    link = confirmation_link(site)
+    token = site.client.csrf(link)
+    first = site.client.post(link, data={"csrf": token, "locale": "en"})
+    second = site.client.post(link, data={"csrf": token, "locale": "en"})
+    assert (first.status_code, second.status_code) == (200, 410)
+
+
+def test_an_unsubscribe_made_after_the_link_was_sent_stands(site: Site, reader: str) -> None:
+    sign_up(site, reader)
+    link = confirmation_link(site)
+    site.client.post(f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}", **ONE_CLICK)
+    assert site.client.get(link).status_code == 410  # the page says so before any button
+    csrf = site.client.csrf("/subscribe")
+    assert site.client.post(link, data={"csrf": csrf, "locale": "en"}).status_code == 410
+    assert site.subscriber(reader).status == "unsubscribed"
