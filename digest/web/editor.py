@@ -37,7 +37,7 @@ from digest.signals.store import signals_between
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
 from digest.web import login
-from digest.web.app import (
+from digest.web.deps import (
     WebState,
     checked_form,
     field_text,
