@@ -1,4 +1,4 @@
-"""The web app's factory and what every page shares: state, rendering, CSRF, flash messages.
+"""The web app's factory: the pages, the middleware and the state they share (`deps`).
 
 One small Starlette app serves editors (behind a login) and subscribers (signed links, no login).
 Pages are rendered server-side with the same sandboxed, autoescaping Jinja environment the emails
@@ -14,22 +14,18 @@ import ipaddress
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import URLSafeSerializer
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
 from sqlalchemy import Engine
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from digest.audience.tokens import LinkSigner
@@ -37,17 +33,16 @@ from digest.config import Settings
 from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
 from digest.issues.render.engine import Renderer, template_dirs
+from digest.web import archive, editor, subscriber, webhooks
+from digest.web.accounts import has_accounts
+from digest.web.deps import WebState, render, web
 from digest.web.security import (
-    CSRF_COOKIE,
-    CSRF_FIELD,
     BodyLimit,
     Csrf,
     HeadAsGet,
-    Network,
     RateLimiter,
     SecurityHeaders,
     Sessions,
-    forwarded_client,
     page_csp,
     plain_keys,
     proxy_networks,
@@ -56,7 +51,6 @@ from digest.web.security import (
 
 log = logging.getLogger(__name__)
 
-FLASH_COOKIE = "digest_flash"
 WIDTH_SCRIPT = "web/_width.js"
 
 
@@ -72,52 +66,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-@dataclass
-class WebState:
-    """Everything a handler needs, built once per app."""
-
-    settings: Settings
-    engine: Engine
-    links: LinkSigner
-    sessions: Sessions
-    csrf: Csrf
-    flash: URLSafeSerializer
-    env: SandboxedEnvironment
-    provider: Callable[[], Provider]
-    login_required: bool
-    per_ip: RateLimiter
-    per_address: RateLimiter
-    now: Callable[[], dt.datetime]
-    trusted_proxies: tuple[Network, ...] = ()
-    width_script: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def base_url(self) -> str:
-        return self.settings.publication.base_url.rstrip("/")
-
-    @property
-    def secure_cookies(self) -> bool:
-        return self.base_url.startswith("https://")
-
-
-def web(request: Request) -> WebState:
-    state: WebState = request.app.state.web
-    return state
-
-
-def client_address(request: Request) -> str:
-    """Who is asking, for every limit and log line in the app: use this, never `request.client`.
-
-    The connection's address, or, when that is one of `web.trusted_proxies`, the client the
-    proxies forwarded (`security.forwarded_client`). uvicorn runs with its own proxy-header
-    handling off (`security.UVICORN_OPTIONS`), so the connection's address here is the real one.
-    """
-    peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.getlist("x-forwarded-for")
-    return forwarded_client(peer, forwarded, web(request).trusted_proxies)
 
 
 def _keys(settings: Settings) -> list[str]:
@@ -161,19 +109,19 @@ def create_app(
     now: Callable[[], dt.datetime] | None = None,
 ) -> Starlette:
     """The ASGI app. Refuses (EditorConfigError) to expose editor pages on a non-loopback `host`
-    when no editor password or token is configured; on loopback they then need no login.
+    when no editor account, password or token exists; on loopback they then need no login.
 
     `provider` (an instance or a factory) replaces `web.provider` for test sends and sign-up
     confirmations; `clock` drives the rate limits and `now` the recorded times (tests step them).
     """
-    from digest.web import archive, editor, subscriber, webhooks
-
-    has_credentials = bool(settings.web.editor_password or settings.web.editor_token)
+    has_credentials = bool(
+        settings.web.editor_password or settings.web.editor_token or has_accounts(engine)
+    )
     if not has_credentials and not is_loopback(host):
         raise EditorConfigError(
-            f"refusing to serve the editor pages on {host} without credentials: set "
-            "web.editor_password (or DIGEST_EDITOR_PASSWORD) or web.editor_token, or bind to "
-            "127.0.0.1"
+            f"refusing to serve the editor pages on {host} without credentials: add an editor "
+            "(`digest editors add NAME`), or set web.editor_password (DIGEST_EDITOR_PASSWORD) "
+            "or web.editor_token, or bind to 127.0.0.1"
         )
     keys = _keys(settings)
     env = Renderer(template_dirs(settings)).env("en", html=True)
@@ -191,6 +139,7 @@ def create_app(
         per_ip=RateLimiter(settings.web.subscribe_per_ip_per_hour, 3600, clock),
         per_address=RateLimiter(settings.web.subscribe_per_address_per_day, 86400, clock),
         now=now or (lambda: dt.datetime.now(dt.UTC)),
+        tag_key=keys[0],
         trusted_proxies=proxy_networks(settings.web.trusted_proxies),
         width_script=script,
     )
@@ -261,108 +210,3 @@ async def stylesheet(request: Request) -> Response:
     assert state.env.loader is not None
     css, _, _ = state.env.loader.get_source(state.env, "web/web.css")
     return Response(css, media_type="text/css", headers={"cache-control": "max-age=300"})
-
-
-# --- rendering, CSRF and flash ----------------------------------------------------------------
-
-
-def csrf_cookie(request: Request) -> tuple[str, bool]:
-    """This browser's CSRF cookie value, and whether it is new (and must be set)."""
-    value = request.cookies.get(CSRF_COOKIE)
-    if value and 16 <= len(value) <= 64:
-        return value, False
-    if "csrf_cookie" not in request.scope:
-        request.scope["csrf_cookie"] = Csrf.new_cookie()
-    return str(request.scope["csrf_cookie"]), True
-
-
-def render(
-    request: Request,
-    name: str,
-    context: Mapping[str, Any],
-    *,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> HTMLResponse:
-    """A page from `templates/web/`, with the CSRF token, flash message and shared values."""
-    state = web(request)
-    cookie, new = csrf_cookie(request)
-    flash = read_flash(request)
-    full = {
-        "publication": state.settings.publication.name,
-        "base_url": state.base_url,
-        "csrf_field": CSRF_FIELD,
-        "csrf": state.csrf.token(cookie),
-        "editor": request.scope.get("editor"),
-        "flash": flash,
-        "width_script": Markup(state.width_script),
-        "detail": "",
-        **context,
-    }
-    html = state.env.get_template(name).render(full)
-    response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
-    response.headers.setdefault("cache-control", "no-store")
-    if new:
-        response.set_cookie(
-            CSRF_COOKIE,
-            cookie,
-            httponly=True,
-            samesite="lax",
-            secure=state.secure_cookies,
-            path="/",
-        )
-    if flash is not None:
-        response.delete_cookie(FLASH_COOKIE, path="/")
-    return response
-
-
-async def checked_form(request: Request) -> FormData:
-    """The posted form, or 403 when its CSRF token is not this browser's."""
-    form = await request.form(max_files=0, max_fields=200, max_part_size=64 * 1024)
-    require_csrf(request, form)
-    return form
-
-
-def require_csrf(request: Request, form: FormData) -> None:
-    """403 unless the form's CSRF token is the signed twin of this browser's cookie."""
-    token = form.get(CSRF_FIELD)
-    if not web(request).csrf.valid(
-        request.cookies.get(CSRF_COOKIE), token if isinstance(token, str) else None
-    ):
-        raise HTTPException(403, "This form has expired or did not come from this site: reload")
-
-
-def field_text(form: FormData, name: str, default: str = "") -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else default
-
-
-def redirect_with_flash(
-    request: Request, url: str, message: str, level: str = "ok"
-) -> RedirectResponse:
-    """Post/redirect/get with a one-time message in a signed cookie (never in the URL)."""
-    state = web(request)
-    response = RedirectResponse(url, status_code=303)
-    signed = state.flash.dumps({"m": message[:1500], "l": level})
-    response.set_cookie(
-        FLASH_COOKIE,
-        str(signed),
-        httponly=True,
-        samesite="lax",
-        secure=state.secure_cookies,
-        path="/",
-    )
-    return response
-
-
-def read_flash(request: Request) -> dict[str, str] | None:
-    raw = request.cookies.get(FLASH_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = web(request).flash.loads(raw)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return {"message": str(data.get("m", "")), "level": str(data.get("l", "ok"))}

@@ -27,8 +27,9 @@ from digest.model import Lang
 from digest.period import PeriodError, parse_period
 from digest.signals.store import get_signal, signals_between
 from digest.storage.schema import issues
-from digest.web.app import WebState, render, web
-from digest.web.editor import current_editor, edition_response, edition_rows, pick_edition
+from digest.web.deps import WebState, render, web
+from digest.web.editor import edition_response, edition_rows, pick_edition
+from digest.web.login import current_editor
 
 SENT = ("sent",)
 SENDING = ("sending", "sent")

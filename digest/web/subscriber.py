@@ -32,7 +32,7 @@ from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import record_own_unsubscribe
 from digest.model import TIER_NAMES
 from digest.storage.schema import signals
-from digest.web.app import (
+from digest.web.deps import (
     WebState,
     checked_form,
     client_address,
