@@ -7,8 +7,8 @@ processes need a shared database. Runs, each from an empty ledger:
 
 1. in-process: `send_period` through the SendGrid provider to the sink (the baseline);
 2. Celery with 1, then 2 workers (`digest worker --pool solo`, one process each) on a
-   redis-server of the benchmark's own: `send_distributed` publishes one task per batch and
-   follows the ledger.
+   redis-server of the benchmark's own: `send_period(…, executor="celery")` publishes one task
+   per batch and follows the ledger.
 
 It prints wall time, recipients/s, the overhead against in-process (goal: ≤ 30 % at one worker)
 and the measured cost of one batch. Then the SMTP provider's cost per message against a local
@@ -196,7 +196,8 @@ def in_process(config: Path, sink_port: int) -> tuple[float, int]:
 
 def on_celery(config: Path, workers: int, pool: str, concurrency: int) -> tuple[float, int]:
     from digest.config import load_settings
-    from digest.delivery.distributed import send_distributed
+    from digest.delivery import make_provider
+    from digest.delivery.run import send_period
     from digest.period import parse_period
     from digest.storage.db import open_database
 
@@ -205,7 +206,8 @@ def on_celery(config: Path, workers: int, pool: str, concurrency: int) -> tuple[
     running = start_workers(config, workers, pool, concurrency)
     try:
         start = time.perf_counter()
-        report = send_distributed(settings, engine, parse_period(PERIOD), "sendgrid")
+        provider = make_provider("sendgrid", settings)
+        report = send_period(settings, engine, parse_period(PERIOD), provider, executor="celery")
         wall = time.perf_counter() - start
     finally:
         stop(running)

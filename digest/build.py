@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy import Engine
 
+from digest.audience.model import interests_key
 from digest.audience.selection import audience_interest_sets
 from digest.config import Settings
 from digest.issues import collect
@@ -21,7 +22,15 @@ from digest.issues.editions import Edition, build_issue, edition_files, manifest
 from digest.issues.files import private_dir, write_private
 from digest.issues.render.i18n import translations
 from digest.issues.render.placeholders import Recipient, personalize
-from digest.issues.store import FrozenError, find_issue, freeze
+from digest.issues.store import (
+    FrozenError,
+    StoredEdition,
+    add_editions,
+    find_issue,
+    freeze,
+    issue_classes,
+    stored_editions,
+)
 from digest.issues.store import load_editions as load_frozen
 from digest.model import Signal
 from digest.period import Period
@@ -141,3 +150,57 @@ def build(
         if not result.frozen:  # another build froze this period first: theirs is the truth
             result.editions, result.reused, result.frozen = load_frozen(engine, period), True, True
     return result
+
+
+class EditionsUnavailable(Exception):
+    """A send asked for a period's editions and they cannot be built (failing inbox checks)."""
+
+
+def frozen_editions(
+    settings: Settings, engine: Engine, period: Period
+) -> tuple[int, list[StoredEdition]]:
+    """The period's frozen editions with ids, for a send; built and frozen first when there are
+    none, plus an edition for each interest set that appeared since the build (rendered now).
+
+    This is the build's job, done before a send hands its plan to the delivery core, which
+    never builds.
+    """
+    row = find_issue(engine, period)
+    with engine.connect() as conn:
+        found = stored_editions(conn, row.id) if row is not None else []
+    if row is not None and found:
+        return row.id, _with_new_interest_sets(settings, engine, period, row.id, found)
+    result = build(settings, period, engine=engine)
+    if result.failed or not result.frozen:
+        problems = "; ".join(
+            f"{e.tier}.{e.locale}: {c.name}: {c.message}"
+            for e in result.editions
+            for c in e.failures
+        )
+        raise EditionsUnavailable(f"{period.key}: the editions fail the inbox checks ({problems})")
+    row = find_issue(engine, period)
+    assert row is not None  # just frozen
+    with engine.connect() as conn:
+        return row.id, stored_editions(conn, row.id)
+
+
+def _with_new_interest_sets(
+    settings: Settings, engine: Engine, period: Period, issue_id: int, found: list[StoredEdition]
+) -> list[StoredEdition]:
+    """The frozen editions plus any interest set that appeared since the build, rendered now.
+
+    Without this, someone who chose some classes after the build would silently get the
+    all-classes edition. New sets are rendered from the store's signals of the period; the
+    frozen editions themselves never change.
+    """
+    with engine.connect() as conn:
+        classes = issue_classes(conn, found)
+    have = {e.interests_key for e in found}
+    missing = [s for s in audience_interest_sets(engine, classes) if interests_key(s) not in have]
+    if not missing:
+        return found
+    collection = collect.from_store(engine, period)
+    issue = build_issue(collection.signals, settings, period, [frozenset(), *missing])
+    add_editions(engine, period, [e for e in issue.editions if e.interests and not e.failures])
+    with engine.connect() as conn:
+        return stored_editions(conn, issue_id)

@@ -371,18 +371,27 @@ class Celery(_Section):
         description="Redis only: seconds before a task taken by a worker that died is handed to "
         "another. Keep it above the longest batch (else a slow batch runs twice, harmlessly).",
     )
+    lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="How long a batch's claim lives without its heartbeat (renewed every third "
+        "of it): a sender or worker that died loses its rows after this, the unsent ones go "
+        "back to the queue and only those in flight become uncertain. Also for in-process "
+        "senders.",
+    )
     republish_after: float = Field(
-        120.0,
+        30.0,
         gt=0,
         description="Seconds without progress before the sender publishes tasks again for rows "
         "still open (a broker that lost its messages); duplicate tasks are harmless.",
     )
     give_up_after: float = Field(
-        7200.0,
+        600.0,
         gt=0,
         description="Seconds without progress before the sender stops following and reports the "
-        "rest pending (exit 3); queued tasks still run when workers come. Keep it above an hour: "
-        "a batch held by a worker lost on another machine is settled after one.",
+        "rest pending (exit 3); queued tasks still run when workers come. Keep it well above "
+        "`lease_seconds`: a dead worker's rows move on after one lease.",
     )
     poll_seconds: float = Field(
         0.5, gt=0, description="How often the sender reads progress from the ledger."

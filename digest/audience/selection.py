@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Connection, Engine, Select, exists, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, and_, exists, select
 
 from digest.audience.classes import class_key
 from digest.audience.model import Locale, Status, Tier, split_interests
@@ -46,14 +46,23 @@ class GroupKey(NamedTuple):
     interests: tuple[str, ...]
 
 
+def mailable(table: Table = t) -> ColumnElement[bool]:
+    """Who may be mailed: status active and no suppression for the address.
+
+    The one statement of the rule: the ledger's queuing and claiming, the interest sets built,
+    the local-time buckets and every count use it, so none can disagree with who is sent to.
+    """
+    suppressed = exists().where(s.c.email_hash == table.c.email_hash)
+    return and_(table.c.status == Status.ACTIVE.value, ~suppressed)
+
+
 def recipients_query(
     tiers: Collection[Tier] | None = None, locales: Collection[Locale] | None = None
 ) -> Select[Any]:
     """The SQL: active, not suppressed, optionally narrowed, in edition order."""
-    suppressed = exists().where(s.c.email_hash == t.c.email_hash)
     query = (
         select(t.c.id, t.c.email, t.c.name, t.c.tier, t.c.locale, t.c.timezone, t.c.interests)
-        .where(t.c.status == Status.ACTIVE.value, ~suppressed)
+        .where(mailable())
         .order_by(t.c.tier, t.c.locale, t.c.interests, t.c.id)
     )
     if tiers is not None:
@@ -86,14 +95,14 @@ def select_recipients(
     rows = cast("Iterable[tuple[Any, ...]]", result)  # Rows unpack like the tuples they are
     for rid, email, name, tier, locale, zone, key in rows:
         if key not in cache:
-            cache[key] = _effective(split_interests(key), wanted)
+            cache[key] = effective_interests(split_interests(key), wanted)
         interests = cache[key]
         if interests is None:
             continue
         yield Recipient(rid, email, name, _TIERS[tier], _LOCALES[locale], zone, interests)
 
 
-def _effective(
+def effective_interests(
     interests: tuple[str, ...], wanted: Mapping[str, str] | Collection[str] | None
 ) -> tuple[str, ...] | None:
     """What a subscriber gets from this issue: all (()), a subset, or nothing (None).
@@ -121,7 +130,7 @@ def grouped(
 
 
 def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[frozenset[str]]:
-    """The distinct interest sets among active subscribers, narrowed to the issue's classes.
+    """The distinct interest sets among mailable subscribers, narrowed to the issue's classes.
 
     Editions are rendered once per set, never per person. As in the audience's selection, a
     subscriber's set keeps only the classes this issue has (empty = every class; nothing left
@@ -130,7 +139,7 @@ def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[froze
     """
     present = {class_key(c): c for c in classes}  # matched ignoring case, issue's spelling
     sets: dict[frozenset[str], None] = {frozenset(): None}
-    query = select(t.c.interests).where(t.c.status == "active").distinct()
+    query = select(t.c.interests).where(mailable(t)).distinct()
     with engine.connect() as conn:
         for (key,) in conn.execute(query):
             stored = (class_key(c) for c in str(key or "").split(";") if c)
@@ -138,3 +147,10 @@ def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[froze
             if narrowed:
                 sets[narrowed] = None
     return list(sets)
+
+
+def mailable_zones(engine: Engine) -> list[str]:
+    """The distinct time zones of mailable subscribers: one local-time delivery bucket each."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.timezone).where(mailable(t)).distinct()).scalars()
+        return sorted({str(z) for z in rows if z})

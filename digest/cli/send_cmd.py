@@ -7,7 +7,7 @@ failed or the preflight refused, 2 for a usage error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -23,7 +23,9 @@ from digest.config import ConfigError
 from digest.delivery import PROVIDERS, make_provider
 from digest.delivery.check import Problem, failures, run_checks
 from digest.delivery.events import RejectedEvent, edition_stats, rejected_summary
-from digest.delivery.run import REAL_PROVIDERS, SendError, SendReport, outbox_files, send_period
+from digest.delivery.providers import spec
+from digest.delivery.report import Progress as SendProgress
+from digest.delivery.run import EXECUTORS, SendError, SendReport, outbox_files, send_period
 from digest.model import MEMBERSHIP_TIERS
 from digest.period import Period, latest_week_with
 from digest.signals.store import latest_published
@@ -32,12 +34,12 @@ ProviderOpt = Annotated[
     str, typer.Option("--provider", help="outbox (default: .eml files), smtp or sendgrid.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-EXECUTORS = ("inprocess", "celery")
 
 
 @contextmanager
-def send_progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on a terminal; nothing in pipes, CI logs or --json."""
+def send_progress(enabled: bool) -> Iterator[SendProgress | None]:
+    """A rich progress bar on a terminal, with notes (a dead worker's rows reassigned) printed
+    above it; nothing in pipes, CI logs or --json (the notes are in the report)."""
     if not enabled or not stderr_is_terminal():
         yield None
         return
@@ -50,8 +52,10 @@ def send_progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("send", total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int, note: str | None = None) -> None:
             progress.update(task, completed=done, total=total)
+            if note:
+                progress.console.print(note, markup=False, highlight=False)
 
         yield update
 
@@ -79,7 +83,7 @@ def summary_line(report: SendReport) -> str:
 
 def _preflight(app: AppContext, provider: str, period: Period, quiet: bool) -> None:
     """A real provider refuses to send on any failed check; the outbox only warns."""
-    real = provider in REAL_PROVIDERS
+    real = spec(provider).leaves_machine
     problems = run_checks(app.settings, app.engine, provider, period=period, strict=real)
     if not quiet:
         print_problems(Console(stderr=True), problems)
@@ -142,33 +146,18 @@ def send_command(
         fail(str(exc), code=1)
     try:
         with send_progress(not as_json) as progress:
-            if executor == "celery":
-                from digest.delivery.distributed import send_distributed
-
-                sender.close()  # the workers make their own
-                report = send_distributed(
-                    app.settings,
-                    app.engine,
-                    chosen,
-                    provider,
-                    tiers=set(tier) if tier else None,
-                    dry_run=dry_run,
-                    test_to=test_to,
-                    resend_uncertain=resend_uncertain,
-                    progress=progress,
-                )
-            else:
-                report = send_period(
-                    app.settings,
-                    app.engine,
-                    chosen,
-                    sender,
-                    tiers=set(tier) if tier else None,
-                    dry_run=dry_run,
-                    test_to=test_to,
-                    resend_uncertain=resend_uncertain,
-                    progress=progress,
-                )
+            report = send_period(
+                app.settings,
+                app.engine,
+                chosen,
+                sender,
+                executor=executor,
+                tiers=set(tier) if tier else None,
+                dry_run=dry_run,
+                test_to=test_to,
+                resend_uncertain=resend_uncertain,
+                progress=progress,
+            )
     except SendError as exc:
         fail(str(exc), code=1)
     if as_json:

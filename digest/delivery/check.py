@@ -86,26 +86,18 @@ def _weak_secrets(settings: Settings) -> list[Problem]:
 
 
 def _credentials(settings: Settings, provider: str) -> list[Problem]:
-    from digest.delivery import make_provider
+    """The provider's own checks (its module declares them), then whether it can be made."""
+    from digest.delivery.providers import spec
 
-    if provider == "sendgrid" and settings.sendgrid.api_key is None:
-        return [
-            Problem(
-                "sendgrid.api_key",
-                "no SendGrid API key",
-                "set SENDGRID_API_KEY to a key with the Mail Send permission",
-            )
-        ]
-    if provider == "smtp" and settings.smtp.url is None:
-        return [
-            Problem(
-                "smtp.url",
-                "no SMTP server",
-                "set DIGEST_SMTP_URL=smtp://user:password@host:587 (or smtps://…:465)",
-            )
-        ]
     try:
-        make_provider(provider, settings).close()
+        entry = spec(provider)
+    except ConfigError as exc:
+        return [Problem("provider", str(exc), "choose a registered provider")]
+    own: list[Problem] = entry.checks(settings)
+    if own:
+        return own
+    try:
+        entry.make(settings).close()
     except ConfigError as exc:
         return [Problem(f"{provider}", str(exc), "correct the setting named above")]
     return []

@@ -1,79 +1,64 @@
-"""Sending over many machines: Celery workers take one batch each, the ledger keeps it exactly once.
+"""Sending over many machines: Celery workers run the batches, the ledger keeps them exactly once.
 
-The in-process send (`digest.delivery.run.send_period`) claims, sends and records batches in a loop.
-Here the sender does the same preparation (editions, ledger rows queued before anything leaves),
-then publishes one task per batch — one edition × at most `celery.batch_size` recipients — and
-follows progress *from the ledger*, not from Celery results (there is no result backend).
+`Celery` is an executor (see `digest.delivery.executors`): given a plan whose rows are queued,
+it publishes one task per batch — one edition × at most `celery.batch_size` recipients — and
+follows progress *from the ledger*, not from Celery results (there is no result backend). A
+worker runs the task with the same `run_batch` as the in-process executor.
 
 Why a redelivered or duplicated task is harmless: a task carries no recipients, only "claim up
-to N queued rows of edition E". It claims through `ledger.claim` (row locks, SKIP LOCKED on
-PostgreSQL), so rows another worker is sending, or that are settled, are never taken again.
-Before claiming it settles the `sending` rows of senders that are gone (`ledger.recover`): on
-the same host the process id tells exactly; the outbox can prove which files exist; otherwise
-they become `uncertain`, never re-sent by guess. Every task's effect is a function of the
-ledger, so the broker may deliver a task twice, or lose it: the sender re-publishes tasks for
-rows still open once progress stalls (`celery.republish_after`), e.g. after a Redis restart
-without persistence.
+to N queued rows of edition E", and claiming goes through the ledger (row locks, SKIP LOCKED on
+PostgreSQL), so rows another worker holds, or that are settled, are never taken again.
 
-The broker settings that make a lost worker survivable: `task_acks_late` (a task is acknowledged
-after it ran, so one killed mid-batch is redelivered: at once by RabbitMQ, after the visibility
-timeout by Redis), `task_reject_on_worker_lost` (a pool child killed under a live worker also
-returns its task), `worker_prefetch_multiplier=1` (a worker holds no more tasks than it runs,
-so a dead one strands no backlog).
+Why a lost worker costs a minute, not the evening: its claim is a lease its heartbeat renews.
+Once the lease lapses (`celery.lease_seconds`), whoever looks next — any worker starting a
+batch, or the sender, which looks at every poll — settles the dead claim: rows never handed to
+the provider go back to the queue (the sender publishes tasks for them at once and says so on
+its progress line); only the rows in flight become `uncertain`. The sender also re-publishes
+tasks when progress stalls (`celery.republish_after`), e.g. after a Redis restart without
+persistence.
+
+The broker settings: `task_acks_late` (a task is acknowledged after it ran, so one killed
+mid-batch is redelivered: at once by RabbitMQ, after the visibility timeout by Redis),
+`task_reject_on_worker_lost` (a pool child killed under a live worker also returns its task),
+`worker_prefetch_multiplier=1` (a worker holds no more tasks than it runs).
 
 Celery is imported only when this path is used: the Quickstart never needs it or a broker.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
-from digest.audience.model import Status
-from digest.audience.store import set_status
-from digest.audience.tokens import MissingSecretKey
 from digest.config import Settings
 from digest.delivery import ledger
+from digest.delivery.batch import BatchJob, BatchOutcome, recover, run_batch
+from digest.delivery.executors import MAX_RETRY_WAIT, OPEN_STATES, lease_of, open_rows
 from digest.delivery.links import FastTokens, LinkValues, signing_keys
-from digest.delivery.provider import BOUNCE_PREFIX, MAX_BATCH, Outcome, Provider, Recipient, Result
-from digest.delivery.run import (
-    MAX_RETRY_WAIT,
-    REAL_PROVIDERS,
-    Progress,
-    SendError,
-    SendReport,
-    StoredEdition,
-    _finish,
-    _groups,
-    _issue_classes,
-    _message,
-    _proof,
-    frozen_editions,
-    send_period,
-    start_sending,
-)
+from digest.delivery.plan import Plan, stored_message
+from digest.delivery.provider import Provider
+from digest.delivery.providers import make_provider, spec
+from digest.delivery.report import Progress, SendError, SendReport
 from digest.issues.render.i18n import translations
-from digest.period import Period, parse_period
+from digest.issues.store import StoredEdition, stored_edition
+from digest.period import parse_period
 from digest.storage.db import open_database
 from digest.storage.schema import deliveries as d
-from digest.storage.schema import editions as et
 
 log = logging.getLogger(__name__)
 
 TASK_NAME = "digest.send_batch"
-OPEN_STATES = (ledger.State.QUEUED.value, ledger.State.SENDING.value)
 
 
 # --- the Celery app ----------------------------------------------------------------------------
@@ -153,112 +138,6 @@ def backoff(retries: int, asked: float | None = None) -> float:
 # --- one batch, as a worker runs it ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BatchJob:
-    """A task's arguments: which edition to claim from, and how. JSON-safe on purpose."""
-
-    issue_id: int
-    edition_id: int
-    period_key: str
-    provider: str
-    batch_size: int = MAX_BATCH
-    max_attempts: int = 3
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    """What one task did: rows taken, accepted now, recovered, and whether to retry (seconds)."""
-
-    taken: int
-    accepted: int
-    retry_after: float | None = None
-    recovered: dict[str, int] = field(default_factory=dict)
-
-
-def send_batch(
-    settings: Settings,
-    engine: Engine,
-    job: BatchJob,
-    provider: Provider,
-    links: LinkValues,
-    *,
-    edition: StoredEdition | None = None,
-    worker: str | None = None,
-) -> BatchOutcome:
-    """Settle dead claims, claim up to `job.batch_size` queued rows of one edition, send, record.
-
-    Safe to run any number of times for the same job (see the module docstring). Returns the
-    seconds to wait before retrying when the provider answered RETRYABLE for some rows (they
-    are back to `queued`, or `failed` past `job.max_attempts`). `edition` saves reading the
-    stored edition (its HTML) again when the caller keeps it.
-    """
-    period = parse_period(job.period_key)
-    now = _now()
-    with engine.begin() as conn:
-        recovered = ledger.recover(conn, job.issue_id, now, never_sent=_proof(provider, period))
-    worker = worker or ledger.worker_id()  # unique per claim: the claim's rows are found by it
-    with engine.begin() as conn:
-        claimed, taken = ledger.claim(
-            conn, job.issue_id, job.edition_id, worker, job.batch_size, _now()
-        )
-    moved = {str(k): v for k, v in recovered.items() if v}
-    if not claimed:
-        return BatchOutcome(taken, 0, None, moved)
-    if edition is None or edition.id != job.edition_id:
-        edition = read_edition(engine, job.edition_id)
-    message = _message(settings, period, job.issue_id, edition)
-    fallback = translations(edition.locale).gettext("reader")
-    recipients = []
-    for c in claimed:
-        html_values, text_values, unsubscribe = links.values(
-            c.subscriber_id, c.email, c.name, fallback
-        )
-        recipients.append(
-            Recipient(c.subscriber_id, c.email, c.name, html_values, text_values, unsubscribe)
-        )
-    try:
-        results = provider.send(message, recipients)
-    except Exception as exc:  # a provider bug or crash mid-call: the batch's fate is unknown
-        log.exception("provider %s raised during a send", provider.name)
-        results = [
-            Result(r.subscriber_id, Outcome.UNCERTAIN, f"provider raised {exc!r}")
-            for r in recipients
-        ]
-    by_subscriber = {c.subscriber_id: c for c in claimed}
-    pairs = [(by_subscriber[r.subscriber_id].delivery_id, r) for r in results]
-    bounces = [
-        by_subscriber[r.subscriber_id].email
-        for r in results
-        if r.outcome is Outcome.FAILED and (r.reason or "").startswith(BOUNCE_PREFIX)
-    ]
-    with engine.begin() as conn:
-        counts = ledger.record(
-            conn,
-            worker,
-            pairs,
-            provider.name,
-            _now(),
-            job.max_attempts,
-            issue_id=job.issue_id,  # finds the claim's rows through the claim index
-            edition_id=job.edition_id,
-        )
-        for email in bounces:
-            set_status(conn, email, Status.BOUNCED, "hard bounce at send time")
-    retry_after = None
-    if counts.get(Outcome.RETRYABLE):
-        asked = [r.retry_after for r in results if r.retry_after is not None]
-        retry_after = max(asked) if asked else 1.0
-    return BatchOutcome(taken, counts.get(Outcome.ACCEPTED, 0), retry_after, moved)
-
-
-def read_edition(engine: Engine, edition_id: int) -> StoredEdition:
-    """One frozen edition by id, as the worker sends it."""
-    columns = (et.c.id, et.c.tier, et.c.locale, et.c.interests_key, et.c.subject, et.c.html)
-    with engine.connect() as conn:
-        row = conn.execute(select(*columns, et.c.text).where(et.c.id == edition_id)).one()
-    return StoredEdition(*row)
-
-
 class BatchRunner:
     """A worker process's state: its engine, providers and link signer, made on first use.
 
@@ -290,8 +169,6 @@ class BatchRunner:
         return self._engine
 
     def provider(self, name: str) -> Provider:
-        from digest.delivery import make_provider
-
         self._fresh()
         providers: dict[str, Provider] = self._local.__dict__.setdefault("providers", {})
         if name not in providers:
@@ -300,7 +177,7 @@ class BatchRunner:
 
     def links(self, provider: str) -> LinkValues:
         """Signed-link values; the outbox may use the database's generated key, as in-process."""
-        real = provider in REAL_PROVIDERS
+        real = spec(provider).leaves_machine
         self._fresh()
         if real not in self._links:
             keys, _note = signing_keys(self.settings, self.engine, allow_local=not real)
@@ -312,18 +189,29 @@ class BatchRunner:
         if edition_id not in self._editions:
             if len(self._editions) >= 32:
                 self._editions.clear()
-            self._editions[edition_id] = read_edition(self.engine, edition_id)
+            with self.engine.connect() as conn:
+                self._editions[edition_id] = stored_edition(conn, edition_id)
         return self._editions[edition_id]
 
     def run(self, job: BatchJob) -> BatchOutcome:
-        outcome = send_batch(
-            self.settings,
+        """Settle dead claims of the issue, then run one batch (`run_batch`)."""
+        provider = self.provider(job.provider)
+        lease = lease_of(self.settings)
+        recovered = recover(self.engine, job.issue_id, job.period_key, provider, lease)
+        edition = self.edition(job.edition_id)
+        period = parse_period(job.period_key)
+        outcome = run_batch(
             self.engine,
             job,
-            self.provider(job.provider),
+            provider,
             self.links(job.provider),
-            edition=self.edition(job.edition_id),
+            stored_message(self.settings, period, job.issue_id, edition),
+            fallback_name=translations(edition.locale).gettext("reader"),
+            lease=lease,
         )
+        if recovered.moved:
+            moved = {str(k): v for k, v in recovered.moved.items()}
+            outcome = BatchOutcome(outcome.taken, outcome.accepted, outcome.retry_after, moved)
         log.info(
             "batch of edition %s: %s taken, %s accepted%s",
             job.edition_id,
@@ -334,65 +222,22 @@ class BatchRunner:
         return outcome
 
 
-# --- the sender: queue, publish, follow --------------------------------------------------------
+# --- the executor: publish, follow, reassign ---------------------------------------------------
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _open_by_edition(engine: Engine, issue_id: int, scope: list[int]) -> dict[int, int]:
+def _open_by_edition(engine: Engine, plan: Plan) -> dict[int, int]:
     """Rows still queued or being sent, per edition."""
     query = (
         select(d.c.edition_id, func.count())
-        .where(d.c.issue_id == issue_id, d.c.edition_id.in_(scope), d.c.state.in_(OPEN_STATES))
+        .where(
+            d.c.issue_id == plan.issue_id,
+            d.c.edition_id.in_(plan.scope),
+            d.c.state.in_(OPEN_STATES),
+        )
         .group_by(d.c.edition_id)
     )
     with engine.connect() as conn:
         return {int(e): int(n) for e, n in conn.execute(query)}
-
-
-@dataclass
-class _Prepared:
-    issue_id: int
-    scope: list[int]
-    total: int
-    accepted_before: int
-
-
-def _prepare(
-    settings: Settings,
-    engine: Engine,
-    period: Period,
-    provider: str,
-    report: SendReport,
-    tiers: Collection[str] | None,
-    timezones: Collection[str] | None,
-    resend_uncertain: bool,
-) -> _Prepared:
-    """What `send_period` does before its loop: editions, keys, recovery, queued ledger rows."""
-    issue_id, editions = frozen_editions(settings, engine, period)
-    report.issue_id = issue_id
-    if tiers is not None:
-        editions = [e for e in editions if e.tier in tiers]
-    try:  # generated here, before any worker needs it, when the outbox may use a local key
-        _keys, note = signing_keys(settings, engine, allow_local=provider not in REAL_PROVIDERS)
-    except MissingSecretKey as exc:
-        raise SendError(str(exc)) from None
-    if note:
-        report.notes.append(note)
-    with engine.connect() as conn:
-        groups = _groups(conn, editions, _issue_classes(conn, editions), tiers)
-    scope = [e.id for e in editions]
-    now = _now()
-    with engine.begin() as conn:
-        before = start_sending(
-            conn, issue_id, scope, groups, now, timezones, resend_uncertain=resend_uncertain
-        )
-        report.skipped = sum(before.get(str(st), 0) for st in ledger.FINAL)
-        counts = ledger.state_counts(conn, issue_id, scope)
-    total = sum(counts.get(s, 0) for s in OPEN_STATES)
-    return _Prepared(issue_id, scope, total, before.get(ledger.State.ACCEPTED.value, 0))
 
 
 @contextmanager
@@ -407,146 +252,107 @@ def _app_for(settings: Settings, app: Any) -> Iterator[Any]:
         made.close()
 
 
-def publish(
-    app: Any,
-    settings: Settings,
-    engine: Engine,
-    period: Period,
-    provider: str,
-    prepared: _Prepared,
-) -> int:
+def publish(app: Any, settings: Settings, engine: Engine, plan: Plan, provider: str) -> int:
     """One task per batch of every edition's open rows; returns how many were published."""
-    batch = settings.celery.batch_size
+    conf = settings.celery
     jobs = [
         BatchJob(
-            prepared.issue_id,
+            plan.issue_id,
             edition_id,
-            period.key,
+            plan.period.key,
             provider,
-            batch,
-            settings.celery.max_attempts,
+            conf.batch_size,
+            conf.max_attempts,
         )
-        for edition_id, rows in sorted(
-            _open_by_edition(engine, prepared.issue_id, prepared.scope).items()
-        )
-        for _ in range(math.ceil(rows / batch))
+        for edition_id, rows in sorted(_open_by_edition(engine, plan).items())
+        for _ in range(math.ceil(rows / conf.batch_size))
     ]
     with app.producer_or_acquire() as producer:
         for job in jobs:
-            app.send_task(
-                TASK_NAME, kwargs=asdict(job), queue=settings.celery.queue, producer=producer
-            )
+            app.send_task(TASK_NAME, kwargs=asdict(job), queue=conf.queue, producer=producer)
     return len(jobs)
 
 
-def send_distributed(
-    settings: Settings,
-    engine: Engine,
-    period: Period,
-    provider: str,
-    *,
-    tiers: Collection[str] | None = None,
-    timezones: Collection[str] | None = None,
-    dry_run: bool = False,
-    test_to: str | None = None,
-    resend_uncertain: bool = False,
-    progress: Progress | None = None,
-    app: Any = None,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> SendReport:
-    """`send_period`, fanned out to Celery workers; the same report and exit codes.
+@dataclass
+class Celery:
+    """The Celery executor: publishes a plan's batches, follows the ledger, reassigns dead
+    workers' rows. Returns once no row in scope is open, or after `celery.give_up_after`
+    seconds without progress (the rest reported `pending`; the published tasks still run)."""
 
-    Dry runs and test sends touch no ledger rows and need no workers: they run in-process.
-    Returns once no row in scope is open, or after `celery.give_up_after` seconds without
-    progress (the rest reported `pending`, exit 3; the published tasks still run later).
-    """
-    if dry_run or test_to is not None:
-        from digest.delivery import make_provider
+    settings: Settings
+    engine: Engine
+    provider: str
+    app: Any = None
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
-        return send_period(
-            settings,
-            engine,
-            period,
-            make_provider(provider, settings),
-            tiers=tiers,
-            timezones=timezones,
-            dry_run=dry_run,
-            test_to=test_to,
-        )
-    report = SendReport(period.key, provider)
-    if provider == "outbox":
-        from digest.delivery.providers.outbox import safe_folder
-
-        report.outbox_dir = os.path.abspath(
-            os.path.join(settings.outbox.dir, safe_folder(period.key))
-        )
-    prepared = _prepare(
-        settings, engine, period, provider, report, tiers, timezones, resend_uncertain
-    )
-    conf = settings.celery
-    with _app_for(settings, app) as celery_app:
-        try:
-            published = publish(celery_app, settings, engine, period, provider, prepared)
-        except Exception as exc:  # kombu's OperationalError and friends: broker unreachable
-            raise SendError(
-                f"cannot publish to the broker {conf.broker_url}: {exc}; the rows stay queued "
-                "(run again, or send in-process with --executor inprocess)"
-            ) from None
-        log.info("published %s tasks for %s open rows", published, prepared.total)
-        follow = _Follower(celery_app, settings, engine, period, provider, prepared)
-        follow.run(progress, sleep, clock, report)
-    _finish(engine, prepared.issue_id, prepared.scope, report, tiers, timezones)
-    report.sent_now = max(0, report.accepted - prepared.accepted_before)
-    return report
+    def run(self, plan: Plan, report: SendReport, progress: Progress | None) -> None:
+        conf = self.settings.celery
+        with _app_for(self.settings, self.app) as app:
+            try:
+                published = publish(app, self.settings, self.engine, plan, self.provider)
+            except Exception as exc:  # kombu's OperationalError and friends: broker unreachable
+                raise SendError(
+                    f"cannot publish to the broker {conf.broker_url}: {exc}; the rows stay "
+                    "queued (run again, or send in-process with --executor inprocess)"
+                ) from None
+            log.info("published %s tasks for plan of issue %s", published, plan.issue_id)
+            _Follower(app, self, plan, make_provider(self.provider, self.settings)).run(
+                progress, report
+            )
 
 
 @dataclass
 class _Follower:
-    """Polls the ledger until nothing is open; re-publishes tasks when progress stalls."""
+    """Polls the ledger until nothing is open; settles dead claims and re-publishes."""
 
     app: Any
-    settings: Settings
-    engine: Engine
-    period: Period
-    provider: str
-    prepared: _Prepared
+    executor: Celery
+    plan: Plan
+    provider: Provider
 
-    def open_rows(self) -> int:
-        """Rows still queued or being sent: one count, no grouping (a million rows is a while)."""
-        p = self.prepared
-        query = select(func.count()).where(
-            d.c.issue_id == p.issue_id, d.c.edition_id.in_(p.scope), d.c.state.in_(OPEN_STATES)
-        )
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
-
-    def republish(self) -> None:
+    def republish(self, why: str) -> None:
+        ex = self.executor
         try:
-            again = publish(
-                self.app, self.settings, self.engine, self.period, self.provider, self.prepared
-            )
-            log.warning("no progress: re-published %s tasks for the open rows", again)
+            again = publish(self.app, ex.settings, ex.engine, self.plan, ex.provider)
+            log.warning("%s: re-published %s tasks for the open rows", why, again)
         except Exception as exc:  # the broker is down: try again at the next stall
             log.warning("re-publishing failed (%s); will try again", exc)
 
-    def run(
-        self,
-        progress: Progress | None,
-        sleep: Callable[[float], None],
-        clock: Callable[[], float],
-        report: SendReport,
-    ) -> None:
-        conf = self.settings.celery
-        total = self.prepared.total
-        last_open, last_change, last_publish = total, clock(), clock()
+    def reassign(self, report: SendReport) -> str | None:
+        """Settle claims whose lease lapsed; a note for the progress line when there were any."""
+        ex = self.executor
+        lease = lease_of(ex.settings)
+        found = recover(ex.engine, self.plan.issue_id, self.plan.period.key, self.provider, lease)
+        if not found.moved:
+            return None
+        queued = found.moved.get(ledger.State.QUEUED, 0)
+        uncertain = found.moved.get(ledger.State.UNCERTAIN, 0)
+        for state, n in found.moved.items():
+            report.recovered[str(state)] = report.recovered.get(str(state), 0) + n
+        note = (
+            f"reassigned {queued} rows of dead worker {', '.join(found.workers)}"
+            f" ({uncertain} in flight now uncertain)"
+        )
+        report.notes.append(note)
+        self.republish(note)
+        return note
+
+    def run(self, progress: Progress | None, report: SendReport) -> None:
+        ex = self.executor
+        conf = ex.settings.celery
+        total = open_rows(ex.engine, self.plan)
+        last_open, last_change, last_publish = total, ex.clock(), ex.clock()
         if progress:
             progress(0, total)
         pause = conf.poll_seconds
         while last_open:
-            sleep(pause)
-            asked = clock()
-            still, now = self.open_rows(), clock()
+            ex.sleep(pause)
+            asked = ex.clock()
+            note = self.reassign(report)
+            still, now = open_rows(ex.engine, self.plan), ex.clock()
+            if note and progress:
+                progress(max(0, total - still), total, note)
             # Counting a million open rows takes a while: poll at most a tenth of the time, so
             # following never competes much with the workers for the database.
             pause = max(conf.poll_seconds, 9 * (now - asked))
@@ -563,31 +369,4 @@ class _Follower:
                 return
             if now - max(last_change, last_publish) >= conf.republish_after:
                 last_publish = now
-                self.republish()
-
-
-# --- the scheduler's send step -----------------------------------------------------------------
-
-
-def send_for_schedule(
-    settings: Settings, engine: Engine, built: Any, zones: frozenset[str] | None
-) -> Any:
-    """The pipeline's send step: through Celery when `celery.enabled`, else in-process."""
-    from digest.delivery import run
-    from digest.jobs.pipeline import SendSummary
-
-    if not settings.celery.enabled:
-        return run.send_for_schedule(settings, engine, built, zones)
-    name = run.configured_provider(settings)
-    problems = run.preflight(settings, engine, name, built.period)
-    if problems:
-        raise SendError("digest check failed: " + "; ".join(problems))
-    report = send_distributed(settings, engine, built.period, name, timezones=zones)
-    return SendSummary(
-        accepted=report.accepted,
-        failed=report.failed,
-        uncertain=report.uncertain,
-        suppressed=report.suppressed,
-        detail=f"{report.sent_now} sent now through {name} on Celery workers; "
-        f"{report.skipped} already settled, {report.pending} pending",
-    )
+                self.republish("no progress")

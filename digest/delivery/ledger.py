@@ -20,9 +20,11 @@ Claiming is the only way to `sending`, and it is race-free on both engines:
 Suppression and status are checked again in the claiming transaction: someone who unsubscribed
 a minute ago is marked `suppressed` rather than sent.
 
-A sender that dies leaves its claimed rows in `sending`. Whether the provider got them is
-unknown, so the next run marks them `uncertain` (see `recover`) — unless the process that holds
-them is alive (another sender, on this host), or the caller can prove they were never sent.
+A claim is a lease: the claimer renews it (`renew`, from a heartbeat) while it works, and a
+claim whose lease ran out belongs to a sender that is gone (on this host the process id tells at
+once). `recover` settles such rows by what is known of each: a row never handed to the provider
+(`handed_at` unset) goes back to the queue; a handed row is `uncertain` — it was in flight —
+unless the provider can prove its fate (the outbox's file).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import socket
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -42,7 +44,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    exists,
     func,
     literal,
     select,
@@ -50,11 +51,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.audience.model import Status
+from digest.audience.selection import mailable
 from digest.delivery.provider import Outcome, Result
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import subscribers as s
-from digest.storage.schema import suppressions as sup
 
 
 class State(StrEnum):
@@ -70,8 +70,8 @@ class State(StrEnum):
 FINAL: frozenset[State] = frozenset(
     {State.ACCEPTED, State.FAILED, State.UNCERTAIN, State.SUPPRESSED}
 )
-STALE_AFTER = dt.timedelta(hours=1)
-"""A `sending` claim by another host this old is abandoned: no provider call lasts this long."""
+LEASE = dt.timedelta(seconds=30)
+"""How long a claim lives without a heartbeat (`celery.lease_seconds` overrides it)."""
 
 
 def worker_id() -> str:
@@ -89,18 +89,26 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def claim_is_live(claimed_by: str | None, updated_at: dt.datetime, now: dt.datetime) -> bool:
-    """Whether the sender that holds a `sending` row may still be working on it.
-
-    On this host the process id answers exactly; for another host only the age can say.
-    """
+def _process_gone(claimed_by: str | None) -> bool:
+    """Whether the claim was made on this host by a process that no longer exists."""
     host, _, rest = (claimed_by or "").partition(":")
     pid_text = rest.split(":", 1)[0]
-    if host == socket.gethostname() and pid_text.isdigit():
-        return _pid_alive(int(pid_text))
+    return host == socket.gethostname() and pid_text.isdigit() and not _pid_alive(int(pid_text))
+
+
+def claim_is_live(
+    claimed_by: str | None, updated_at: dt.datetime, now: dt.datetime, lease: dt.timedelta = LEASE
+) -> bool:
+    """Whether the sender that holds a `sending` row may still be working on it.
+
+    On this host a dead process id answers at once; otherwise the lease decides: a live claimer
+    renews `updated_at` every third of the lease, so an older one has stopped.
+    """
+    if _process_gone(claimed_by):
+        return False
     if updated_at.tzinfo is None:
         updated_at = updated_at.replace(tzinfo=dt.UTC)
-    return now - updated_at < STALE_AFTER
+    return now - updated_at < lease
 
 
 def _ignore_conflicts(conn: Connection, table: Any) -> Any:
@@ -127,7 +135,6 @@ def enqueue_group(
     through Python, and a row that exists (any state) is left exactly as it is, which is what
     makes re-running safe. (No count is returned: psycopg reports none for this statement.)
     """
-    suppressed = exists().where(sup.c.email_hash == s.c.email_hash)
     source = select(
         literal(issue_id),
         s.c.id,
@@ -135,13 +142,7 @@ def enqueue_group(
         literal(State.QUEUED.value),
         literal(0),
         literal(now, d.c.updated_at.type),
-    ).where(
-        s.c.status == Status.ACTIVE.value,
-        s.c.tier == tier,
-        s.c.locale == locale,
-        s.c.interests == interests,
-        ~suppressed,
-    )
+    ).where(mailable(), s.c.tier == tier, s.c.locale == locale, s.c.interests == interests)
     if timezones is not None:
         source = source.where(s.c.timezone.in_(sorted(timezones)))
     source = source.order_by(s.c.id)  # delivery ids follow subscriber ids: stable batches
@@ -194,14 +195,13 @@ def claim(
     conn.execute(
         update(d)
         .where(chosen, d.c.state == State.QUEUED.value)
-        .values(state=State.SENDING.value, claimed_by=worker, updated_at=now)
+        .values(state=State.SENDING.value, claimed_by=worker, updated_at=now, handed_at=None)
     )
     # The claim's rows and their subscribers, found by the claim id through the claim index
     # (no thousand-value IN list); a deleted subscriber comes back with no address.
-    suppressed = exists().where(sup.c.email_hash == s.c.email_hash)
-    mailable = case((and_(s.c.status == Status.ACTIVE.value, ~suppressed), 1), else_=0)
+    ok = case((mailable(), 1), else_=0)
     rows = conn.execute(
-        select(d.c.id, d.c.subscriber_id, s.c.email, s.c.name, mailable)
+        select(d.c.id, d.c.subscriber_id, s.c.email, s.c.name, ok)
         .select_from(d.outerjoin(s, s.c.id == d.c.subscriber_id))
         .where(
             d.c.issue_id == issue_id,
@@ -240,12 +240,14 @@ def record(
     *,
     issue_id: int | None = None,
     edition_id: int | None = None,
+    whole_claim: bool = True,
 ) -> dict[Outcome, int]:
     """Write each claimed row's outcome, set-based; only rows still `sending` for `worker` move.
 
     Accepted rows sharing one message id (a SendGrid request) are one UPDATE; per-message ids
     (SMTP, outbox) are one executemany. RETRYABLE goes back to `queued` with attempts + 1, or to
-    `failed` once `max_attempts` is reached.
+    `failed` once `max_attempts` is reached. `whole_claim=False` says the outcomes cover only
+    part of the claim (message by message), so rows are always picked by id.
     """
     counts: dict[Outcome, int] = defaultdict(int)
     accepted: dict[str | None, list[int]] = defaultdict(list)
@@ -262,7 +264,9 @@ def record(
     if issue_id is not None and edition_id is not None:
         mine = and_(d.c.issue_id == issue_id, d.c.edition_id == edition_id, mine)
     common = {"provider": provider, "updated_at": now}
-    if len(accepted) == 1 and not other:  # the whole claim accepted alike: no id list at all
+    if (
+        len(accepted) == 1 and not other and whole_claim
+    ):  # the whole claim accepted alike: no id list at all
         ((message_id, _ids),) = accepted.items()
         conn.execute(
             update(d)
@@ -295,6 +299,7 @@ def record(
             )
             values: dict[str, Any] = {"state": state, "attempts": d.c.attempts + 1}
             values["claimed_by"] = None
+            values["handed_at"] = None
         else:
             final = State.FAILED if outcome is Outcome.FAILED else State.UNCERTAIN
             values = {"state": final.value, "attempts": d.c.attempts + 1}
@@ -311,20 +316,36 @@ class Stale:
     subscriber_id: int
     edition_id: int
     claimed_by: str
+    handed: bool
 
 
-def stale(conn: Connection, issue_id: int, now: dt.datetime) -> list[Stale]:
+def stale(
+    conn: Connection, issue_id: int, now: dt.datetime, lease: dt.timedelta = LEASE
+) -> list[Stale]:
     """`sending` rows of the issue whose sender is gone (see `claim_is_live`)."""
     rows = conn.execute(
-        select(d.c.id, d.c.subscriber_id, d.c.edition_id, d.c.claimed_by, d.c.updated_at).where(
-            d.c.issue_id == issue_id, d.c.state == State.SENDING.value
-        )
+        select(
+            d.c.id, d.c.subscriber_id, d.c.edition_id, d.c.claimed_by, d.c.updated_at, d.c.handed_at
+        ).where(d.c.issue_id == issue_id, d.c.state == State.SENDING.value)
     ).all()
     return [
-        Stale(did, sid, eid, by or "")
-        for did, sid, eid, by, at in rows
-        if not claim_is_live(by, at, now)
+        Stale(did, sid, eid, by or "", handed is not None)
+        for did, sid, eid, by, at, handed in rows
+        if not claim_is_live(by, at, now, lease)
     ]
+
+
+@dataclass
+class Recovery:
+    """What `recover` did with dead claims: rows moved per state, and whose claims they were."""
+
+    moved: dict[State, int] = field(default_factory=dict)
+    claims: set[str] = field(default_factory=set)
+
+    @property
+    def workers(self) -> list[str]:
+        """The dead senders (`host:pid`), without the per-claim suffixes."""
+        return sorted({":".join(c.split(":")[:2]) for c in self.claims})
 
 
 def recover(
@@ -333,36 +354,89 @@ def recover(
     now: dt.datetime,
     *,
     never_sent: Callable[[Stale], bool | None] | None = None,
-) -> dict[State, int]:
-    """Settle a dead sender's `sending` rows: `uncertain`, or what `never_sent` proves.
+    lease: dt.timedelta = LEASE,
+) -> Recovery:
+    """Settle dead claims' `sending` rows: unhanded → `queued`; handed → what `never_sent` says.
 
     `never_sent(row)` answers True (certainly not sent: back to `queued`), False (certainly sent:
-    `accepted`) or None (unknown: `uncertain`). Only rows still held by the same dead claim move.
+    `accepted`) or None (unknown: `uncertain`, the row was in flight). Only rows still held by
+    the same dead claim move; one UPDATE per (claim, verdict).
     """
-    moved: dict[State, int] = defaultdict(int)
-    for row in stale(conn, issue_id, now):
-        verdict = never_sent(row) if never_sent is not None else None
-        if verdict is True:
-            target, error = State.QUEUED, None
+    groups: dict[tuple[str, State], list[int]] = defaultdict(list)
+    for row in stale(conn, issue_id, now, lease):
+        verdict = None if never_sent is None or not row.handed else never_sent(row)
+        if not row.handed or verdict is True:
+            target = State.QUEUED
         elif verdict is False:
-            target, error = State.ACCEPTED, None
+            target = State.ACCEPTED
         else:
             target = State.UNCERTAIN
-            error = f"the sender ({row.claimed_by}) stopped during the provider call"
-        values: dict[str, Any] = {"state": target.value, "updated_at": now, "error": error}
+        groups[(row.claimed_by, target)].append(row.delivery_id)
+    result = Recovery()
+    moved: dict[State, int] = defaultdict(int)
+    for (claimed_by, target), ids in groups.items():
+        values: dict[str, Any] = {"state": target.value, "updated_at": now, "error": None}
+        if target is State.UNCERTAIN:
+            values["error"] = f"the sender ({claimed_by}) stopped while this was in flight"
         if target is State.QUEUED:
-            values["claimed_by"] = None
-        done = conn.execute(
-            update(d)
-            .where(
-                d.c.id == row.delivery_id,
-                d.c.state == State.SENDING.value,
-                d.c.claimed_by == row.claimed_by,
-            )
-            .values(**values)
-        ).rowcount
-        moved[target] += int(done or 0)
-    return dict(moved)
+            values.update(claimed_by=None, handed_at=None)
+        # Checked again in the UPDATE itself: a claimer that renewed or handed in between keeps
+        # its rows (unless its process is known to be gone).
+        lapsed = literal(True) if _process_gone(claimed_by) else d.c.updated_at < now - lease
+        for start in range(0, len(ids), 1000):
+            done = conn.execute(
+                update(d)
+                .where(
+                    d.c.id.in_(ids[start : start + 1000]),
+                    d.c.state == State.SENDING.value,
+                    d.c.claimed_by == claimed_by,
+                    lapsed,
+                )
+                .values(**values)
+            ).rowcount
+            moved[target] += int(done or 0)
+        result.claims.add(claimed_by)
+    result.moved = dict(moved)
+    return result
+
+
+def hand(
+    conn: Connection,
+    issue_id: int,
+    edition_id: int,
+    worker: str,
+    now: dt.datetime,
+    delivery_ids: Sequence[int] | None = None,
+) -> set[int]:
+    """Mark a claim's rows as handed to the provider and renew their lease; returns the ids
+    still held by this claim (only those may be sent). From the commit on, a crash leaves them
+    `uncertain` rather than re-queued. `delivery_ids` None: every row the claim holds (found
+    through the claim index, no id list)."""
+    held = _held(issue_id, edition_id, worker)
+    if delivery_ids is not None:
+        if not delivery_ids:
+            return set()
+        held = and_(held, d.c.id.in_(list(delivery_ids)))
+    query = update(d).where(held).values(handed_at=now, updated_at=now).returning(d.c.id)
+    return {int(i) for (i,) in conn.execute(query)}
+
+
+def _held(issue_id: int, edition_id: int, worker: str) -> Any:
+    """The rows a claim holds, found through the claim index."""
+    return and_(
+        d.c.issue_id == issue_id,
+        d.c.edition_id == edition_id,
+        d.c.state == State.SENDING.value,
+        d.c.claimed_by == worker,
+    )
+
+
+def renew(conn: Connection, issue_id: int, edition_id: int, worker: str, now: dt.datetime) -> int:
+    """The heartbeat: extend the lease of the claim's rows still `sending`; how many it holds."""
+    result = conn.execute(
+        update(d).where(_held(issue_id, edition_id, worker)).values(updated_at=now)
+    )
+    return int(result.rowcount or 0)
 
 
 def requeue_uncertain(conn: Connection, issue_id: int, edition_ids: Iterable[int]) -> int:
@@ -374,7 +448,7 @@ def requeue_uncertain(conn: Connection, issue_id: int, edition_ids: Iterable[int
             d.c.edition_id.in_(list(edition_ids)),
             d.c.state == State.UNCERTAIN.value,
         )
-        .values(state=State.QUEUED.value, claimed_by=None, error=None)
+        .values(state=State.QUEUED.value, claimed_by=None, handed_at=None, error=None)
     )
     return int(result.rowcount or 0)
 

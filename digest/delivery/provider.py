@@ -8,11 +8,12 @@ per-recipient work is `personalize`, a plain one-pass string replacement of opaq
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from digest.config import Settings
 from digest.issues.render.placeholders import fill
 
 MAX_BATCH = 1000
@@ -87,9 +88,20 @@ class Result:
 
 @runtime_checkable
 class Provider(Protocol):
-    """Sends one edition to a batch of recipients; swapped by injection, never patched."""
+    """Sends one edition to a batch of recipients; swapped by injection, never patched.
+
+    Its properties tell the delivery core how to drive it, so nothing outside a provider asks
+    which one it is.
+    """
 
     name: str
+    leaves_machine: bool
+    """Mail goes to real inboxes: a signing key must be configured and `digest check` pass."""
+    per_message: bool
+    """It answers per message (SMTP, outbox): the core hands it one recipient at a time, so a
+    crash leaves at most that one uncertain. False: per request (SendGrid), handed whole."""
+    parallel: int
+    """Batches one instance may have in flight at once (its connections are thread-safe)."""
 
     def send(self, message: EditionMessage, recipients: Sequence[Recipient]) -> list[Result]:
         """Send `message` to each recipient; return one Result per recipient, in the same order."""
@@ -98,6 +110,45 @@ class Provider(Protocol):
     def close(self) -> None:
         """Release connections; the provider may be used again afterwards (it reconnects)."""
         ...
+
+    def delivered(self, period_key: str, edition_id: int, subscriber_id: int) -> bool | None:
+        """Proof after a crash: whether this message certainly went (True), certainly did not
+        (False), or cannot be known (None, which makes an in-flight row `uncertain`)."""
+        ...
+
+    def folder(self, period_key: str) -> str | None:
+        """Where the period's messages can be read on this machine (the outbox), else None."""
+        ...
+
+
+class ProviderDefaults:
+    """Defaults for a provider that cannot tell after a crash what it delivered (anything sent
+    over a network) and writes no local folder."""
+
+    def delivered(self, period_key: str, edition_id: int, subscriber_id: int) -> bool | None:
+        return None
+
+    def folder(self, period_key: str) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What the registry knows of a provider: its module declares one, named `PROVIDER`.
+
+    `make` builds it from the settings (ConfigError names what is missing); `checks` are what
+    `digest check` verifies for it beyond the shared checks (its credentials, say). The
+    `Problem` type is `digest.delivery.check.Problem`.
+    """
+
+    name: str
+    kind: type[Provider]
+    make: Callable[[Settings], Provider]
+    checks: Callable[[Settings], list[Any]]
+
+    @property
+    def leaves_machine(self) -> bool:
+        return self.kind.leaves_machine
 
 
 def check_batch(recipients: Sequence[Recipient]) -> None:

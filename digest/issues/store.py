@@ -22,6 +22,7 @@ from digest.issues.editions import Edition, Issue
 from digest.period import Period
 from digest.storage.schema import editions as et
 from digest.storage.schema import issues as it
+from digest.storage.schema import signals as sig
 
 BUILT = "awaiting_approval"
 
@@ -172,3 +173,48 @@ def _edition_values(issue_id: int, edition: Edition, now: dt.datetime) -> dict[s
         "checks": [c.as_dict() for c in edition.checks],
         "created_at": now,
     }
+
+
+@dataclass(frozen=True)
+class StoredEdition:
+    """A frozen edition with its database id: what the ledger and the providers refer to."""
+
+    id: int
+    tier: str
+    locale: str
+    interests_key: str
+    subject: str
+    html: str
+    text: str
+
+
+_STORED = (et.c.id, et.c.tier, et.c.locale, et.c.interests_key, et.c.subject, et.c.html, et.c.text)
+
+
+def stored_editions(conn: Connection, issue_id: int) -> list[StoredEdition]:
+    """The issue's frozen editions, in id order."""
+    query = select(*_STORED).where(et.c.issue_id == issue_id).order_by(et.c.id)
+    return [StoredEdition(*row) for row in conn.execute(query).all()]
+
+
+def stored_edition(conn: Connection, edition_id: int) -> StoredEdition:
+    """One frozen edition by id (what a worker sends)."""
+    return StoredEdition(*conn.execute(select(*_STORED).where(et.c.id == edition_id)).one())
+
+
+def issue_classes(conn: Connection, editions: Iterable[StoredEdition]) -> frozenset[str]:
+    """The market classes the issue covers: those of the signals its editions show."""
+    editions = list(editions)
+    ids: set[str] = set()
+    for e in editions:
+        value = conn.execute(select(et.c.signal_ids).where(et.c.id == e.id)).scalar_one()
+        ids.update(str(v) for v in value or [])
+    ordered = sorted(ids)
+    classes: set[str] = set()
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        query = select(sig.c.market_class).where(sig.c.id.in_(chunk)).distinct()
+        classes.update(c for (c,) in conn.execute(query) if c)
+    for e in editions:
+        classes.update(c for c in e.interests_key.split(";") if c)
+    return frozenset(classes)

@@ -156,8 +156,8 @@ def default_steps() -> PipelineSteps:
     # Imported here: the send package imports the editions and audience code, which the
     # scheduler's start-up does not otherwise need. In-process, or through Celery workers when
     # celery.enabled (the distributed module decides per run, from its settings).
-    from digest.delivery.distributed import send_for_schedule
     from digest.delivery.notify import notify_editors
+    from digest.delivery.run import send_for_schedule
 
     return PipelineSteps(send=send_for_schedule, notify=notify_editors)
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
+from digest.audience.selection import mailable_zones
 from digest.config import Settings, load_settings
 from digest.jobs.approval import approved_at, mark_awaiting
 from digest.jobs.lock import holder_id
@@ -36,7 +37,6 @@ from digest.jobs.timing import bucket_anchor, bucket_times, latest_fire, period_
 from digest.jobs.trigger import parse_weekly, weekly_trigger
 from digest.period import Period, parse_period
 from digest.storage.db import open_database
-from digest.storage.schema import subscribers
 
 log = logging.getLogger(__name__)
 
@@ -296,15 +296,6 @@ def deliver(ctx: JobContext, period: Period, fire: dt.datetime) -> str:
     return plan_buckets(ctx, period, fire)
 
 
-def active_zones(engine: Engine) -> list[str]:
-    """The distinct time zones of active subscribers: one delivery bucket each."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(subscribers.c.timezone).where(subscribers.c.status == "active").distinct()
-        ).scalars()
-        return sorted({str(z) for z in rows if z})
-
-
 def plan_buckets(ctx: JobContext, period: Period, fire: dt.datetime) -> str:
     """One date job per zone at its local trigger time; ones already past go out now."""
     settings = ctx.settings
@@ -314,7 +305,7 @@ def plan_buckets(ctx: JobContext, period: Period, fire: dt.datetime) -> str:
             "schedule.local_time_delivery needs schedule.weekly to name one time of day"
         )
     zone = settings.publication.zone
-    zones = active_zones(ctx.engine)
+    zones = mailable_zones(ctx.engine)
     times = bucket_times(bucket_anchor(period, fire, zone), wall, zones)
     strays = [z for z in zones if z not in times]  # not IANA names: go with the publication
     if strays and settings.publication.timezone not in times:

@@ -159,7 +159,9 @@ deliveries = Table(
     Column("error", Text, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("claimed_by", String(100), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),  # a claim's lease heartbeat
+    # Set when the row is handed to the provider; a dead claim's rows without it are re-queued.
+    Column("handed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("issue_id", "subscriber_id", name="uq_deliveries_issue_subscriber"),
     Index("ix_deliveries_issue_state", "issue_id", "state"),
     Index("ix_deliveries_claim", "issue_id", "edition_id", "state", "id"),  # claiming a batch

@@ -183,9 +183,9 @@ def _provider_factory(
 
         name = settings.web.provider or configured_provider(settings)
         return lambda: make_provider(name, settings)
-    if isinstance(given, Provider):
-        return lambda: given
-    return given
+    if callable(given):  # a factory; a provider itself is not callable
+        return given
+    return lambda: given
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:

@@ -25,7 +25,7 @@ from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.build import build, preview_copy
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import edition_stats
-from digest.delivery.run import edition_message
+from digest.delivery.plan import edition_message
 from digest.issues.editions import Edition
 from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import RenderError

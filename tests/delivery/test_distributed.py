@@ -11,6 +11,7 @@ with at most one; never two, never left open.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shutil
 import signal
@@ -32,10 +33,13 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings, load_settings
-from digest.delivery import MemoryProvider
-from digest.delivery.distributed import BatchJob, send_batch, send_distributed
+from digest.delivery import MemoryProvider, Provider, make_provider
+from digest.delivery.batch import BatchJob, BatchOutcome, recover, run_batch
 from digest.delivery.links import FastTokens, LinkValues
-from digest.delivery.run import SendReport
+from digest.delivery.plan import stored_message
+from digest.delivery.report import SendReport
+from digest.delivery.run import send_period
+from digest.issues.store import stored_editions
 from digest.period import parse_period
 from digest.storage.db import open_database
 from digest.storage.schema import deliveries
@@ -177,10 +181,17 @@ class Deployment:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        """`digest worker` in a process (and session) of its own; returns once it consumes."""
+    def start_worker(self, machine: str | None = None) -> subprocess.Popen[bytes]:
+        """`digest worker` in a process (and session) of its own; returns once it consumes.
+
+        With `machine`, in a UTS namespace named so: it looks like another host, where only
+        the lease can tell that it died.
+        """
         command = [sys.executable, "-m", "digest", "--config", str(self.config), "worker"]
         command += ["--pool", "solo", "--concurrency", "1", "--loglevel", "INFO"]
+        if machine is not None:
+            quoted = " ".join(f"'{part}'" for part in command)
+            command = ["unshare", "--uts", "sh", "-c", f"hostname {machine} && exec {quoted}"]
         path = self.config.parent / f"worker-{uuid.uuid4().hex[:8]}.log"
         with path.open("wb") as log:
             worker = subprocess.Popen(
@@ -198,7 +209,12 @@ class Deployment:
     def send(self, provider: str = "smtp") -> Future[SendReport]:
         """`digest send --executor celery`'s library call, in a thread of the test process."""
         return self.pool.submit(
-            send_distributed, self.settings, self.engine, parse_period(PERIOD), provider
+            send_period,
+            self.settings,
+            self.engine,
+            parse_period(PERIOD),
+            make_provider(provider, self.settings),
+            executor="celery",
         )
 
     def claims_of(self, worker: subprocess.Popen[bytes], state: str) -> int:
@@ -396,17 +412,24 @@ def local(engine: Engine, seeded: SimpleNamespace, tmp_path: Path) -> SimpleName
     issue_id = seeded.issue(engine, PERIOD)
     ids = seeded.subscribers(engine, 5)
     with engine.connect() as conn:
-        from digest.delivery.run import _stored
-
-        edition = next(e for e in _stored(conn, issue_id) if (e.tier, e.locale) == ("open", "en"))
+        editions = stored_editions(conn, issue_id)
+    edition = next(e for e in editions if (e.tier, e.locale) == ("open", "en"))
     links = LinkValues(FastTokens(["k"]), "https://news.example.org")
     job = BatchJob(issue_id, edition.id, PERIOD, "memory", batch_size=10)
-    return SimpleNamespace(settings=settings, job=job, links=links, ids=ids)
+    message = stored_message(settings, parse_period(PERIOD), issue_id, edition)
+    return SimpleNamespace(settings=settings, job=job, links=links, ids=ids, message=message)
+
+
+def send_batch(engine: Engine, local: SimpleNamespace, provider: Provider) -> BatchOutcome:
+    """What a worker's task does: settle dead claims, then run one batch."""
+    lease = dt.timedelta(seconds=30)
+    recover(engine, local.job.issue_id, PERIOD, provider, lease)
+    return run_batch(
+        engine, local.job, provider, local.links, local.message, fallback_name="reader", lease=lease
+    )
 
 
 def _queue_all(engine: Engine, job: BatchJob) -> None:
-    import datetime as dt
-
     from digest.delivery import ledger
 
     with engine.begin() as conn:
@@ -424,8 +447,8 @@ def _queue_all(engine: Engine, job: BatchJob) -> None:
 def test_the_same_batch_task_run_twice_sends_once(engine: Engine, local: SimpleNamespace) -> None:
     _queue_all(engine, local.job)
     provider = MemoryProvider()
-    send_batch(local.settings, engine, local.job, provider, local.links)
-    send_batch(local.settings, engine, local.job, provider, local.links)
+    send_batch(engine, local, provider)
+    send_batch(engine, local, provider)
     assert sorted(r.subscriber_id for _, r in provider.sent) == sorted(local.ids)
 
 
@@ -438,20 +461,40 @@ def _state_of(engine: Engine, subscriber_id: int) -> str:
         )
 
 
-def test_a_dead_workers_claimed_rows_become_uncertain_not_resent(
-    engine: Engine, local: SimpleNamespace
-) -> None:
-    _queue_all(engine, local.job)
+def _claimed_by_the_dead(engine: Engine, subscriber_id: int, *, handed: bool) -> None:
     gone = subprocess.Popen(["true"])
     gone.wait()  # a process id that no longer runs: the claim's holder is dead
+    now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         conn.execute(
             deliveries.update()
-            .where(deliveries.c.subscriber_id == local.ids[0])
-            .values(state="sending", claimed_by=f"{HOST}:{gone.pid}:dead")
+            .where(deliveries.c.subscriber_id == subscriber_id)
+            .values(
+                state="sending",
+                claimed_by=f"{HOST}:{gone.pid}:dead",
+                handed_at=now if handed else None,
+            )
         )
+
+
+def test_a_dead_workers_unhanded_rows_are_sent_by_the_next_batch(
+    engine: Engine, local: SimpleNamespace
+) -> None:
+    _queue_all(engine, local.job)
+    _claimed_by_the_dead(engine, local.ids[0], handed=False)
     provider = MemoryProvider()
-    send_batch(local.settings, engine, local.job, provider, local.links)
+    send_batch(engine, local, provider)
+    assert local.ids[0] in [r.subscriber_id for _, r in provider.sent]
+    assert _state_of(engine, local.ids[0]) == "accepted"
+
+
+def test_a_dead_workers_in_flight_rows_become_uncertain_not_resent(
+    engine: Engine, local: SimpleNamespace
+) -> None:
+    _queue_all(engine, local.job)
+    _claimed_by_the_dead(engine, local.ids[0], handed=True)
+    provider = MemoryProvider()
+    send_batch(engine, local, provider)
     assert local.ids[0] not in [r.subscriber_id for _, r in provider.sent]
     assert _state_of(engine, local.ids[0]) == "uncertain"
 
@@ -465,7 +508,7 @@ def test_a_live_workers_claimed_rows_are_left_to_it(engine: Engine, local: Simpl
             .values(state="sending", claimed_by=f"{HOST}:{os.getpid()}:alive")
         )
     provider = MemoryProvider()
-    send_batch(local.settings, engine, local.job, provider, local.links)
+    send_batch(engine, local, provider)
     assert local.ids[0] not in [r.subscriber_id for _, r in provider.sent]
     assert _state_of(engine, local.ids[0]) == "sending"
 
@@ -477,7 +520,7 @@ def test_a_retryable_answer_requeues_the_row_and_asks_for_a_retry(
 
     _queue_all(engine, local.job)
     provider = MemoryProvider(outcomes={local.ids[0]: Outcome.RETRYABLE})
-    outcome = send_batch(local.settings, engine, local.job, provider, local.links)
+    outcome = send_batch(engine, local, provider)
     assert (outcome.retry_after is not None, _state_of(engine, local.ids[0])) == (True, "queued")
 
 
@@ -506,3 +549,82 @@ def test_the_redis_visibility_timeout_comes_from_the_config() -> None:
 
     settings = Settings.model_validate({"celery": {"visibility_timeout": 120}})
     assert celery_config(settings)["broker_transport_options"]["visibility_timeout"] == 120
+
+
+def test_two_senders_and_three_workers_at_once_send_each_reader_once(
+    on_redis: Deployment, smtp_sink: tuple[CountingSink, int]
+) -> None:
+    on_redis.start_workers(3)
+    with ThreadPoolExecutor(2) as senders:
+        reports = [
+            senders.submit(
+                send_period,
+                on_redis.settings,
+                on_redis.engine,
+                parse_period(PERIOD),
+                make_provider("smtp", on_redis.settings),
+                executor="celery",
+            )
+            for _ in range(2)
+        ]
+        for report in reports:
+            report.result(timeout=90)
+    assert sorted(smtp_sink[0].counts.values()) == [1] * AUDIENCE
+    assert set(on_redis.states().values()) == {"accepted"}
+
+
+def _can_fake_a_machine() -> bool:
+    return os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+@pytest.fixture
+def short_lease(
+    tmp_path: Path, audience: str, redis: Redis, smtp_sink: tuple[CountingSink, int]
+) -> Iterator[Deployment]:
+    yield from _deploy(tmp_path, audience, redis.url, smtp_sink[1], lease_seconds=2.0)
+
+
+@pytest.mark.skipif(not _can_fake_a_machine(), reason="needs root and unshare for a UTS namespace")
+def test_a_lost_machines_rows_move_on_when_its_lease_lapses(
+    short_lease: Deployment, smtp_sink: tuple[CountingSink, int]
+) -> None:
+    """One of two workers, on "another machine", is killed holding a batch: after the lease its
+    unsent rows go to the other worker, only its in-flight message may be uncertain, and the
+    sender says it reassigned them."""
+    smtp_sink[0].delay = 0.01
+    victim = short_lease.start_worker("machine-a")
+    short_lease.start_worker("machine-b")
+    notes: list[str] = []
+
+    def progress(done: int, total: int, note: str | None = None) -> None:
+        if note:
+            notes.append(note)
+
+    sending = short_lease.pool.submit(
+        send_period,
+        short_lease.settings,
+        short_lease.engine,
+        parse_period(PERIOD),
+        make_provider("smtp", short_lease.settings),
+        executor="celery",
+        progress=progress,
+    )
+    _wait_for(lambda: _held_by(short_lease, victim) > 1, 20, "the victim to claim")
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    report = sending.result(timeout=90)
+    assert _violations(short_lease.states(), smtp_sink[0].counts, AUDIENCE) == []
+    assert report.uncertain <= 1
+    assert any(n.startswith("reassigned") and "machine-a" in n for n in notes)
+
+
+def _held_by(deployment: Deployment, worker: subprocess.Popen[bytes]) -> int:
+    """Rows the worker (on its own "machine") holds: claims are `machine:pid:…`."""
+    with deployment.engine.connect() as conn:
+        rows = conn.execute(
+            select(deliveries.c.id).where(
+                deliveries.c.state == "sending",
+                deliveries.c.claimed_by.like(f"%:{worker.pid}:%"),
+            )
+        ).all()
+    return len(rows)

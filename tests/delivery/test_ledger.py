@@ -130,12 +130,32 @@ def test_retryable_at_the_last_attempt_is_failed(engine: Engine, issue: int) -> 
     assert states(engine)[0] == "failed"
 
 
-def test_a_dead_senders_claim_becomes_uncertain(engine: Engine, issue: int) -> None:
-    enqueue(engine, issue)
-    claim(engine, issue, f"{socket.gethostname()}:999999999:dead", limit=2)
+DEAD = f"{socket.gethostname()}:999999999:dead"
+
+
+def hand(engine: Engine, issue_id: int, worker: str, rows: list[ledger.Claimed]) -> set[int]:
     with engine.begin() as conn:
-        moved = ledger.recover(conn, issue, NOW)
-    assert moved == {ledger.State.UNCERTAIN: 2}
+        return ledger.hand(conn, issue_id, 1, worker, NOW, [r.delivery_id for r in rows])
+
+
+def test_a_dead_senders_unhanded_rows_go_back_to_the_queue(engine: Engine, issue: int) -> None:
+    enqueue(engine, issue)
+    claim(engine, issue, DEAD, limit=2)
+    with engine.begin() as conn:
+        found = ledger.recover(conn, issue, NOW)
+    assert found.moved == {ledger.State.QUEUED: 2}
+    assert states(engine) == ["queued"] * 5
+
+
+def test_only_a_dead_senders_handed_rows_become_uncertain(engine: Engine, issue: int) -> None:
+    enqueue(engine, issue)
+    first, _second = claim(engine, issue, DEAD, limit=2)
+    hand(engine, issue, DEAD, [first])
+    with engine.begin() as conn:
+        found = ledger.recover(conn, issue, NOW)
+    assert found.moved == {ledger.State.UNCERTAIN: 1, ledger.State.QUEUED: 1}
+    assert found.workers == [DEAD.rsplit(":", 1)[0]]
+    assert states(engine)[:2] == ["uncertain", "queued"]
 
 
 def test_a_live_senders_claim_is_left_alone(engine: Engine, issue: int) -> None:
@@ -144,21 +164,41 @@ def test_a_live_senders_claim_is_left_alone(engine: Engine, issue: int) -> None:
     enqueue(engine, issue)
     claim(engine, issue, f"{socket.gethostname()}:{os.getpid()}:live", limit=2)
     with engine.begin() as conn:
-        assert ledger.recover(conn, issue, NOW) == {}
+        assert ledger.recover(conn, issue, NOW).moved == {}
 
 
-def test_another_hosts_claim_is_stale_only_after_an_hour(engine: Engine, issue: int) -> None:
+def test_another_hosts_claim_lapses_with_its_lease(engine: Engine, issue: int) -> None:
     enqueue(engine, issue)
     claim(engine, issue, "elsewhere:42:x", limit=1)
+    lease = dt.timedelta(seconds=30)
     with engine.begin() as conn:
-        assert ledger.recover(conn, issue, NOW + dt.timedelta(minutes=5)) == {}
-        moved = ledger.recover(conn, issue, NOW + dt.timedelta(hours=2))
-    assert moved == {ledger.State.UNCERTAIN: 1}
+        assert ledger.recover(conn, issue, NOW + dt.timedelta(seconds=20), lease=lease).moved == {}
+        found = ledger.recover(conn, issue, NOW + dt.timedelta(seconds=31), lease=lease)
+    assert found.moved == {ledger.State.QUEUED: 1}
 
 
-def test_a_claim_proven_unsent_is_queued_again(engine: Engine, issue: int) -> None:
+def test_a_renewed_lease_keeps_the_claim(engine: Engine, issue: int) -> None:
     enqueue(engine, issue)
-    claim(engine, issue, f"{socket.gethostname()}:999999999:dead", limit=1)
+    claim(engine, issue, "elsewhere:42:x", limit=1)
+    later = NOW + dt.timedelta(seconds=25)
+    with engine.begin() as conn:
+        assert ledger.renew(conn, issue, 1, "elsewhere:42:x", later) == 1
+        found = ledger.recover(conn, issue, NOW + dt.timedelta(seconds=40))
+    assert found.moved == {}
+
+
+def test_handing_skips_rows_the_claim_no_longer_holds(engine: Engine, issue: int) -> None:
+    enqueue(engine, issue)
+    rows = claim(engine, issue, DEAD, limit=2)
+    with engine.begin() as conn:
+        ledger.recover(conn, issue, NOW)  # the claim is gone: its rows are queued again
+    assert hand(engine, issue, DEAD, rows) == set()
+
+
+def test_a_handed_claim_proven_unsent_is_queued_again(engine: Engine, issue: int) -> None:
+    enqueue(engine, issue)
+    rows = claim(engine, issue, DEAD, limit=1)
+    hand(engine, issue, DEAD, rows)
     with engine.begin() as conn:
         ledger.recover(conn, issue, NOW, never_sent=lambda row: True)
     assert states(engine) == ["queued"] * 5

@@ -34,6 +34,9 @@ class MemoryProvider:
     outcomes: Mapping[int | str, Result | Outcome] = field(default_factory=dict)
     script: Script | None = None
     name: str = "memory"
+    leaves_machine: bool = False
+    per_message: bool = False
+    parallel: int = 1
     calls: list[SentCall] = field(default_factory=list)
     closed: int = 0
 
@@ -59,6 +62,13 @@ class MemoryProvider:
                 message_id=message_id if answer is Outcome.ACCEPTED else None,
             )
         return answer
+
+    def delivered(self, period_key: str, edition_id: int, subscriber_id: int) -> bool | None:
+        """Unknown, like a real network: tests of crash recovery see `uncertain`."""
+        return None
+
+    def folder(self, period_key: str) -> str | None:
+        return None
 
     def close(self) -> None:
         """Count closes, so a test can check the orchestrator releases its provider."""

@@ -13,8 +13,17 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from digest.config import Settings
+from digest.delivery.check import Problem
 from digest.delivery.headers import build_email, serialize
-from digest.delivery.provider import EditionMessage, Outcome, Recipient, Result, check_batch
+from digest.delivery.provider import (
+    EditionMessage,
+    Outcome,
+    ProviderSpec,
+    Recipient,
+    Result,
+    check_batch,
+)
 from digest.issues.files import write_private
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -30,9 +39,16 @@ class OutboxProvider:
     """Writes `DIR/{period_key}/{edition_id}-{subscriber_id}.eml` for each recipient."""
 
     name = "outbox"
+    leaves_machine = False
+    per_message = True
+    parallel = 1
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
+
+    def folder(self, period_key: str) -> str:
+        """The period's folder, absolute (the CLI prints it)."""
+        return str((self.directory / safe_folder(period_key)).resolve())
 
     def path_for(self, message: EditionMessage, recipient: Recipient) -> Path:
         """Where this recipient's copy of this edition goes (stable across re-sends)."""
@@ -58,3 +74,22 @@ class OutboxProvider:
 
     def close(self) -> None:
         """Nothing to release: files are closed as they are written."""
+
+    def delivered(self, period_key: str, edition_id: int, subscriber_id: int) -> bool:
+        """The written file proves delivery; a write killed half-way leaves only a temporary
+        file, removed here, so the message is certainly not delivered and is sent again."""
+        target = self.directory / safe_folder(period_key) / f"{edition_id}-{subscriber_id}.eml"
+        for stray in target.parent.glob(f".{target.name}.*.tmp"):
+            stray.unlink(missing_ok=True)
+        return target.exists()
+
+
+def _make(settings: Settings) -> OutboxProvider:
+    return OutboxProvider(settings.outbox.dir)
+
+
+def _checks(settings: Settings) -> list[Problem]:
+    return []  # nothing to verify: the folder is made on first write
+
+
+PROVIDER = ProviderSpec("outbox", OutboxProvider, _make, _checks)

@@ -31,11 +31,15 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from digest.config import ConfigError, Settings
+from digest.delivery.check import Problem
 from digest.delivery.headers import address, clean_header_text, list_headers, subject_of
 from digest.delivery.provider import (
     EditionMessage,
     InvalidMessage,
     Outcome,
+    ProviderDefaults,
+    ProviderSpec,
     Recipient,
     Result,
     check_batch,
@@ -105,10 +109,13 @@ class _Unknown(Exception):
     """The request went out and no answer came back: it may have been accepted."""
 
 
-class SendGridProvider:
+class SendGridProvider(ProviderDefaults):
     """Sends a batch as one Mail Send request; see the module docstring for outcomes."""
 
     name = "sendgrid"
+    leaves_machine = True
+    per_message = False  # one answer per request of up to 1,000 recipients
+    parallel = 2  # stateless per request: one request on the wire while the next is prepared
 
     def __init__(
         self,
@@ -391,3 +398,32 @@ def _lower(headers: Any) -> dict[str, str]:
     if headers is None:
         return {}
     return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+# --- the registry's entry ----------------------------------------------------------------------
+
+
+def _make(settings: Settings) -> SendGridProvider:
+    if settings.sendgrid.api_key is None:
+        raise ConfigError("sendgrid.api_key is not set: set SENDGRID_API_KEY")
+    return SendGridProvider(
+        settings.sendgrid.api_key.get_secret_value(),
+        host=settings.sendgrid.api_host,
+        timeout=settings.sendgrid.timeout,
+        max_attempts=settings.sendgrid.max_attempts,
+    )
+
+
+def _checks(settings: Settings) -> list[Problem]:
+    if settings.sendgrid.api_key is not None:
+        return []
+    return [
+        Problem(
+            "sendgrid.api_key",
+            "no SendGrid API key",
+            "set SENDGRID_API_KEY to a key with the Mail Send permission",
+        )
+    ]
+
+
+PROVIDER = ProviderSpec("sendgrid", SendGridProvider, _make, _checks)

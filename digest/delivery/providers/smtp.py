@@ -17,12 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from digest.config import ConfigError, Settings
+from digest.delivery.check import Problem
 from digest.delivery.headers import envelope_address, needs_smtputf8
 from digest.delivery.mime import prepared
 from digest.delivery.provider import (
     BOUNCE_PREFIX,
     EditionMessage,
     Outcome,
+    ProviderDefaults,
+    ProviderSpec,
     Recipient,
     Result,
     check_batch,
@@ -70,10 +74,13 @@ class _Unreachable(Exception):
     """Could not (re)connect or log in: nothing more can be sent in this batch."""
 
 
-class SmtpProvider:
+class SmtpProvider(ProviderDefaults):
     """Sends through one SMTP server, one multipart/alternative message per recipient."""
 
     name = "smtp"
+    leaves_machine = True
+    per_message = True  # the 250 after DATA answers for one message
+    parallel = 1  # one conversation per connection
 
     def __init__(
         self,
@@ -275,3 +282,30 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout | TimeoutError):
         return "timed out"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# --- the registry's entry ----------------------------------------------------------------------
+
+
+def _make(settings: Settings) -> SmtpProvider:
+    if settings.smtp.url is None:
+        raise ConfigError("smtp.url is not set: set DIGEST_SMTP_URL=smtp://user:pass@host:587")
+    try:
+        return SmtpProvider(settings.smtp.url.get_secret_value(), timeout=settings.smtp.timeout)
+    except ValueError as exc:
+        raise ConfigError(f"smtp.url: {exc}") from None
+
+
+def _checks(settings: Settings) -> list[Problem]:
+    if settings.smtp.url is not None:
+        return []
+    return [
+        Problem(
+            "smtp.url",
+            "no SMTP server",
+            "set DIGEST_SMTP_URL=smtp://user:password@host:587 (or smtps://…:465)",
+        )
+    ]
+
+
+PROVIDER = ProviderSpec("smtp", SmtpProvider, _make, _checks)

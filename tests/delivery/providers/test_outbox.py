@@ -102,3 +102,22 @@ def test_messages_and_their_folders_are_owner_only(
     OutboxProvider(root).send(make_message(), make_recipients(2))
     assert [mode(root), mode(root / "2026-W47")] == [0o700, 0o700]
     assert {mode(p) for p in eml_files(root)} == {0o600}
+
+
+def test_a_write_killed_half_way_is_not_delivered_and_leaves_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    provider = OutboxProvider(tmp_path / "box")
+    folder = tmp_path / "box" / "2026-W47"
+    folder.mkdir(parents=True)
+    stray = folder / ".21-5.eml.abc123.tmp"
+    stray.write_bytes(b"half a mess")
+    assert provider.delivered("2026-W47", 21, 5) is False
+    assert not stray.exists()
+
+
+def test_a_written_file_proves_delivery(tmp_path: Path) -> None:
+    provider = OutboxProvider(tmp_path / "box")
+    (tmp_path / "box" / "2026-W47").mkdir(parents=True)
+    (tmp_path / "box" / "2026-W47" / "21-5.eml").write_bytes(b"From: a\r\n\r\nhello")
+    assert provider.delivered("2026-W47", 21, 5) is True

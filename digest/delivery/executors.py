@@ -1,0 +1,135 @@
+"""Executors: who runs the batches of a plan. One small interface, two implementations.
+
+`InProcess` runs `run_batch` in this process, `provider.parallel` batches at a time (SendGrid's
+next request is prepared while one is on the wire); `digest.delivery.distributed.Celery`
+publishes the same batches as tasks that workers run with the same `run_batch`. Neither opens
+nor finishes a send: `digest.delivery.run.send_period` does that, the same way for both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import Engine, func, select
+
+from digest.config import Settings
+from digest.delivery import ledger
+from digest.delivery.batch import BatchJob, run_batch
+from digest.delivery.links import LinkValues
+from digest.delivery.plan import Plan, stored_message
+from digest.delivery.provider import MAX_BATCH, Provider
+from digest.delivery.report import Progress, SendReport
+from digest.issues.render.i18n import translations
+from digest.issues.store import StoredEdition
+from digest.storage.schema import deliveries as d
+
+MAX_RETRY_WAIT = 60.0
+"""Longest pause a provider's retry-after can impose between batches."""
+
+OPEN_STATES = (ledger.State.QUEUED.value, ledger.State.SENDING.value)
+
+
+class Executor(Protocol):
+    """Runs a plan's queued rows through the provider until none is left (or it gives up)."""
+
+    def run(self, plan: Plan, report: SendReport, progress: Progress | None) -> None: ...
+
+
+def lease_of(settings: Settings) -> dt.timedelta:
+    """How long a claim lives without a heartbeat."""
+    return dt.timedelta(seconds=settings.celery.lease_seconds)
+
+
+def open_rows(engine: Engine, plan: Plan) -> int:
+    """Rows of the plan still queued or being sent: one count, no grouping."""
+    query = select(func.count()).where(
+        d.c.issue_id == plan.issue_id, d.c.edition_id.in_(plan.scope), d.c.state.in_(OPEN_STATES)
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+@dataclass
+class InProcess:
+    """Runs the batches here, edition by edition, `provider.parallel` at a time."""
+
+    settings: Settings
+    engine: Engine
+    provider: Provider
+    links: LinkValues
+    batch_size: int = MAX_BATCH
+    max_attempts: int = 3
+    sleep: Callable[[float], None] = time.sleep
+    worker: str = field(default_factory=ledger.worker_id)
+
+    def __post_init__(self) -> None:
+        self._claims = itertools.count(1)
+        self._lock = threading.Lock()
+        self._done = 0
+
+    def run(self, plan: Plan, report: SendReport, progress: Progress | None) -> None:
+        with self.engine.connect() as conn:
+            total = sum(ledger.count_queued(conn, plan.issue_id, e.id) for e in plan.editions)
+        if progress:
+            progress(0, total)
+        try:
+            for edition in plan.editions:
+                lanes = max(1, self.provider.parallel)
+                with ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool:
+                    lanes_run = [
+                        pool.submit(self._lane, plan, edition, report, progress, total)
+                        for _ in range(lanes)
+                    ]
+                    for lane in lanes_run:
+                        lane.result()
+        finally:
+            self.provider.close()
+
+    def _lane(
+        self,
+        plan: Plan,
+        edition: StoredEdition,
+        report: SendReport,
+        progress: Progress | None,
+        total: int,
+    ) -> None:
+        """Batches of one edition, one after another, until none is queued."""
+        message = stored_message(self.settings, plan.period, plan.issue_id, edition)
+        job = BatchJob(
+            plan.issue_id,
+            edition.id,
+            plan.period.key,
+            self.provider.name,
+            self.batch_size,
+            self.max_attempts,
+        )
+        fallback = translations(edition.locale).gettext("reader")
+        lease = lease_of(self.settings)
+        while True:
+            claim = f"{self.worker}:{next(self._claims)}"
+            outcome = run_batch(
+                self.engine,
+                job,
+                self.provider,
+                self.links,
+                message,
+                fallback_name=fallback,
+                lease=lease,
+                worker=claim,
+            )
+            if outcome.taken == 0:
+                return
+            with self._lock:
+                self._done += outcome.taken
+                report.sent_now += outcome.accepted
+                if progress:
+                    progress(min(self._done, total), total)
+            if outcome.retry_after is not None:
+                self.sleep(min(outcome.retry_after, MAX_RETRY_WAIT))

@@ -1,0 +1,250 @@
+"""The plan of one send: which frozen editions, which groups of recipients read which, made once.
+
+A plan is plain values. The editions come from the build (`digest.build.frozen_editions`); the
+delivery core never builds. Opening the send queues one ledger row per mailable recipient
+before anything leaves, set-based; finishing it reads the outcome back from the ledger. Both
+executors open and finish a send through here, so they cannot differ in either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Connection, Engine, exists, func, select, update
+
+from digest.audience.selection import effective_interests, mailable
+from digest.config import Settings
+from digest.delivery import ledger
+from digest.delivery.provider import EditionMessage
+from digest.delivery.report import SendReport
+from digest.issues.store import StoredEdition, issue_classes
+from digest.period import Period
+from digest.storage.schema import deliveries as d
+from digest.storage.schema import issues as it
+from digest.storage.schema import subscribers as s
+
+
+@dataclass(frozen=True)
+class Group:
+    """Subscribers sharing a stored (tier, locale, interests), and the edition they read."""
+
+    tier: str
+    locale: str
+    interests: str
+    edition: StoredEdition
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One send: the issue, its editions in scope, the groups, and the scope's limits."""
+
+    period: Period
+    issue_id: int
+    editions: tuple[StoredEdition, ...]
+    groups: tuple[Group, ...]
+    tiers: frozenset[str] | None = None
+    timezones: frozenset[str] | None = None
+
+    @property
+    def scope(self) -> list[int]:
+        """The edition ids in scope: what the ledger's counts of this send cover."""
+        return [e.id for e in self.editions]
+
+
+def make_plan(
+    engine: Engine,
+    period: Period,
+    issue_id: int,
+    editions: Collection[StoredEdition],
+    *,
+    tiers: Collection[str] | None = None,
+    timezones: Collection[str] | None = None,
+) -> Plan:
+    """The plan for sending `editions` (frozen, with ids) of the period's issue."""
+    chosen = tuple(e for e in editions if tiers is None or e.tier in tiers)
+    with engine.connect() as conn:
+        groups = _groups(conn, chosen, issue_classes(conn, chosen), tiers)
+    return Plan(
+        period,
+        issue_id,
+        chosen,
+        tuple(groups),
+        frozenset(tiers) if tiers is not None else None,
+        frozenset(timezones) if timezones is not None else None,
+    )
+
+
+def _groups(
+    conn: Connection,
+    editions: Collection[StoredEdition],
+    classes: frozenset[str],
+    tiers: Collection[str] | None,
+) -> list[Group]:
+    """The groups of mailable subscribers and their editions.
+
+    A subscriber reads the edition of their interests narrowed to the issue's classes; when no
+    edition was frozen for that set (their interests changed after the build), the tier and
+    language's all-classes edition. Groups whose interests the issue does not cover get none.
+    """
+    by_key = {(e.tier, e.locale, e.interests_key): e for e in editions}
+    query = select(s.c.tier, s.c.locale, s.c.interests).where(mailable()).distinct()
+    if tiers is not None:
+        query = query.where(s.c.tier.in_(sorted(tiers)))
+    groups = []
+    for tier, locale, stored in conn.execute(query):
+        narrowed = effective_interests(tuple(c for c in str(stored).split(";") if c), classes)
+        if narrowed is None:
+            continue
+        key = ";".join(sorted(narrowed))
+        edition = by_key.get((tier, locale, key)) or by_key.get((tier, locale, ""))
+        if edition is not None:
+            groups.append(Group(tier, locale, str(stored), edition))
+    return groups
+
+
+def open_send(
+    conn: Connection, plan: Plan, now: dt.datetime, *, resend_uncertain: bool
+) -> dict[str, int]:
+    """Mark the issue as sending and queue a ledger row for every eligible recipient.
+
+    Returns the ledger's counts from before the queuing (what earlier runs already settled).
+    """
+    issue_id, scope = plan.issue_id, plan.scope
+    conn.execute(
+        update(it)
+        .where(it.c.id == issue_id, it.c.send_started_at.is_(None))
+        .values(send_started_at=now)
+    )
+    conn.execute(
+        update(it).where(it.c.id == issue_id, it.c.status != "sent").values(status="sending")
+    )
+    if resend_uncertain:
+        ledger.requeue_uncertain(conn, issue_id, scope)
+    before = ledger.state_counts(conn, issue_id, scope)
+    for g in plan.groups:
+        ledger.enqueue_group(
+            conn,
+            issue_id,
+            g.edition.id,
+            tier=g.tier,
+            locale=g.locale,
+            interests=g.interests,
+            now=now,
+            timezones=plan.timezones,
+        )
+    return before
+
+
+def unmailable_without_row(conn: Connection, plan: Plan) -> int:
+    """Subscribers in scope kept out at queue time (opted out, bounced, complained, listed)."""
+    has_row = exists().where(d.c.issue_id == plan.issue_id, d.c.subscriber_id == s.c.id)
+    query = select(func.count()).where(~mailable(), ~has_row)
+    if plan.tiers is not None:
+        query = query.where(s.c.tier.in_(sorted(plan.tiers)))
+    return int(conn.execute(query).scalar_one())
+
+
+def fill_counts(conn: Connection, plan: Plan, report: SendReport) -> None:
+    """The report's counts, from the ledger, for the editions in scope."""
+    counts = ledger.state_counts(conn, plan.issue_id, plan.scope)
+    report.accepted = counts.get("accepted", 0)
+    report.failed = counts.get("failed", 0)
+    report.uncertain = counts.get("uncertain", 0)
+    report.pending = counts.get("queued", 0) + counts.get("sending", 0)
+    report.suppressed = counts.get("suppressed", 0) + unmailable_without_row(conn, plan)
+
+
+def finish(engine: Engine, plan: Plan, report: SendReport, now: dt.datetime) -> None:
+    """Fill the report from the ledger; mark the issue sent once nothing is left for anyone."""
+    with engine.begin() as conn:
+        fill_counts(conn, plan, report)
+        everything = ledger.state_counts(conn, plan.issue_id)
+        open_rows = everything.get("queued", 0) + everything.get("sending", 0)
+        if plan.tiers is None and plan.timezones is None and not open_rows:
+            conn.execute(
+                update(it)
+                .where(it.c.id == plan.issue_id, it.c.status != "sent")
+                .values(status="sent", sent_at=now)
+            )
+
+
+def dry_run(engine: Engine, plan: Plan, report: SendReport) -> SendReport:
+    """Count what a send would do, writing nothing."""
+    settled = exists().where(
+        d.c.issue_id == plan.issue_id,
+        d.c.subscriber_id == s.c.id,
+        d.c.state.in_([str(x) for x in ledger.FINAL]),
+    )
+    with engine.connect() as conn:
+        for g in plan.groups:
+            query = select(func.count()).where(
+                mailable(),
+                s.c.tier == g.tier,
+                s.c.locale == g.locale,
+                s.c.interests == g.interests,
+                ~settled,
+            )
+            if plan.timezones is not None:
+                query = query.where(s.c.timezone.in_(sorted(plan.timezones)))
+            report.would_send += int(conn.execute(query).scalar_one())
+        fill_counts(conn, plan, report)
+        counts = ledger.state_counts(conn, plan.issue_id, plan.scope)
+        report.skipped = sum(counts.get(str(st), 0) for st in ledger.FINAL)
+    report.pending = 0
+    return report
+
+
+class EditionParts(Protocol):
+    """What a message needs of an edition, stored (StoredEdition) or just built (Edition)."""
+
+    @property
+    def tier(self) -> str: ...
+    @property
+    def locale(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+def edition_message(
+    settings: Settings,
+    period: Period,
+    issue_id: int,
+    edition_id: int,
+    e: EditionParts,
+    *,
+    test: bool = False,
+    categories: tuple[str, ...] | None = None,
+) -> EditionMessage:
+    """The provider's message for one edition: the same From, ids and categories everywhere."""
+    pub = settings.publication
+    if categories is None:
+        categories = ("digest", f"issue-{period.key}", f"tier-{e.tier}", f"locale-{e.locale}")
+    return EditionMessage(
+        issue_id=issue_id,
+        edition_id=edition_id,
+        period_key=period.key,
+        tier=e.tier,
+        locale=e.locale,
+        subject=e.subject,
+        html=e.html,
+        text=e.text,
+        from_email=pub.from_email,
+        from_name=pub.from_name,
+        reply_to=None,
+        categories=categories,
+        test=test,
+    )
+
+
+def stored_message(
+    settings: Settings, period: Period, issue_id: int, e: StoredEdition, *, test: bool = False
+) -> EditionMessage:
+    """The message of a frozen edition."""
+    return edition_message(settings, period, issue_id, e.id, e, test=test)
