@@ -46,7 +46,7 @@ def _sink(port: int) -> None:
 
 def _edition() -> Any:
     """The examples' week, Leadership Alliance in English: the largest edition."""
-    from digest.build import build
+    from digest.issues.build import build
     from digest.config import Settings
     from digest.period import parse_period
     from digest.resources import example_signals
@@ -125,7 +125,7 @@ def full_send_rate(port: int, count: int) -> tuple[float, int]:
     """`send_period` end to end: ledger, claims, signed links, the SMTP provider."""
     from digest.audience.csvio import driver_insert
     from digest.audience.suppression import email_hash, installation_salt
-    from digest.build import build
+    from digest.issues.build import build
     from digest.config import Settings
     from digest.delivery.providers.smtp import SmtpProvider
     from digest.delivery.run import send_period

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from digest.build import BuildResult, build, write_editions
 from digest.cli.context import AppContext, fail, make_console
 from digest.cli.ingest_cmd import print_errors
 from digest.config import Settings
+from digest.issues.build import BuildResult, build, write_editions
 from digest.issues.render.engine import RenderError
 from digest.issues.store import FrozenError
 from digest.model import LANGS, MEMBERSHIP_TIERS

@@ -21,8 +21,9 @@ from digest.cli.build_cmd import PeriodOpt, resolve_period
 from digest.cli.context import AppContext, fail, stderr_is_terminal
 from digest.config import ConfigError
 from digest.delivery import PROVIDERS, make_provider
-from digest.delivery.check import Problem, failures, run_checks
+from digest.delivery.check import failures, run_checks
 from digest.delivery.events import RejectedEvent, edition_stats, rejected_summary
+from digest.delivery.provider import Problem
 from digest.delivery.providers import spec
 from digest.delivery.report import Progress as SendProgress
 from digest.delivery.run import EXECUTORS, SendError, SendReport, outbox_files, send_period

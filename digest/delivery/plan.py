@@ -1,9 +1,10 @@
 """The plan of one send: which frozen editions, which groups of recipients read which, made once.
 
-A plan is plain values. The editions come from the build (`digest.build.frozen_editions`); the
-delivery core never builds. Opening the send queues one ledger row per mailable recipient
-before anything leaves, set-based; finishing it reads the outcome back from the ledger. Both
-executors open and finish a send through here, so they cannot differ in either.
+A plan is plain values. The editions come from the build
+(`digest.issues.build.frozen_editions`); the delivery core never builds. Opening the send queues
+one ledger row per mailable recipient before anything leaves, set-based; finishing it reads the
+outcome back from the ledger. Both executors open and finish a send through here, so they cannot
+differ in either.
 """
 
 from __future__ import annotations

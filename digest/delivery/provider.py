@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from digest.config import Settings
 from digest.issues.render.placeholders import fill
@@ -132,19 +132,34 @@ class ProviderDefaults:
         return None
 
 
+Level = Literal["fail", "warn"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing `digest check` found: the setting, what is wrong and how to fix it."""
+
+    setting: str
+    message: str
+    fix: str
+    level: Level = "fail"
+
+    def __str__(self) -> str:
+        return f"{self.setting}: {self.message}. Fix: {self.fix}"
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     """What the registry knows of a provider: its module declares one, named `PROVIDER`.
 
     `make` builds it from the settings (ConfigError names what is missing); `checks` are what
-    `digest check` verifies for it beyond the shared checks (its credentials, say). The
-    `Problem` type is `digest.delivery.check.Problem`.
+    `digest check` verifies for it beyond the shared checks (its credentials, say).
     """
 
     name: str
     kind: type[Provider]
     make: Callable[[Settings], Provider]
-    checks: Callable[[Settings], list[Any]]
+    checks: Callable[[Settings], list[Problem]]
 
     @property
     def leaves_machine(self) -> bool:

@@ -14,12 +14,16 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import Engine
 
-from digest.build import build
 from digest.config import Settings
+from digest.delivery.notify import notify_editors
+from digest.delivery.providers import make_provider
+from digest.delivery.report import SendError, SendReport
+from digest.delivery.run import configured_provider, preflight, send_period
+from digest.issues.build import BuildResult, build
 from digest.issues.store import find_issue
 from digest.jobs.runs import record_run
 from digest.period import Period, parse_period
@@ -49,8 +53,8 @@ class BuiltIssue:
     signals: int
     problems: tuple[str, ...] = ()
     """Inbox-check failures found while building (one line per edition and check)."""
-    result: Any = None
-    """What the build produced (`digest.build.BuildResult` for the real stage)."""
+    result: BuildResult | None = None
+    """What the build produced (None from a stage that builds nothing, as tests' fakes do)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class SendSummary:
     uncertain: int = 0
     suppressed: int = 0
     detail: str = ""
+    report: SendReport | None = None
+    """The delivery's own report, for callers that print it (`digest run`)."""
 
 
 IngestStep = Callable[[Settings, Engine], str]
@@ -129,10 +135,45 @@ def check_built(settings: Settings, engine: Engine, built: BuiltIssue) -> list[s
     """The inbox checks found at build time.
 
     `digest check`'s preflight of the settings (From address, https, keys, credentials) runs in
-    the send step, for the provider it is about to use (send_for_schedule), as it does for
+    the send stage, for the provider it is about to use (send_for_schedule), as it does for
     `digest send`.
     """
     return list(built.problems)
+
+
+def send_for_schedule(
+    settings: Settings, engine: Engine, built: BuiltIssue, zones: frozenset[str] | None
+) -> SendSummary:
+    """The real send stage: `digest check`'s preflight for the configured provider, then the
+    send, through Celery workers when `celery.enabled`.
+
+    The preflight reuses the check results of the editions the build stage just made (or
+    reused): the issue is not built a second time to check it.
+    """
+    name = configured_provider(settings)
+    editions = built.result.editions if built.result is not None else None
+    problems = preflight(settings, engine, name, built.period, built=editions)
+    if problems:
+        raise SendError("digest check failed: " + "; ".join(problems))
+    executor = "celery" if settings.celery.enabled else "inprocess"
+    report = send_period(
+        settings,
+        engine,
+        built.period,
+        make_provider(name, settings),
+        executor=executor,
+        timezones=zones,
+    )
+    where = " on Celery workers" if executor == "celery" else ""
+    return SendSummary(
+        accepted=report.accepted,
+        failed=report.failed,
+        uncertain=report.uncertain,
+        suppressed=report.suppressed,
+        detail=f"{report.sent_now} sent now through {name}{where}; "
+        f"{report.skipped} already settled, {report.pending} pending",
+        report=report,
+    )
 
 
 @dataclass(frozen=True)
@@ -153,12 +194,6 @@ class PipelineSteps:
 
 def default_steps() -> PipelineSteps:
     """The real stages."""
-    # Imported here: the send package imports the editions and audience code, which the
-    # scheduler's start-up does not otherwise need. In-process, or through Celery workers when
-    # celery.enabled (the distributed module decides per run, from its settings).
-    from digest.delivery.notify import notify_editors
-    from digest.delivery.run import send_for_schedule
-
     return PipelineSteps(send=send_for_schedule, notify=notify_editors)
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from digest.build import preview_copy
+from digest.issues.build import preview_copy
 from digest.issues.group import group
 from digest.issues.policy import policies
 from digest.issues.render.view import Item, build_item

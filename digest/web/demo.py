@@ -19,8 +19,8 @@ import uvicorn
 from sqlalchemy import Engine
 
 from digest.audience.csvio import import_file
-from digest.build import build
 from digest.config import Settings
+from digest.issues.build import build
 from digest.period import Period, latest_week_with
 from digest.resources import bundled, example_signals
 from digest.signals.ingest import ingest

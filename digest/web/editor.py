@@ -1,7 +1,7 @@
 """Editor pages: issues by period, one issue's editions as subscribers get them, and the buttons.
 
 Everything here sits behind the login (unless the app serves only this machine and no
-credential is configured). Actions are the library's own calls: `digest.build.build` to
+credential is configured). Actions are the library's own calls: `digest.issues.build.build` to
 rebuild, `digest.jobs.approval.approve` for the scheduler's gate, a provider for test
 sends, so the browser and the CLI can never disagree.
 """
@@ -22,10 +22,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from digest.audience.addresses import InvalidAddress, normalize_email
-from digest.build import build, preview_copy
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import edition_stats
 from digest.delivery.plan import edition_message
+from digest.issues.build import build, preview_copy
 from digest.issues.editions import Edition
 from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import RenderError

@@ -316,7 +316,7 @@ def test_editions_are_built_and_frozen_when_there_are_none(
 def test_the_scheduler_step_sends_through_the_outbox_by_default(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace, tmp_path: Path
 ) -> None:
-    from digest.delivery.run import send_for_schedule
+    from digest.jobs.pipeline import send_for_schedule
     from digest.jobs.pipeline import BuiltIssue
 
     seeded.subscribers(engine, 2)
@@ -329,7 +329,7 @@ def test_the_scheduler_step_sends_through_the_outbox_by_default(
 def test_the_scheduler_step_sends_only_to_the_buckets_zones(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace
 ) -> None:
-    from digest.delivery.run import send_for_schedule
+    from digest.jobs.pipeline import send_for_schedule
     from digest.jobs.pipeline import BuiltIssue
 
     seeded.subscribers(engine, 2)  # in UTC
@@ -341,7 +341,7 @@ def test_the_scheduler_step_sends_only_to_the_buckets_zones(
 def test_the_scheduler_step_refuses_a_real_send_that_fails_the_check(
     engine: Engine, issue: int, seeded: SimpleNamespace, db_url: str, tmp_path: Path
 ) -> None:
-    from digest.delivery.run import send_for_schedule
+    from digest.jobs.pipeline import send_for_schedule
     from digest.jobs.pipeline import BuiltIssue
 
     settings = Settings.model_validate(

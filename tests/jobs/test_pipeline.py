@@ -151,3 +151,31 @@ def test_real_stages_ingest_the_examples_and_build_the_issue(tmp_path: Path) -> 
     with engine.connect() as conn:
         assert conn.execute(select(issues.c.period_key)).scalars().all() == [key]
     engine.dispose()
+
+
+def test_a_real_run_builds_the_issue_once_and_checks_what_it_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The send stage's preflight reads the build's check results; it makes no trial build."""
+    import digest.delivery.check as check
+    import digest.jobs.pipeline as pipeline
+    from digest.delivery.report import SendError
+    from digest.storage.db import open_database
+
+    builds: list[str] = []
+    real_build = pipeline.build
+
+    def counted(*args: object, **kwargs: object) -> object:
+        builds.append("build")
+        return real_build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "build", counted)
+    monkeypatch.setattr(check, "build", counted)
+    settings = Settings.model_validate(
+        {"database": {"url": f"sqlite:///{tmp_path / 'd.db'}"}, "smtp": {"url": "smtp://x:25"}}
+    )
+    engine = open_database(settings.database.url)
+    with pytest.raises(SendError, match=r"publication\.from_email"):  # a real send, refused
+        run_period(settings, "2026-W47", now=NOW, steps=default_steps(), engine=engine)
+    engine.dispose()
+    assert builds == ["build"]

@@ -7,7 +7,7 @@ import datetime as dt
 import feedparser
 from sqlalchemy import update
 
-from digest.build import build
+from digest.issues.build import build
 from digest.model import Signal
 from digest.period import parse_period
 from digest.signals.store import signals_between, store_signals

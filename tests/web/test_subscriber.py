@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 
 from digest.audience.tokens import Purpose
-from digest.build import build
+from digest.issues.build import build
 from digest.delivery.providers.outbox import OutboxProvider
 from digest.storage.schema import events, subscribers, suppressions
 from digest.web.app import create_app

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from digest.config import Settings
-from digest.delivery.check import Problem
 from digest.delivery.headers import build_email, serialize
 from digest.delivery.provider import (
     EditionMessage,
     Outcome,
+    Problem,
     ProviderSpec,
     Recipient,
     Result,

@@ -32,12 +32,12 @@ from sendgrid import SendGridAPIClient
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from digest.config import ConfigError, Settings
-from digest.delivery.check import Problem
 from digest.delivery.headers import address, clean_header_text, list_headers, subject_of
 from digest.delivery.provider import (
     EditionMessage,
     InvalidMessage,
     Outcome,
+    Problem,
     ProviderDefaults,
     ProviderSpec,
     Recipient,

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from digest.config import ConfigError, Settings
-from digest.delivery.check import Problem
 from digest.delivery.headers import envelope_address, needs_smtputf8
 from digest.delivery.mime import prepared
 from digest.delivery.provider import (
     BOUNCE_PREFIX,
     EditionMessage,
     Outcome,
+    Problem,
     ProviderDefaults,
     ProviderSpec,
     Recipient,

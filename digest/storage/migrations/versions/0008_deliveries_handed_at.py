@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0005"  # chained after 0005 (editor accounts): one head
 branch_labels = None
 depends_on = None
 
