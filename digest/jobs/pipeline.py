@@ -14,21 +14,24 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Engine
 
+from digest.audience.csvio import ImportReport, import_file
 from digest.config import Settings
 from digest.delivery.notify import notify_editors
 from digest.delivery.providers import make_provider
 from digest.delivery.report import SendError, SendReport
 from digest.delivery.run import configured_provider, preflight, send_period
-from digest.issues.build import BuildResult, build
+from digest.issues.build import BuildResult, build, write_editions
 from digest.issues.store import find_issue
 from digest.jobs.runs import record_run
-from digest.period import Period, parse_period
-from digest.resources import example_signals
-from digest.signals.ingest import ingest
+from digest.period import Period, latest_week_with, parse_period
+from digest.resources import example_audience, example_signals
+from digest.signals.ingest import IngestReport, ingest
+from digest.signals.store import latest_published
 from digest.storage.db import open_database
 
 log = logging.getLogger(__name__)
@@ -98,9 +101,17 @@ class PipelineResult:
 # --- the real stages --------------------------------------------------------------------------
 
 
+def source_paths(settings: Settings) -> tuple[list[str], bool]:
+    """What ingest reads, and whether it is the bundled examples: `sources.paths`, or the
+    examples when none are configured. The one place that fallback is written."""
+    if settings.sources.paths:
+        return list(settings.sources.paths), False
+    return [str(example_signals())], True
+
+
 def ingest_sources(settings: Settings, engine: Engine) -> str:
-    """Ingest `sources.paths`, or the bundled examples when there are none (as `digest run`)."""
-    paths = settings.sources.paths or [str(example_signals())]
+    """The ingest stage: `source_paths` into the store."""
+    paths, _ = source_paths(settings)
     report = ingest(engine, paths, settings.sources)
     for problem in [*report.warnings, *report.errors]:
         log.warning("ingest: %s", problem)
@@ -156,6 +167,24 @@ def send_for_schedule(
     if problems:
         raise SendError("digest check failed: " + "; ".join(problems))
     executor = "celery" if settings.celery.enabled else "inprocess"
+    return _send(settings, engine, built, zones, name, executor)
+
+
+def send_to_outbox(
+    settings: Settings, engine: Engine, built: BuiltIssue, zones: frozenset[str] | None
+) -> SendSummary:
+    """`digest run`'s send stage: the outbox, in this process (nothing leaves the machine)."""
+    return _send(settings, engine, built, zones, "outbox", "inprocess")
+
+
+def _send(
+    settings: Settings,
+    engine: Engine,
+    built: BuiltIssue,
+    zones: frozenset[str] | None,
+    name: str,
+    executor: str,
+) -> SendSummary:
     report = send_period(
         settings,
         engine,
@@ -200,6 +229,16 @@ def default_steps() -> PipelineSteps:
 # --- the run ----------------------------------------------------------------------------------
 
 
+class StageObserver:
+    """Hears each stage's output as it comes; the default hears nothing."""
+
+    def built(self, built: BuiltIssue) -> None:
+        """The build stage's output."""
+
+    def sent(self, sent: SendSummary) -> None:
+        """The send stage's output."""
+
+
 def _run_stages(
     settings: Settings,
     engine: Engine,
@@ -208,6 +247,7 @@ def _run_stages(
     zones: frozenset[str] | None,
     steps: PipelineSteps,
     stages: Collection[Stage],
+    observer: StageObserver,
 ) -> PipelineResult:
     result = PipelineResult(period.key, "built", only_timezones=zones)
     notes: list[str] = []
@@ -218,6 +258,7 @@ def _run_stages(
         result.detail = "; ".join(notes)
         return result
     built = steps.build(settings, engine, period, now)
+    observer.built(built)
     result.built = built
     result.stages.append("build")
     notes.append(f"built {built.editions} editions of {built.signals} signals")
@@ -234,6 +275,7 @@ def _run_stages(
             notes.append("no send step in this build of digest: nothing was sent")
         else:
             sent = steps.send(settings, engine, built, zones)
+            observer.sent(sent)
             result.sent = sent
             result.stages.append("send")
             result.outcome = "sent"
@@ -257,8 +299,13 @@ def run_period(
     job_id: str = "manual",
     kind: str = "manual",
     holder: str = "",
+    observer: StageObserver | None = None,
+    record: bool = True,
 ) -> PipelineResult:
     """Run the pipeline for one period and record the result; never raises for a failed stage.
+
+    `observer` hears each stage's output as it comes (`digest run` prints it); `record` False
+    leaves `schedule_runs` alone (a run no schedule made).
 
     `now` is the moment the run counts as happening (the scheduled fire time, or the clock), so
     tests pass a fixed one. `only_timezones` limits the send to subscribers in those IANA zones
@@ -273,8 +320,12 @@ def run_period(
     zone_label = ",".join(sorted(zones)) if zones else None
     try:
         try:
-            result = _run_stages(settings, engine, period, now, zones, steps, stages)
+            result = _run_stages(
+                settings, engine, period, now, zones, steps, stages, observer or StageObserver()
+            )
         except Exception as exc:
+            if not record:
+                raise
             record_run(
                 engine,
                 job_id=job_id,
@@ -292,6 +343,8 @@ def run_period(
         log.info(
             "pipeline %s %s: %s (%s)", period.key, zone_label or "", result.outcome, result.detail
         )
+        if not record:
+            return result
         record_run(
             engine,
             job_id=job_id,
@@ -313,3 +366,95 @@ def run_period(
 def with_send(steps: PipelineSteps, send: SendStep) -> PipelineSteps:
     """The same steps with `send` wired (for callers that hold a provider)."""
     return replace(steps, send=send)
+
+
+# --- `digest run`: the main job, once ----------------------------------------------------------
+
+
+class MainJobObserver(StageObserver):
+    """Hears the main job's steps as they happen (`digest run` prints them)."""
+
+    def sources(self, paths: list[str], on_examples: bool) -> None:
+        """Before ingest: what is about to be read."""
+
+    def reading(self, source: str) -> None:
+        """Ingest is reading `source` (one call per source)."""
+
+    def ingested(self, report: IngestReport) -> None:
+        """After ingest."""
+
+    def audience(self, report: ImportReport | None) -> None:
+        """After the example audience was imported (only on the bundled examples); None when
+        this installation carries no bundled subscribers folder."""
+
+
+@dataclass
+class MainRun:
+    """What the main job did; `result` is None when the store holds no dated signal."""
+
+    ingest: IngestReport
+    on_examples: bool
+    audience: ImportReport | None = None
+    result: PipelineResult | None = None
+
+
+def build_and_write(
+    settings: Settings, engine: Engine, period: Period, now: dt.datetime
+) -> BuiltIssue:
+    """`digest run`'s build stage: the scheduler's, then the editions written to
+    `editions.out_dir` to open in a browser."""
+    built = build_frozen(settings, engine, period, now)
+    if built.result is not None:
+        out_dir = Path(settings.editions.out_dir)
+        write_editions(built.result, out_dir, built.result.editions, settings.publication.base_url)
+    return built
+
+
+def _example_audience(settings: Settings, engine: Engine) -> ImportReport | None:
+    try:
+        path = example_audience()
+    except FileNotFoundError:
+        return None
+    zone, order = settings.publication.timezone, settings.editions.class_order
+    return import_file(engine, path, default_zone=zone, class_order=order)
+
+
+def main_job(
+    settings: Settings,
+    engine: Engine,
+    *,
+    now: dt.datetime,
+    observer: MainJobObserver | None = None,
+) -> MainRun:
+    """The weekly job once, on the newest complete week the store holds (`digest run`).
+
+    Ingest (the bundled examples when no source is configured, with the example audience, which
+    belongs with them only), then the period's build, check and send through the pipeline
+    (`run_period`), to the outbox. A RenderError, SendError or ConfigError is raised as is.
+    """
+    observer = observer or MainJobObserver()
+    paths, on_examples = source_paths(settings)
+    observer.sources(paths, on_examples)
+    run = MainRun(ingest(engine, paths, settings.sources, progress=observer.reading), on_examples)
+    observer.ingested(run.ingest)
+    if on_examples:
+        run.audience = _example_audience(settings, engine)
+        observer.audience(run.audience)
+    with engine.connect() as conn:
+        period = latest_week_with(latest_published(conn), settings.publication.zone)
+    if period is None:
+        return run
+    steps = PipelineSteps(build=build_and_write, send=send_to_outbox)
+    run.result = run_period(
+        settings,
+        period.key,
+        now=now,
+        steps=steps,
+        stages=DELIVER_STAGES,
+        engine=engine,
+        job_id="run",
+        kind="run",
+        observer=observer,
+        record=False,
+    )
+    return run
