@@ -179,3 +179,30 @@ def test_a_real_run_builds_the_issue_once_and_checks_what_it_built(
         run_period(settings, "2026-W47", now=NOW, steps=default_steps(), engine=engine)
     engine.dispose()
     assert builds == ["build"]
+
+
+def test_digest_runs_job_is_the_pipeline_on_the_newest_week(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`digest run` = main_job: ingest (the examples), then run_period's build, check, send."""
+    from digest.jobs.pipeline import main_job
+    from digest.storage.db import open_database
+
+    monkeypatch.chdir(tmp_path)  # editions and the outbox go to ./out and ./outbox
+    settings = Settings.model_validate({"database": {"url": f"sqlite:///{tmp_path / 'd.db'}"}})
+    engine = open_database(settings.database.url)
+    run = main_job(settings, engine, now=NOW)
+    engine.dispose()
+    assert run.on_examples and run.audience is not None and run.audience.ok
+    assert run.result is not None
+    assert (run.result.period_key, run.result.stages) == ("2026-W47", ["build", "check", "send"])
+    assert run.result.sent is not None and run.result.sent.accepted == 16
+
+
+def test_the_examples_stand_in_for_sources_in_one_place() -> None:
+    from digest.jobs.pipeline import source_paths
+    from digest.resources import example_signals
+
+    assert source_paths(Settings()) == ([str(example_signals())], True)
+    configured = Settings.model_validate({"sources": {"paths": ["a.md"]}})
+    assert source_paths(configured) == (["a.md"], False)
