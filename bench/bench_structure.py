@@ -3,7 +3,8 @@
     python bench/bench_structure.py [--depth N] [--list]
 
 A *room* is a module or package `--depth` names deep under `digest` (2: `digest.web`,
-`digest.model`; 3: `digest.web.app`); its submodules count as the room. An *arrow* is one room
+`digest.model`; 3: `digest.web.app`); its submodules count as the room (`__main__`, the entry
+point above the CLI, is left out). An *arrow* is one room
 importing another at module level (imports under `if TYPE_CHECKING:` are for the type checker
 and are left out). *Layers* are the longest chain of arrows, counted in rooms, once every circle
 is drawn as one room. *Arrows running up* are the arrows that close a circle: the fewest that
@@ -138,20 +139,26 @@ def circles(nodes: set[str], edges: set[tuple[str, str]]) -> list[set[str]]:
 
 def layers(nodes: set[str], edges: set[tuple[str, str]]) -> int:
     """The longest chain of rooms once each circle is one room."""
+    return len(longest_chain(nodes, edges))
+
+
+def longest_chain(nodes: set[str], edges: set[tuple[str, str]]) -> list[str]:
+    """The rooms of the longest chain of arrows, top first (a circle shows as its first room)."""
     where = {n: n for n in nodes}
     for c in circles(nodes, edges):
         label = min(c)
         for n in c:
             where[n] = label
     dag = {(where[a], where[b]) for a, b in edges if where[a] != where[b]}
-    depth: dict[str, int] = {}
+    below: dict[str, list[str]] = {}
 
-    def height(n: str) -> int:
-        if n not in depth:
-            depth[n] = 1 + max((height(b) for a, b in dag if a == n), default=0)
-        return depth[n]
+    def chain(n: str) -> list[str]:
+        if n not in below:
+            longest = max((chain(b) for a, b in dag if a == n), key=len, default=[])
+            below[n] = [n, *longest]
+        return below[n]
 
-    return max((height(n) for n in set(where.values())), default=0)
+    return max((chain(n) for n in sorted(set(where.values()))), key=len, default=[])
 
 
 def arrows_up(nodes: set[str], edges: set[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -189,13 +196,15 @@ def arrows_up(nodes: set[str], edges: set[tuple[str, str]]) -> list[tuple[str, s
 
 def report(depth: int, listing: bool) -> None:
     found = imports()
-    nodes = {room(n, depth) for n in modules()} - {"digest"}
+    nodes = {room(n, depth) for n in modules()} - {"digest", "digest.__main__"}
     deferred = [i for i in found if i.deferred]
     for label, with_deferred in (("module-level imports", False), ("with deferred", True)):
         edges = arrows(found, depth, with_deferred)
         loops = circles(nodes, edges)
         up = arrows_up(nodes, edges)
         print(f"{label}: {len(nodes)} rooms, {len(edges)} arrows, {layers(nodes, edges)} layers")
+        if listing:
+            print("  longest chain: " + " -> ".join(longest_chain(nodes, edges)))
         print(f"  arrows running up: {len(up)}" + ("".join(f"\n    {a} -> {b}" for a, b in up)))
         sizes = ", ".join(str(len(c)) for c in loops) or "none"
         print(f"  circles: {len(loops)} (rooms in each: {sizes})")
