@@ -97,6 +97,7 @@ def arrows(found: list[Import], depth: int, deferred: bool) -> set[tuple[str, st
         if (deferred or not i.deferred)
         and room(i.importer, depth) != room(i.imported, depth)
         and room(i.imported, depth) != "digest"
+        and room(i.importer, depth) != "digest.__main__"
     }
 
 
