@@ -26,7 +26,13 @@ from digest.delivery.events import RejectedEvent, edition_stats, rejected_summar
 from digest.delivery.provider import Problem
 from digest.delivery.providers import spec
 from digest.delivery.report import Progress as SendProgress
-from digest.delivery.run import EXECUTORS, SendError, SendReport, send_period
+from digest.delivery.run import (
+    EXECUTORS,
+    SendError,
+    SendReport,
+    configured_provider,
+    send_period,
+)
 from digest.model import MEMBERSHIP_TIERS
 from digest.period import Period
 
@@ -190,8 +196,6 @@ def check_command(
 ) -> None:
     """Preflight a real send: From address, https base URL, secret key, provider credentials,
     templates and the editions' inbox checks. Exit 1 on any failure."""
-    from digest.delivery.run import configured_provider
-
     app: AppContext = ctx.obj
     name = provider or configured_provider(app.settings)
     if name not in PROVIDERS:

@@ -106,7 +106,7 @@ def make_app(settings: Settings, broker_url: str | None = None) -> Any:
     The task runs `BatchRunner.run` of a runner made from these same settings; a worker
     process builds its engine and providers lazily, after the pool has forked.
     """
-    from celery import Celery
+    from celery import Celery  # Celery only for a distributed send: the Quickstart needs none
 
     app = Celery("digest", set_as_current=False)
     app.conf.update(celery_config(settings, broker_url))

@@ -99,7 +99,7 @@ def verify(
     public_key: str, body: bytes, signature: str, timestamp: str, now: dt.datetime, tolerance: float
 ) -> str | None:
     """None when the request is SendGrid's and fresh; otherwise why it is refused."""
-    from sendgrid.helpers.eventwebhook import EventWebhook
+    from sendgrid.helpers.eventwebhook import EventWebhook  # sendgrid only for its webhook
 
     try:
         sent_at = int(timestamp.strip())

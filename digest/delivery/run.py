@@ -24,6 +24,7 @@ from digest.config import Settings
 from digest.delivery import ledger
 from digest.delivery.batch import recover
 from digest.delivery.check import failures, run_checks
+from digest.delivery.distributed import Celery
 from digest.delivery.executors import Executor, InProcess, lease_of
 from digest.delivery.headers import TEST_PREFIX
 from digest.delivery.links import FastTokens, LinkValues, signing_keys
@@ -97,8 +98,6 @@ def send_period(
     report.skipped = sum(before.get(str(st), 0) for st in ledger.FINAL)
     runner: Executor
     if executor == "celery":
-        from digest.delivery.distributed import Celery  # Celery is imported only when used
-
         provider.close()  # the workers make their own
         runner = Celery(settings, engine, provider.name, app=celery_app, sleep=sleep, clock=clock)
     else:

@@ -32,6 +32,7 @@ from digest.audience.tokens import LinkSigner
 from digest.config import Settings
 from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
+from digest.delivery.run import configured_provider
 from digest.issues.render.engine import Renderer, template_dirs
 from digest.web import archive, editor, subscriber, webhooks
 from digest.web.accounts import has_accounts
@@ -179,8 +180,6 @@ def _provider_factory(
     settings: Settings, given: Provider | Callable[[], Provider] | None
 ) -> Callable[[], Provider]:
     if given is None:
-        from digest.delivery.run import configured_provider
-
         name = settings.web.provider or configured_provider(settings)
         return lambda: make_provider(name, settings)
     if callable(given):  # a factory; a provider itself is not callable

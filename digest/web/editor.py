@@ -25,6 +25,8 @@ from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import edition_stats
 from digest.delivery.plan import edition_message
+from digest.delivery.report import SendError
+from digest.delivery.run import send_period
 from digest.issues.build import build, preview_copy
 from digest.issues.editions import Edition
 from digest.issues.render import placeholders as ph
@@ -302,8 +304,6 @@ def send_tests(
 
 
 def send_all_tests(state: WebState, period: Period, email: str) -> list[str]:
-    from digest.delivery.run import SendError, send_period
-
     try:
         report = send_period(state.settings, state.engine, period, state.provider(), test_to=email)
     except SendError as exc:
