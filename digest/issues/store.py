@@ -20,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from digest.issues.checks import Check
 from digest.issues.editions import Edition, Issue
 from digest.period import Period
+from digest.signals.store import classes_of
 from digest.storage.schema import editions as et
 from digest.storage.schema import issues as it
-from digest.storage.schema import signals as sig
 
 BUILT = "awaiting_approval"
 
@@ -40,7 +40,8 @@ class IssueRow:
     send_started_at: dt.datetime | None
 
 
-def _issue_row(conn: Connection, period_key: str) -> IssueRow | None:
+def issue_row(conn: Connection, period_key: str) -> IssueRow | None:
+    """The period's issue (None before its first build)."""
     row = conn.execute(select(it).where(it.c.period_key == period_key)).first()
     if row is None:
         return None
@@ -55,7 +56,7 @@ def _issue_row(conn: Connection, period_key: str) -> IssueRow | None:
 
 def find_issue(engine: Engine, period: Period) -> IssueRow | None:
     with engine.connect() as conn:
-        return _issue_row(conn, period.key)
+        return issue_row(conn, period.key)
 
 
 def edition_from_row(row: Any) -> Edition:
@@ -78,15 +79,25 @@ def edition_from_row(row: Any) -> Edition:
 def load_editions(engine: Engine, period: Period) -> list[Edition]:
     """The frozen editions of a period, tiers and locales in a stable order ([] if none)."""
     with engine.connect() as conn:
-        issue = _issue_row(conn, period.key)
+        issue = issue_row(conn, period.key)
         if issue is None:
             return []
         rows = conn.execute(select(et).where(et.c.issue_id == issue.id).order_by(et.c.id)).all()
     return [edition_from_row(r) for r in rows]
 
 
+def issue_and_editions(engine: Engine, period: Period) -> tuple[Any, list[Edition]]:
+    """The period's whole `issues` row (None before a build) and its frozen editions."""
+    with engine.connect() as conn:
+        row = conn.execute(select(it).where(it.c.period_key == period.key)).first()
+        if row is None:
+            return None, []
+        rows = conn.execute(select(et).where(et.c.issue_id == row.id).order_by(et.c.id)).all()
+    return row, [edition_from_row(r) for r in rows]
+
+
 def _ensure_issue(conn: Connection, period: Period, now: dt.datetime) -> IssueRow:
-    existing = _issue_row(conn, period.key)
+    existing = issue_row(conn, period.key)
     if existing is not None:
         return existing
     try:
@@ -102,7 +113,7 @@ def _ensure_issue(conn: Connection, period: Period, now: dt.datetime) -> IssueRo
             )
     except IntegrityError:  # another build inserted it first: use theirs
         pass
-    found = _issue_row(conn, period.key)
+    found = issue_row(conn, period.key)
     assert found is not None
     return found
 
@@ -112,12 +123,12 @@ def freeze(engine: Engine, issue: Issue, *, force: bool = False) -> bool:
     and `force` is not set; raises FrozenError on `force` once sending has begun."""
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        row = _issue_row(conn, issue.period.key)
+        row = issue_row(conn, issue.period.key)
         if row is not None:
             # Lock the issue row for the rest of the transaction (PostgreSQL; SQLite's writer
             # lock does the same), so a send cannot start between this check and the write.
             conn.execute(select(it.c.id).where(it.c.id == row.id).with_for_update())
-            row = _issue_row(conn, issue.period.key)
+            row = issue_row(conn, issue.period.key)
             assert row is not None
             if row.send_started_at is not None and force:
                 raise FrozenError(
@@ -146,7 +157,7 @@ def add_editions(engine: Engine, period: Period, editions: Iterable[Edition]) ->
     now = dt.datetime.now(dt.UTC)
     added = 0
     with engine.begin() as conn:
-        row = _issue_row(conn, period.key)
+        row = issue_row(conn, period.key)
         if row is None:
             raise ValueError(f"{period.key} has no built issue")
         for edition in editions:
@@ -209,12 +220,7 @@ def issue_classes(conn: Connection, editions: Iterable[StoredEdition]) -> frozen
     for e in editions:
         value = conn.execute(select(et.c.signal_ids).where(et.c.id == e.id)).scalar_one()
         ids.update(str(v) for v in value or [])
-    ordered = sorted(ids)
-    classes: set[str] = set()
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        query = select(sig.c.market_class).where(sig.c.id.in_(chunk)).distinct()
-        classes.update(c for (c,) in conn.execute(query) if c)
+    classes = set(classes_of(conn, ids))
     for e in editions:
         classes.update(c for c in e.interests_key.split(";") if c)
     return frozenset(classes)

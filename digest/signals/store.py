@@ -155,6 +155,25 @@ def stored_classes(conn: Connection) -> list[str]:
     return sorted(str(c) for (c,) in conn.execute(query))
 
 
+def classes_of(conn: Connection, ids: Iterable[str]) -> set[str]:
+    """The market classes of the stored signals with these ids."""
+    classes: set[str] = set()
+    for chunk in _chunks(sorted(set(ids))):
+        query = select(t.c.market_class).where(t.c.id.in_(chunk)).distinct()
+        classes.update(str(c) for (c,) in conn.execute(query) if c)
+    return classes
+
+
+def published_counts(conn: Connection) -> list[tuple[dt.date, int]]:
+    """(publication date, signals published that day) for every dated signal."""
+    query = (
+        select(t.c.published, func.count())
+        .where(t.c.published.is_not(None))
+        .group_by(t.c.published)
+    )
+    return [(day, int(n)) for day, n in conn.execute(query)]
+
+
 def latest_published(conn: Connection) -> dt.date | None:
     value = conn.execute(select(func.max(t.c.published))).scalar_one()
     return value if value is None or isinstance(value, dt.date) else dt.date.fromisoformat(value)

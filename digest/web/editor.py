@@ -31,13 +31,12 @@ from digest.issues.build import build, preview_copy
 from digest.issues.editions import Edition
 from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import RenderError
-from digest.issues.store import FrozenError, edition_from_row
+from digest.issues.store import FrozenError, issue_and_editions
 from digest.jobs.approval import ApprovalError, approve
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
-from digest.signals.store import signals_between
-from digest.storage.schema import deliveries, issues, signals
-from digest.storage.schema import editions as et
+from digest.signals.store import published_counts, signals_between
+from digest.storage.schema import deliveries, issues
 from digest.web import login
 from digest.web.deps import (
     WebState,
@@ -80,11 +79,7 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
         ):
             counts.setdefault(issue_id, {})[delivery_state] = n
         rows = conn.execute(select(issues).order_by(issues.c.period_start.desc())).all()
-        dates = conn.execute(
-            select(signals.c.published, func.count())
-            .where(signals.c.published.is_not(None))
-            .group_by(signals.c.published)
-        ).all()
+        dates = published_counts(conn)
     out = [
         IssueSummary(
             r.period_key, r.status, r.built_at, r.approved_by, r.sent_at, counts.get(r.id, {})
@@ -125,12 +120,8 @@ def _period(request: Request) -> Period:
 
 def edition_rows(state: WebState, period: Period) -> tuple[Any, list[tuple[int, Edition]]]:
     """The issue row and its frozen editions with their ids (the ids name test sends)."""
-    with state.engine.connect() as conn:
-        row = conn.execute(select(issues).where(issues.c.period_key == period.key)).first()
-        if row is None:
-            return None, []
-        found = conn.execute(select(et).where(et.c.issue_id == row.id).order_by(et.c.id)).all()
-    return row, [(r.id, edition_from_row(r)) for r in found]
+    row, editions = issue_and_editions(state.engine, period)
+    return row, [(e.id, e) for e in editions if e.id is not None]
 
 
 def pick_edition(
