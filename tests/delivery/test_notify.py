@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from digest.config import load_settings
+from digest.delivery.memory import MemoryProvider
 from digest.delivery.notify import NoticeError, notify_editors
 from digest.delivery.provider import Outcome
-from digest.delivery.providers.memory import MemoryProvider
 from digest.jobs.pipeline import default_steps
 
 

@@ -316,8 +316,7 @@ def test_editions_are_built_and_frozen_when_there_are_none(
 def test_the_scheduler_step_sends_through_the_outbox_by_default(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace, tmp_path: Path
 ) -> None:
-    from digest.jobs.pipeline import send_for_schedule
-    from digest.jobs.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue, send_for_schedule
 
     seeded.subscribers(engine, 2)
     built = BuiltIssue(parse_period("2026-W47"), issue, 6, 0)
@@ -329,8 +328,7 @@ def test_the_scheduler_step_sends_through_the_outbox_by_default(
 def test_the_scheduler_step_sends_only_to_the_buckets_zones(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace
 ) -> None:
-    from digest.jobs.pipeline import send_for_schedule
-    from digest.jobs.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue, send_for_schedule
 
     seeded.subscribers(engine, 2)  # in UTC
     built = BuiltIssue(parse_period("2026-W47"), issue, 6, 0)
@@ -341,8 +339,7 @@ def test_the_scheduler_step_sends_only_to_the_buckets_zones(
 def test_the_scheduler_step_refuses_a_real_send_that_fails_the_check(
     engine: Engine, issue: int, seeded: SimpleNamespace, db_url: str, tmp_path: Path
 ) -> None:
-    from digest.jobs.pipeline import send_for_schedule
-    from digest.jobs.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue, send_for_schedule
 
     settings = Settings.model_validate(
         {"database": {"url": db_url}, "sendgrid": {"api_key": "SG.test"}}

@@ -7,8 +7,8 @@ import re
 from sqlalchemy import func, select
 
 from digest.audience.tokens import Purpose
-from digest.issues.build import build
 from digest.delivery.providers.outbox import OutboxProvider
+from digest.issues.build import build
 from digest.storage.schema import events, subscribers, suppressions
 from digest.web.app import create_app
 from tests.web.conftest import Client, Site
