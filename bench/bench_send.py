@@ -75,8 +75,8 @@ def prepare(url: str, subscribers: int) -> str:
     """Build and freeze the examples' week, then bulk-insert the audience; returns the period."""
     from digest.audience.csvio import driver_insert
     from digest.audience.suppression import email_hash, installation_salt
-    from digest.issues.build import build
     from digest.config import Settings
+    from digest.issues.build import build
     from digest.period import parse_period
     from digest.resources import example_signals
     from digest.signals.ingest import ingest
