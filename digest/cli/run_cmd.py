@@ -29,7 +29,7 @@ from digest.delivery.report import SendError
 from digest.delivery.run import outbox_files
 from digest.issues.render.engine import RenderError
 from digest.jobs.pipeline import BuiltIssue, MainJobObserver, MainRun, SendSummary, main_job
-from digest.signals.ingest import IngestReport
+from digest.signals.ingest import IngestReport, listed_warnings
 from digest.signals.store import week_class_counts
 
 
@@ -67,7 +67,7 @@ class Printer(MainJobObserver):
     def ingested(self, report: IngestReport) -> None:
         self._progress.close()  # the live count ends with the ingest
         self._reading = None
-        print_errors(report.warnings)
+        print_errors(listed_warnings(report.warnings))
         print_errors(report.errors)
         self.console.print(
             f"Ingested into {display_url(self.app.settings.database.url)}: {summary(report)}",

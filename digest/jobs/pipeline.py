@@ -30,7 +30,7 @@ from digest.issues.store import find_issue
 from digest.jobs.runs import record_run
 from digest.period import Period, latest_week_with, parse_period
 from digest.resources import example_audience, example_signals
-from digest.signals.ingest import IngestReport, ingest
+from digest.signals.ingest import IngestReport, ingest, listed_warnings
 from digest.signals.store import latest_published
 from digest.storage.db import open_database
 
@@ -113,7 +113,7 @@ def ingest_sources(settings: Settings, engine: Engine) -> str:
     """The ingest stage: `source_paths` into the store."""
     paths, _ = source_paths(settings)
     report = ingest(engine, paths, settings.sources)
-    for problem in [*report.warnings, *report.errors]:
+    for problem in [*listed_warnings(report.warnings), *report.errors]:
         log.warning("ingest: %s", problem)
     counts = report.counts
     return (
