@@ -56,8 +56,9 @@ from digest.delivery.plan import Plan, stored_message
 from digest.delivery.provider import Provider
 from digest.delivery.providers import make_provider, spec
 from digest.delivery.report import Progress, SendError, SendReport
+from digest.issues.editions import Edition
 from digest.issues.render.i18n import translations
-from digest.issues.store import StoredEdition, stored_edition
+from digest.issues.store import stored_edition
 from digest.period import parse_period
 from digest.storage.db import open_database
 from digest.storage.schema import deliveries as d
@@ -159,7 +160,7 @@ class BatchRunner:
         self._engine: Engine | None = None
         self._local = threading.local()
         self._links: dict[bool, LinkValues] = {}
-        self._editions: dict[int, StoredEdition] = {}
+        self._editions: dict[int, Edition] = {}
 
     def _fresh(self) -> None:
         if self._pid != os.getpid():
@@ -191,7 +192,7 @@ class BatchRunner:
             self._links[real] = LinkValues(FastTokens(keys), self.settings.publication.base_url)
         return self._links[real]
 
-    def edition(self, edition_id: int) -> StoredEdition:
+    def edition(self, edition_id: int) -> Edition:
         """Frozen editions never change, so each is read once per process (a few kept)."""
         if edition_id not in self._editions:
             if len(self._editions) >= 32:

@@ -636,7 +636,8 @@ def edition_stats(engine: Engine, period: Period) -> list[EditionStats]:
             return []
         issue_id = issue.id
         editions = [
-            (e.id, e.tier, e.locale, e.interests_key) for e in stored_editions(conn, issue_id)
+            (e.stored_id, e.tier, e.locale, e.interests_key)
+            for e in stored_editions(conn, issue_id)
         ]
         sent: dict[int, int] = dict(
             conn.execute(

@@ -26,8 +26,8 @@ from digest.delivery.links import LinkValues
 from digest.delivery.plan import Plan, stored_message
 from digest.delivery.provider import MAX_BATCH, Provider
 from digest.delivery.report import Progress, SendReport
+from digest.issues.editions import Edition
 from digest.issues.render.i18n import translations
-from digest.issues.store import StoredEdition
 from digest.storage.schema import deliveries as d
 
 MAX_RETRY_WAIT = 60.0
@@ -97,7 +97,9 @@ class InProcess:
 
     def run(self, plan: Plan, report: SendReport, progress: Progress | None) -> None:
         with self.engine.connect() as conn:
-            total = sum(ledger.count_queued(conn, plan.issue_id, e.id) for e in plan.editions)
+            total = sum(
+                ledger.count_queued(conn, plan.issue_id, e.stored_id) for e in plan.editions
+            )
         if progress:
             progress(0, total)
         try:
@@ -144,7 +146,7 @@ class InProcess:
     def _lane(
         self,
         plan: Plan,
-        edition: StoredEdition,
+        edition: Edition,
         report: SendReport,
         progress: Progress | None,
         total: int,
@@ -153,7 +155,7 @@ class InProcess:
         message = stored_message(self.settings, plan.period, plan.issue_id, edition)
         job = BatchJob(
             plan.issue_id,
-            edition.id,
+            edition.stored_id,
             plan.period.key,
             self.provider.name,
             self.batch_size,

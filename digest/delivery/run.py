@@ -37,7 +37,6 @@ from digest.delivery.report import Progress, SendError, SendReport
 from digest.issues.build import EditionsUnavailable, frozen_editions
 from digest.issues.editions import Edition
 from digest.issues.render.i18n import translations
-from digest.issues.store import StoredEdition
 from digest.period import Period
 
 EXECUTORS = ("inprocess", "celery")
@@ -137,7 +136,7 @@ def _send_test(
     settings: Settings,
     period: Period,
     issue_id: int,
-    editions: Collection[StoredEdition],
+    editions: Collection[Edition],
     provider: Provider,
     links: LinkValues,
     address: str,

@@ -24,7 +24,6 @@ from digest.issues.render.i18n import translations
 from digest.issues.render.placeholders import Recipient, personalize
 from digest.issues.store import (
     FrozenError,
-    StoredEdition,
     add_editions,
     find_issue,
     freeze,
@@ -158,7 +157,7 @@ class EditionsUnavailable(Exception):
 
 def frozen_editions(
     settings: Settings, engine: Engine, period: Period
-) -> tuple[int, list[StoredEdition]]:
+) -> tuple[int, list[Edition]]:
     """The period's frozen editions with ids, for a send; built and frozen first when there are
     none, plus an edition for each interest set that appeared since the build (rendered now).
 
@@ -185,8 +184,8 @@ def frozen_editions(
 
 
 def _with_new_interest_sets(
-    settings: Settings, engine: Engine, period: Period, issue_id: int, found: list[StoredEdition]
-) -> list[StoredEdition]:
+    settings: Settings, engine: Engine, period: Period, issue_id: int, found: list[Edition]
+) -> list[Edition]:
     """The frozen editions plus any interest set that appeared since the build, rendered now.
 
     Without this, someone who chose some classes after the build would silently get the

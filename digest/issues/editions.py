@@ -43,6 +43,13 @@ class Edition:
     """The stored edition's id; None until the issue is frozen (`digest.issues.store`)."""
 
     @property
+    def stored_id(self) -> int:
+        """The id of a frozen edition (what the ledger and providers refer to)."""
+        if self.id is None:
+            raise ValueError(f"{self.tier}.{self.locale} is not stored: freeze the issue first")
+        return self.id
+
+    @property
     def interests_key(self) -> str:
         return interests_key(self.interests)
 

@@ -186,34 +186,18 @@ def _edition_values(issue_id: int, edition: Edition, now: dt.datetime) -> dict[s
     }
 
 
-@dataclass(frozen=True)
-class StoredEdition:
-    """A frozen edition with its database id: what the ledger and the providers refer to."""
-
-    id: int
-    tier: str
-    locale: str
-    interests_key: str
-    subject: str
-    html: str
-    text: str
-
-
-_STORED = (et.c.id, et.c.tier, et.c.locale, et.c.interests_key, et.c.subject, et.c.html, et.c.text)
-
-
-def stored_editions(conn: Connection, issue_id: int) -> list[StoredEdition]:
+def stored_editions(conn: Connection, issue_id: int) -> list[Edition]:
     """The issue's frozen editions, in id order."""
-    query = select(*_STORED).where(et.c.issue_id == issue_id).order_by(et.c.id)
-    return [StoredEdition(*row) for row in conn.execute(query).all()]
+    query = select(et).where(et.c.issue_id == issue_id).order_by(et.c.id)
+    return [edition_from_row(row) for row in conn.execute(query).all()]
 
 
-def stored_edition(conn: Connection, edition_id: int) -> StoredEdition:
+def stored_edition(conn: Connection, edition_id: int) -> Edition:
     """One frozen edition by id (what a worker sends)."""
-    return StoredEdition(*conn.execute(select(*_STORED).where(et.c.id == edition_id)).one())
+    return edition_from_row(conn.execute(select(et).where(et.c.id == edition_id)).one())
 
 
-def issue_classes(conn: Connection, editions: Iterable[StoredEdition]) -> frozenset[str]:
+def issue_classes(conn: Connection, editions: Iterable[Edition]) -> frozenset[str]:
     """The market classes the issue covers: those of the signals its editions show."""
     editions = list(editions)
     ids: set[str] = set()
