@@ -30,6 +30,7 @@ import contextlib
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -169,7 +170,7 @@ def write_config(folder: Path, url: str, smtp_port: int, http_port: int, extra: 
         f'[database]\nurl = "{url}"\n'
         '[publication]\nbase_url = "https://news.signal-weekly.net"\n'
         'from_email = "digest@news.signal-weekly.net"\n'
-        '[security]\nsecret_keys = ["9Aru8knFv4N0sVVjNKZWgM9RpOeSbGymMP1MjWg7k0M"]\n'
+        f'[security]\nsecret_keys = ["{secrets.token_urlsafe(32)}"]\n'
         f'[smtp]\nurl = "smtp://127.0.0.1:{smtp_port}"\ntimeout = 10\n'
         f'[sendgrid]\napi_host = "http://127.0.0.1:{http_port}"\ntimeout = 10\n'
         f'[outbox]\ndir = "{folder / "outbox"}"\n' + extra

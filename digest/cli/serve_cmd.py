@@ -11,6 +11,15 @@ from digest.strength import weak_secrets
 from digest.web.app import EditorConfigError, create_app
 from digest.web.security import UVICORN_OPTIONS
 
+PROXY_WARNING = (
+    "digest: warning: publication.base_url is https, so a TLS proxy is in front of this plain-"
+    "HTTP server, but web.trusted_proxies is empty: every client then counts as the proxy, so "
+    "5 failed logins from anyone lock every editor out and web.subscribe_per_ip_per_hour "
+    "sign-ups stop everyone's. Set "
+    'web.trusted_proxies to the proxy\'s address (e.g. ["127.0.0.1"]; README, "Client address").'
+)
+"""`digest serve` cannot speak TLS, so an https base URL means a proxy it must be told about."""
+
 
 def serve_command(
     ctx: typer.Context,
@@ -36,6 +45,10 @@ def serve_command(
         web_app = create_app(app.settings, app.engine, host=host)
     except EditorConfigError as exc:
         fail(str(exc))
+    if app.settings.publication.base_url.startswith("https://") and not (
+        app.settings.web.trusted_proxies
+    ):
+        typer.echo(PROXY_WARNING, err=True)
     typer.echo(f"digest: serving on http://{host}:{port}/ (editor pages at /editor/)", err=True)
     uvicorn.run(web_app, host=host, port=port, log_level="info", **UVICORN_OPTIONS)
 

@@ -13,7 +13,6 @@ import datetime as dt
 import ipaddress
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -37,11 +36,11 @@ from digest.issues.render.engine import Renderer, template_dirs
 from digest.web import archive, editor, subscriber, webhooks
 from digest.web.accounts import has_accounts
 from digest.web.deps import WebState, render, web
+from digest.web.limits import RateLimit
 from digest.web.security import (
     BodyLimit,
     Csrf,
     HeadAsGet,
-    RateLimiter,
     SecurityHeaders,
     Sessions,
     page_csp,
@@ -51,6 +50,9 @@ from digest.web.security import (
 )
 
 log = logging.getLogger(__name__)
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
 
 WIDTH_SCRIPT = "web/_width.js"
 
@@ -106,14 +108,13 @@ def create_app(
     *,
     host: str = "127.0.0.1",
     provider: Provider | Callable[[], Provider] | None = None,
-    clock: Callable[[], float] = time.monotonic,
     now: Callable[[], dt.datetime] | None = None,
 ) -> Starlette:
     """The ASGI app. Refuses (EditorConfigError) to expose editor pages on a non-loopback `host`
     when no editor account, password or token exists; on loopback they then need no login.
 
     `provider` (an instance or a factory) replaces `web.provider` for test sends and sign-up
-    confirmations; `clock` drives the rate limits and `now` the recorded times (tests step them).
+    confirmations; `now` drives the recorded times and the sign-up limits (tests step it).
     """
     has_credentials = bool(
         settings.web.editor_password or settings.web.editor_token or has_accounts(engine)
@@ -125,6 +126,7 @@ def create_app(
             "or web.editor_token, or bind to 127.0.0.1"
         )
     keys = _keys(settings)
+    clock = now or (lambda: dt.datetime.now(dt.UTC))
     env = Renderer(template_dirs(settings)).env("en", html=True)
     script = _width_script(env)
     state = WebState(
@@ -137,9 +139,13 @@ def create_app(
         env=env,
         provider=_provider_factory(settings, provider),
         login_required=has_credentials,
-        per_ip=RateLimiter(settings.web.subscribe_per_ip_per_hour, 3600, clock),
-        per_address=RateLimiter(settings.web.subscribe_per_address_per_day, 86400, clock),
-        now=now or (lambda: dt.datetime.now(dt.UTC)),
+        per_ip=RateLimit(
+            engine, "signup-client", settings.web.subscribe_per_ip_per_hour, HOUR, clock
+        ),
+        per_address=RateLimit(
+            engine, "signup-mailbox", settings.web.subscribe_per_address_per_day, DAY, clock
+        ),
+        now=clock,
         tag_key=keys[0],
         trusted_proxies=proxy_networks(settings.web.trusted_proxies),
         width_script=script,

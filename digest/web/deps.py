@@ -23,12 +23,12 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from digest.audience.tokens import LinkSigner
 from digest.config import Settings
 from digest.delivery import Provider
+from digest.web.limits import RateLimit
 from digest.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
     Csrf,
     Network,
-    RateLimiter,
     Sessions,
     forwarded_client,
 )
@@ -49,8 +49,8 @@ class WebState:
     env: SandboxedEnvironment
     provider: Callable[[], Provider]
     login_required: bool
-    per_ip: RateLimiter
-    per_address: RateLimiter
+    per_ip: RateLimit
+    per_address: RateLimit
     now: Callable[[], dt.datetime]
     tag_key: str = ""
     """Key of the tags that tie bootstrap sessions to the configured password or token."""
