@@ -7,6 +7,11 @@ every body and answers 202 with an X-Message-Id, as SendGrid does. The send runs
 interpreter, so the peak RSS reported (VmHWM) is the send's own. Every ledger row is checked
 `accepted` afterwards.
 
+Where the time goes is printed per stage: the send's own functions are wrapped (in this process
+only) with timers that add up the wall time and the calling thread's CPU time spent in each. The
+sender overlaps a batch's HTTP request with the next claim, so stages on different threads add up
+to more than the wall time. A stage whose function no longer exists is reported as such.
+
 Run: python bench/bench_send.py [--subscribers N] [--batch N]
 """
 
@@ -15,13 +20,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
+import gc
+import importlib
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
 from pathlib import Path
+from typing import Any
 
 SINK_READY = "sink ready"
 
@@ -134,6 +145,98 @@ def settings_for(url: str) -> object:
 # --- the timed send, in its own interpreter -----------------------------------------------------
 
 
+@dataclass
+class Stage:
+    """One wrapped function: how often it ran, its wall time and its thread's CPU time."""
+
+    label: str
+    target: str
+    calls: int = 0
+    wall: float = 0.0
+    cpu: float = 0.0
+    found: bool = True
+
+
+STAGES = (
+    ("queue the ledger rows (SQL)", "digest.delivery.ledger:enqueue_group"),
+    ("claim a batch (SQL)", "digest.delivery.ledger:claim"),
+    ("hand a batch to the provider (SQL)", "digest.delivery.ledger:hand"),
+    ("link tokens and values, per recipient", "digest.delivery.batch:_recipient"),
+    (
+        "provider: personalize, serialize, POST",
+        "digest.delivery.providers.sendgrid:SendGridProvider.send",
+    ),
+    ("provider: the HTTP exchange", "digest.delivery.providers.sendgrid:SendGridProvider._post"),
+    ("record outcomes (SQL)", "digest.delivery.ledger:record"),
+)
+
+
+def _timed(stage: Stage, function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            stage.calls += 1
+            stage.wall += time.perf_counter() - wall
+            stage.cpu += time.thread_time() - cpu
+
+    return wrapper
+
+
+def instrument() -> list[Stage]:
+    """Wrap each STAGES function with a timer; returns the stages, filled in as the send runs."""
+    stages = []
+    for label, target in STAGES:
+        stage = Stage(label, target)
+        stages.append(stage)
+        module_name, _, path = target.partition(":")
+        try:
+            owner: Any = importlib.import_module(module_name)
+            *parents, name = path.split(".")
+            for parent in parents:
+                owner = getattr(owner, parent)
+            setattr(owner, name, _timed(stage, getattr(owner, name)))
+        except (ImportError, AttributeError):
+            stage.found = False
+    return stages
+
+
+@dataclass
+class Collections:
+    """Time spent in the cyclic garbage collector, per generation (gc.callbacks)."""
+
+    calls: list[int]
+    seconds: list[float]
+    _started: float = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.calls[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+
+
+def watch_collections() -> Collections:
+    watcher = Collections([0, 0, 0], [0.0, 0.0, 0.0])
+    gc.callbacks.append(watcher)
+    return watcher
+
+
+def print_profile(stages: list[Stage], collections: Collections, wall: float, cpu: float) -> None:
+    print(f"where the time goes ({wall:.2f} s wall, {cpu:.2f} s CPU in all threads):")
+    for s in stages:
+        if not s.found:
+            print(f"  {s.label:<42} (not found: {s.target})")
+            continue
+        print(f"  {s.label:<42} {s.wall:6.2f} s wall {s.cpu:6.2f} s CPU  {s.calls:>6,} calls")
+    for generation, (calls, seconds) in enumerate(zip(*astuple(collections)[:2], strict=True)):
+        label = f"garbage collection, generation {generation}"
+        print(f"  {label:<42} {seconds:6.2f} s wall {'':13}  {calls:>6,} runs")
+
+
 def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -153,14 +256,16 @@ def timed_send(url: str, port: int, batch: int, pipeline: bool = True) -> None:
 
     settings = settings_for(url)
     assert isinstance(settings, Settings)
+    stages = instrument()
+    collections = watch_collections()
     engine = open_database(url)
     provider = SendGridProvider("SG.bench", host=f"http://127.0.0.1:{port}", timeout=60)
-    if not pipeline:
-        provider.parallel = 1  # one request at a time: no overlap
     with open("/proc/self/clear_refs", "w") as fh:  # peak RSS from here on
         fh.write("5")
     baseline = _status_mb("VmRSS")
     start, cpu = time.perf_counter(), time.process_time()
+    if not pipeline:
+        provider.parallel = 1  # one request at a time: no overlap
     report = send_period(settings, engine, parse_period("2026-W47"), provider, batch_size=batch)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = _status_mb("VmHWM")
@@ -176,6 +281,7 @@ def timed_send(url: str, port: int, batch: int, pipeline: bool = True) -> None:
         f"({report.accepted / wall:,.0f} recipients/s); peak RSS {peak:.0f} MB "
         f"(baseline {baseline:.0f} MB); ledger: {states}  [goal ≤ 10 s, ≤ 150 MB]"
     )
+    print_profile(stages, collections, wall, cpu)
 
 
 def main() -> None:

@@ -421,6 +421,17 @@ def hand(
     return {int(i) for (i,) in conn.execute(query)}
 
 
+def release(conn: Connection, issue_id: int, edition_id: int, worker: str) -> int:
+    """Put a claim's rows that were never handed back to the queue (its claimer stops early:
+    a provider asked to wait); how many went back."""
+    result = conn.execute(
+        update(d)
+        .where(_held(issue_id, edition_id, worker), d.c.handed_at.is_(None))
+        .values(state=State.QUEUED.value, claimed_by=None)
+    )
+    return int(result.rowcount or 0)
+
+
 def _held(issue_id: int, edition_id: int, worker: str) -> Any:
     """The rows a claim holds, found through the claim index."""
     return and_(
