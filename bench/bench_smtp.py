@@ -97,9 +97,9 @@ def _recipient(n: int) -> Any:
 
 
 def ceiling(port: int, message: Any, count: int) -> float:
-    from digest.delivery.headers import build_email, serialize
+    from digest.delivery.mime import PreparedEdition
 
-    data = serialize(build_email(message, _recipient(0)))
+    data, _ = PreparedEdition(message).render(_recipient(0))
     with smtplib.SMTP("127.0.0.1", port) as client:
         start = time.perf_counter()
         for _ in range(count):

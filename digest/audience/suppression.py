@@ -28,7 +28,7 @@ FORGOTTEN = "forgotten"
 LIFTED_EVENT = "suppression_lifted"
 
 
-def _insert_ignoring_conflict(conn: Connection, table: object, values: dict[str, object]) -> None:
+def insert_ignoring_conflict(conn: Connection, table: object, values: dict[str, object]) -> None:
     """INSERT … ON CONFLICT DO NOTHING on either engine: the race-safe way to create once."""
     if conn.dialect.name == "postgresql":
         conn.execute(postgresql.insert(table).values(**values).on_conflict_do_nothing())  # type: ignore[arg-type]
@@ -45,7 +45,7 @@ def installation_salt(conn: Connection) -> bytes:
     found = conn.execute(select(install_meta.c.value).where(install_meta.c.key == SALT_KEY))
     value = found.scalar_one_or_none()
     if value is None:
-        _insert_ignoring_conflict(
+        insert_ignoring_conflict(
             conn, install_meta, {"key": SALT_KEY, "value": secrets.token_hex(32)}
         )
         found = conn.execute(select(install_meta.c.value).where(install_meta.c.key == SALT_KEY))

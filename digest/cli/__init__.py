@@ -10,6 +10,7 @@ from digest import __version__
 from digest.cli import (
     build_cmd,
     config_cmd,
+    editors_cmd,
     ingest_cmd,
     run_cmd,
     schedule_cmd,
@@ -72,6 +73,7 @@ schedule_cmd.register(app)
 serve_cmd.register(app)
 send_cmd.register(app)
 worker_cmd.register(app)
+editors_cmd.register(app)
 
 
 def main() -> None:

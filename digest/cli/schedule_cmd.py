@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import logging
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from digest.schedule.runner import (
 )
 from digest.schedule.trigger import fire_times, weekly_trigger
 from digest.storage.schema import schedule_runs
+from digest.web.accounts import has_accounts, is_editor
 
 app = typer.Typer(
     help="The weekly scheduler: run it, list next and past runs, trigger the job now.",
@@ -178,15 +180,43 @@ def trigger_command(
     typer.echo(summary)
 
 
+def approver(engine: Engine, by: str | None) -> str:
+    """The name an approval from the command line records: `--by`, else this machine's login
+    name. Once editor accounts exist it must be one of them, so the record names a person the
+    web app knows rather than a typo."""
+    name = (by or _login_name()).strip()
+    if not name:
+        fail("--by: give the approving editor's name")
+    if has_accounts(engine):
+        if not is_editor(engine, name):
+            fail(f"--by: {name!r} is not an editor account (`digest editors list` shows them)")
+        name = name.lower()
+    return name
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return "cli"
+
+
 def approve_command(
     ctx: typer.Context,
     period: Annotated[str, typer.Option(help="The period whose built issue to approve.")],
-    by: Annotated[str, typer.Option(help="Who approves (recorded on the issue).")] = "cli",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Who approves (recorded on the issue); default: your login name. Must be an "
+            "editor account once any exists."
+        ),
+    ] = None,
 ) -> None:
     """Approve a built issue so the scheduler may send it (approval gate)."""
     app_ctx: AppContext = ctx.obj
+    name = approver(app_ctx.engine, by)
     try:
-        done = approve(app_ctx.engine, period, by, dt.datetime.now(dt.UTC))
+        done = approve(app_ctx.engine, period, name, dt.datetime.now(dt.UTC))
     except (ApprovalError, PeriodError) as exc:
         fail(str(exc))
     when = done.approved_at.strftime("%Y-%m-%d %H:%M UTC")

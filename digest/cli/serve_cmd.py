@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from digest.cli.context import AppContext, fail
+from digest.strength import weak_secrets
 
 
 def serve_command(
@@ -19,14 +20,19 @@ def serve_command(
     """Serve the web app: editors preview, test-send and approve issues; subscribers unsubscribe,
     set preferences, sign up and read the archive; SendGrid posts its events.
 
-    Binding to anything but localhost requires web.editor_password or web.editor_token.
+    Binding to anything but localhost requires an editor account (`digest editors add`),
+    web.editor_password or web.editor_token. Keys weaker than 32 random bytes and editor
+    passwords under 12 characters are refused on any bind.
     """
-    import uvicorn
+    import uvicorn  # the server only when serving: every other command starts faster
 
     from digest.web.app import EditorConfigError, create_app
     from digest.web.security import UVICORN_OPTIONS
 
     app: AppContext = ctx.obj
+    weak = weak_secrets(app.settings)
+    if weak:
+        fail("refusing to serve with weak secrets:\n" + "\n".join(f"  {w}" for w in weak))
     try:
         web_app = create_app(app.settings, app.engine, host=host)
     except EditorConfigError as exc:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from digest.config import ConfigError, Settings
 from digest.period import Period, last_complete_week, latest_week_with
 from digest.storage.signals import latest_published
+from digest.strength import weak_secrets
 
 Level = Literal["fail", "warn"]
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")
@@ -76,7 +77,12 @@ def _publication(settings: Settings) -> list[Problem]:
                 'print(secrets.token_urlsafe(32))"` (several keys comma-separated, newest first)',
             )
         )
-    return found
+    return found + _weak_secrets(settings)
+
+
+def _weak_secrets(settings: Settings) -> list[Problem]:
+    """Keys and editor passwords too weak to expose (`digest serve` refuses them too)."""
+    return [Problem(w.setting, w.message, w.fix) for w in weak_secrets(settings)]
 
 
 def _credentials(settings: Settings, provider: str) -> list[Problem]:

@@ -42,9 +42,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from digest.config import Settings
-from digest.delivery import ledger
 from digest.delivery.batch import BatchJob, BatchOutcome, recover, run_batch
-from digest.delivery.executors import MAX_RETRY_WAIT, OPEN_STATES, lease_of, open_rows
+from digest.delivery.executors import (
+    MAX_RETRY_WAIT,
+    OPEN_STATES,
+    lease_of,
+    open_rows,
+    reassigned,
+)
+from digest.delivery.heap import quiet_collector
 from digest.delivery.links import FastTokens, LinkValues, signing_keys
 from digest.delivery.plan import Plan, stored_message
 from digest.delivery.provider import Provider
@@ -116,7 +122,8 @@ def make_app(settings: Settings, broker_url: str | None = None) -> Any:
     def send_batch_task(self: Any, **job: Any) -> dict[str, Any]:
         batch = BatchJob(**job)
         try:
-            outcome = runner.run(batch)
+            with quiet_collector():  # as in-process sends (digest.delivery.heap)
+                outcome = runner.run(batch)
         except DBAPIError as exc:  # the database blinked: nothing of this batch was recorded
             wait = backoff(self.request.retries)
             raise self.retry(exc=exc, countdown=wait, max_retries=10) from exc
@@ -326,14 +333,9 @@ class _Follower:
         found = recover(ex.engine, self.plan.issue_id, self.plan.period.key, self.provider, lease)
         if not found.moved:
             return None
-        queued = found.moved.get(ledger.State.QUEUED, 0)
-        uncertain = found.moved.get(ledger.State.UNCERTAIN, 0)
         for state, n in found.moved.items():
             report.recovered[str(state)] = report.recovered.get(str(state), 0) + n
-        note = (
-            f"reassigned {queued} rows of dead worker {', '.join(found.workers)}"
-            f" ({uncertain} in flight now uncertain)"
-        )
+        note = reassigned(found)
         report.notes.append(note)
         self.republish(note)
         return note

@@ -21,8 +21,7 @@ from sqlalchemy import Engine, func, select
 
 from digest.config import Settings
 from digest.delivery import ledger
-from digest.delivery.batch import BatchJob, BatchOutcome, run_batch
-from digest.delivery.heap import quiet_collector
+from digest.delivery.batch import BatchJob, BatchOutcome, recover, run_batch
 from digest.delivery.links import LinkValues
 from digest.delivery.plan import Plan, stored_message
 from digest.delivery.provider import MAX_BATCH, Provider
@@ -57,6 +56,27 @@ def open_rows(engine: Engine, plan: Plan) -> int:
         return int(conn.execute(query).scalar_one())
 
 
+def reassigned(found: ledger.Recovery) -> str:
+    """The progress line's note when a dead sender's or worker's claims were settled."""
+    queued = found.moved.get(ledger.State.QUEUED, 0)
+    uncertain = found.moved.get(ledger.State.UNCERTAIN, 0)
+    return (
+        f"reassigned {queued} rows of dead worker {', '.join(found.workers)}"
+        f" ({uncertain} in flight now uncertain)"
+    )
+
+
+def _held_by_others(engine: Engine, plan: Plan) -> int:
+    """Rows of the plan in `sending`: once this sender's lanes are done, others hold them."""
+    query = select(func.count()).where(
+        d.c.issue_id == plan.issue_id,
+        d.c.edition_id.in_(plan.scope),
+        d.c.state == ledger.State.SENDING.value,
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 @dataclass
 class InProcess:
     """Runs the batches here, edition by edition, `provider.parallel` at a time."""
@@ -81,18 +101,46 @@ class InProcess:
         if progress:
             progress(0, total)
         try:
-            for edition in plan.editions:
-                # A provider answering per request overlaps its own batches (see run_batch).
-                lanes = max(1, self.provider.parallel) if self.provider.per_message else 1
-                with ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool:
-                    lanes_run = [
-                        pool.submit(self._lane, plan, edition, report, progress, total)
-                        for _ in range(lanes)
-                    ]
-                    for lane in lanes_run:
-                        lane.result()
+            self._editions(plan, report, progress, total)
+            self._take_over(plan, report, progress, total)
         finally:
             self.provider.close()
+
+    def _editions(
+        self, plan: Plan, report: SendReport, progress: Progress | None, total: int
+    ) -> None:
+        for edition in plan.editions:
+            # A provider answering per request overlaps its own batches (see run_batch).
+            lanes = max(1, self.provider.parallel) if self.provider.per_message else 1
+            with ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool:
+                running = [
+                    pool.submit(self._lane, plan, edition, report, progress, total)
+                    for _ in range(lanes)
+                ]
+                for lane in running:
+                    lane.result()
+
+    def _take_over(
+        self, plan: Plan, report: SendReport, progress: Progress | None, total: int
+    ) -> None:
+        """Rows other senders still hold: wait for them, and send those of a sender that died
+        (its lease lapsed) — so one of two senders dying costs a lease, not the rest of its
+        share. Gives up after `celery.give_up_after` seconds without change (rows `pending`)."""
+        lease = lease_of(self.settings)
+        patience = self.settings.celery.give_up_after
+        held, since = _held_by_others(self.engine, plan), time.monotonic()
+        while held and time.monotonic() - since < patience:
+            self.sleep(min(lease.total_seconds() / 3, 5.0))
+            found = recover(self.engine, plan.issue_id, plan.period.key, self.provider, lease)
+            if found.moved:
+                note = reassigned(found)
+                report.notes.append(note)
+                if progress:
+                    progress(min(self._done, total), total, note)
+                self._editions(plan, report, progress, total)
+            now_held = _held_by_others(self.engine, plan)
+            if now_held != held:
+                held, since = now_held, time.monotonic()
 
     def _lane(
         self,
@@ -124,19 +172,18 @@ class InProcess:
 
         while True:
             claim = f"{self.worker}:{next(self._claims)}"
-            with quiet_collector():  # the collector was a fifth of a send's CPU
-                outcome = run_batch(
-                    self.engine,
-                    job,
-                    self.provider,
-                    self.links,
-                    message,
-                    fallback_name=fallback,
-                    lease=lease,
-                    worker=claim,
-                    batches=None,
-                    on_batch=told,
-                )
+            outcome = run_batch(
+                self.engine,
+                job,
+                self.provider,
+                self.links,
+                message,
+                fallback_name=fallback,
+                lease=lease,
+                worker=claim,
+                batches=None,
+                on_batch=told,
+            )
             if outcome.retry_after is None:
                 return
             self.sleep(min(outcome.retry_after, MAX_RETRY_WAIT))

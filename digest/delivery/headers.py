@@ -1,23 +1,26 @@
-"""Building one recipient's RFC 5322 message safely, for SMTP and the outbox.
+"""Header values made safe: cleaned text, checked addresses, RFC 2047 encoded-words.
 
 Names and subjects come from configuration and subscriber lists, so they are hostile input:
 every control character (CR and LF above all) is replaced before it reaches a header, and
-addresses are built with `email.headerregistry.Address`, which encodes display names correctly
-and refuses CR/LF. A value that still cannot be made safe (an address or link with control
-characters) raises `ValueError`, which providers report as a FAILED result for that recipient.
+addresses are checked with `email.headerregistry.Address`, which refuses CR/LF. A value that
+still cannot be made safe (an address or link with control characters) raises `ValueError`,
+which providers report as a FAILED result for that recipient.
+
+Text that is not plain ASCII, or that a mail client could take for an encoded-word (`=?…?=`),
+is written as RFC 2047 `B` encoded-words of whole characters, each at most 75 characters, on
+lines of at most 76 (RFC 2047 §2); so a subscriber named `=?utf-8?q?Admin?=` is shown exactly
+so, never as "Admin". SMTP and the outbox write headers only through `header_line` and
+`mailbox` (in `digest.delivery.mime`), so the two never disagree.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
-from datetime import UTC, datetime
-from email import policy
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
-from digest.delivery.provider import EditionMessage, Recipient, personalize
+from digest.delivery.provider import EditionMessage, Recipient
 
 TEST_PREFIX = "[TEST] "
 ONE_CLICK = "List-Unsubscribe=One-Click"
@@ -73,20 +76,6 @@ def address(email: str, name: str = "") -> Address:
     return Address(display_name=clean_header_text(name), username=local, domain=domain)
 
 
-# Folding at 78 columns makes the email package turn a long header with no spaces into RFC 2047
-# encoded-words; a `List-Unsubscribe` URL then reads `=?utf-8?q?=3Chttps...` and mail clients
-# cannot use it for one-click unsubscribe. RFC 5322's hard limit is 998.
-_SMTP = policy.SMTP.clone(max_line_length=998)
-_SMTPUTF8 = policy.SMTPUTF8.clone(max_line_length=998)
-
-
-def serialize(email: EmailMessage) -> bytes:
-    """The message as sent over SMTP (CRLF); raw UTF-8 headers only where an address needs it."""
-    to = str(email["To"] or "")
-    utf8 = any(needs_smtputf8(a.addr_spec) for a in email["To"].addresses) if to else False
-    return email.as_bytes(policy=_SMTPUTF8 if utf8 else _SMTP)
-
-
 def list_unsubscribe(url: str) -> str:
     """The `List-Unsubscribe` value for one link; refuses a URL that could break out of `<…>`."""
     if not url or _UNSAFE_URL.search(url) or not url.lower().startswith(("https://", "http://")):
@@ -118,31 +107,98 @@ def from_domain(message: EditionMessage) -> str:
     return message.from_email.rsplit("@", 1)[-1]
 
 
-def build_email(
-    message: EditionMessage,
-    recipient: Recipient,
-    *,
-    message_id: str | None = None,
-    date: datetime | None = None,
-) -> EmailMessage:
-    """One recipient's multipart/alternative message: text/plain first, then text/html, UTF-8.
+MAX_WORD = 75
+"""RFC 2047 §2: an encoded-word is at most 75 characters."""
+MAX_ENCODED_LINE = 76
+"""RFC 2047 §2: a header line holding an encoded-word is at most 76 characters."""
+_WORD_FRAME = len("=?utf-8?b??=")
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 
-    Clients show the last alternative they can render, so the HTML part must come last.
+
+def needs_encoding(text: str) -> bool:
+    """Whether `text` must be encoded-words: not ASCII, or readable as an encoded-word."""
+    return not text.isascii() or "=?" in text
+
+
+def encoded_words(text: str, first: int = MAX_WORD) -> list[str]:
+    """`text` as `B` encoded-words of whole UTF-8 characters: the first at most `first`
+    characters long (what is left of its line), the others at most 75."""
+    words: list[str] = []
+    chunk: list[str] = []
+    size, budget = 0, first
+    for char in text:
+        width = len(char.encode("utf-8"))
+        if chunk and size + width > (budget - _WORD_FRAME) // 4 * 3:
+            words.append(_word("".join(chunk)))
+            chunk, size, budget = [], 0, MAX_WORD
+        chunk.append(char)
+        size += width
+    if chunk:
+        words.append(_word("".join(chunk)))
+    return words
+
+
+def _word(text: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+
+
+Segment = tuple[bool, str]
+"""(encode?, text): a run of text to write as encoded-words, or as it is."""
+
+
+def _folded(start: int, segments: list[Segment]) -> str:
+    """`segments` joined by spaces, a new (continuation) line wherever one would pass 76.
+
+    An encoded run's first word is sized to what is left of the current line.
     """
-    msg = EmailMessage()
-    msg["From"] = address(message.from_email, message.from_name)
-    msg["To"] = address(recipient.email, recipient.name)
-    if message.reply_to:
-        msg["Reply-To"] = address(message.reply_to)
-    msg["Subject"] = subject_of(message)
-    msg["Date"] = format_datetime(date or datetime.now(UTC))
-    msg["Message-ID"] = message_id or make_msgid("digest", domain=from_domain(message))
-    for name, value in list_headers(message, recipient).items():
-        msg[name] = value
-    msg["X-Digest-Issue"] = str(message.issue_id)
-    msg["X-Digest-Edition"] = str(message.edition_id)
-    msg.set_content(personalize(message.text, recipient.text_values), charset="utf-8")
-    msg.add_alternative(
-        personalize(message.html, recipient.html_values), subtype="html", charset="utf-8"
-    )
-    return msg
+    out: list[str] = []
+    width = start
+    for encode, text in segments:
+        room = MAX_ENCODED_LINE - width - (1 if out else 0)
+        for token in encoded_words(text, room) if encode else [text]:
+            if out and width + 1 + len(token) > MAX_ENCODED_LINE:
+                out.append("\r\n ")
+                width = 1
+            elif out:
+                out.append(" ")
+                width += 1
+            out.append(token)
+            width += len(token)
+    return "".join(out)
+
+
+def _unstructured(text: str) -> list[Segment]:
+    """Plain ASCII words as they are, each run of other words encoded together.
+
+    The space between two encoded-words is not text (RFC 2047 §6.2), so a run keeps its inner
+    spaces inside the encoding; text whose spacing single spaces cannot carry is encoded whole.
+    """
+    if text != text.strip(" ") or "  " in text:
+        return [(True, text)]
+    segments: list[Segment] = []
+    for word in text.split(" "):
+        encode = needs_encoding(word)
+        if encode and segments and segments[-1][0]:
+            segments[-1] = (True, f"{segments[-1][1]} {word}")
+        else:
+            segments.append((encode, word))
+    return segments
+
+
+def header_line(name: str, text: str) -> str:
+    """`Name: value` for cleaned `text`: as is when plain ASCII, else with encoded-words."""
+    if not needs_encoding(text):
+        return f"{name}: {text}"
+    return f"{name}: {_folded(len(name) + 2, _unstructured(text))}"
+
+
+def mailbox_line(name: str, email: str, display_name: str = "") -> str:
+    """`Name: display <addr>` (or just the address), the display name quoted or encoded."""
+    if not display_name:
+        return f"{name}: {email}"
+    if needs_encoding(display_name):  # a phrase: encoded whole (its specials are text then)
+        return f"{name}: {_folded(len(name) + 2, [(True, display_name), (False, f'<{email}>')])}"
+    if _SPECIALS.search(display_name):
+        quoted = display_name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{name}: "{quoted}" <{email}>'
+    return f"{name}: {display_name} <{email}>"

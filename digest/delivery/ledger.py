@@ -308,6 +308,53 @@ def record(
     return dict(counts)
 
 
+_ACCEPT_ONE = (
+    update(d)
+    .where(
+        d.c.id == bindparam("b_id"),
+        d.c.state == State.SENDING.value,
+        d.c.claimed_by == bindparam("b_worker"),
+    )
+    .values(
+        state=State.ACCEPTED.value,
+        message_id=bindparam("b_mid"),
+        error=None,
+        provider=bindparam("b_provider"),
+        updated_at=bindparam("b_now"),
+    )
+)
+_HAND_ONE = (
+    update(d)
+    .where(
+        d.c.id == bindparam("b_id"),
+        d.c.state == State.SENDING.value,
+        d.c.claimed_by == bindparam("b_worker"),
+    )
+    .values(handed_at=bindparam("b_now"), updated_at=bindparam("b_now"))
+    .returning(d.c.id)
+)
+
+
+def accept_and_hand(
+    conn: Connection,
+    worker: str,
+    accepted: tuple[int, Result],
+    following: int | None,
+    provider: str,
+    now: dt.datetime,
+) -> set[int]:
+    """The per-message path's common step in two prebuilt statements (compiled once): record
+    one accepted row and hand the next; returns the next row's id if the claim still holds it.
+    """
+    delivery_id, result = accepted
+    values = {"b_id": delivery_id, "b_worker": worker, "b_mid": result.message_id}
+    conn.execute(_ACCEPT_ONE, {**values, "b_provider": provider, "b_now": now})
+    if following is None:
+        return set()
+    handed = conn.execute(_HAND_ONE, {"b_id": following, "b_worker": worker, "b_now": now})
+    return {int(i) for (i,) in handed}
+
+
 @dataclass(frozen=True)
 class Stale:
     delivery_id: int

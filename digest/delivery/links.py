@@ -1,85 +1,25 @@
 """Per-recipient link values for a send: signed unsubscribe and preferences URLs, escaped per part.
 
-The tokens are `LinkSigner` tokens (itsdangerous `URLSafeSerializer`, HMAC-SHA256, django-concat
-key derivation, per-purpose salt), so the web app verifies them with `LinkSigner.verify`. They
-are minted here with the derived keys computed once, the JSON payload written directly for an
-ordinary address, and one-shot `hmac.digest`s, because itsdangerous's general path costs ~28 µs
-a token: two tokens for each of a million recipients would be most of a minute.
-
-One deliberate difference: itsdangerous zlib-compresses a payload when that makes it shorter,
-which for an `[id, address]` pair happens only for freakishly repetitive addresses and costs a
-zlib stream per token to find out. These tokens are never compressed; `LinkSigner.verify` takes
-both forms, and for every ordinary address the token is byte-for-byte `LinkSigner.sign`'s (a
-test holds both facts).
+The tokens are `digest.audience.tokens` compact tokens, minted by its `TokenMinter` (one call
+per recipient gives both), so the web app verifies them with `LinkSigner.verify`.
 """
 
 from __future__ import annotations
 
-import binascii
-import hashlib
-import hmac
 import html
-import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.audience.tokens import MissingSecretKey, Purpose, email_tag, tag_key
+from digest.audience.tokens import MissingSecretKey, TokenMinter
 from digest.config import Settings
 from digest.render import placeholders as ph
 from digest.storage.schema import install_meta
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def _b64(data: bytes) -> bytes:
-    """itsdangerous's base64: URL-safe alphabet, no padding."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
-
-
-def _payload(subscriber_id: int, email: str) -> bytes:
-    """The compact JSON itsdangerous signs: written directly unless the address needs escaping."""
-    if '"' in email or "\\" in email or not email.isprintable():
-        text = json.dumps([subscriber_id, email], ensure_ascii=False, separators=(",", ":"))
-    else:
-        text = f'[{int(subscriber_id)},"{email}"]'
-    return _b64(text.encode("utf-8"))
-
-
-class FastTokens:
-    """Mints `LinkSigner`-verifiable tokens with the newest key."""
-
-    def __init__(self, keys: Sequence[str | SecretStr]) -> None:
-        plain = [k.get_secret_value() if isinstance(k, SecretStr) else k for k in keys]
-        plain = [k for k in plain if k]
-        if not plain:
-            raise MissingSecretKey()
-        newest = plain[0].encode("utf-8")
-        self._keys = {
-            p: hashlib.sha256(f"digest.link.{p.value}".encode() + b"signer" + newest).digest()
-            for p in Purpose
-        }
-        self._tag_key = tag_key(plain[0])  # payloads carry the address's tag, not the address
-        self._unsubscribe = self._keys[Purpose.UNSUBSCRIBE]
-        self._preferences = self._keys[Purpose.PREFERENCES]
-
-    def sign(self, purpose: Purpose, subscriber_id: int, email: str) -> str:
-        """A token `LinkSigner.verify(purpose, …)` accepts for this subscriber."""
-        if purpose is Purpose.CONFIRM:  # timestamped and expiring: LinkSigner's job
-            raise ValueError("confirm links are minted by LinkSigner.sign")
-        value = _payload(subscriber_id, email_tag(self._tag_key, email))
-        signature = _b64(hmac.digest(self._keys[purpose], value, "sha256"))
-        return (value + b"." + signature).decode("ascii")
-
-    def pair(self, subscriber_id: int, email: str) -> tuple[str, str]:
-        """(unsubscribe, preferences) tokens, sharing one payload."""
-        value = _payload(subscriber_id, email_tag(self._tag_key, email))
-        unsubscribe = value + b"." + _b64(hmac.digest(self._unsubscribe, value, "sha256"))
-        preferences = value + b"." + _b64(hmac.digest(self._preferences, value, "sha256"))
-        return unsubscribe.decode("ascii"), preferences.decode("ascii")
+FastTokens = TokenMinter
+"""The name the senders know the minter by."""
 
 
 class LinkValues:
@@ -89,7 +29,7 @@ class LinkValues:
     (base64url and dots), so only the base needs escaping, once.
     """
 
-    def __init__(self, tokens: FastTokens, base_url: str) -> None:
+    def __init__(self, tokens: TokenMinter, base_url: str) -> None:
         self.tokens = tokens
         self.base = base_url.rstrip("/")
         self._base_html = html.escape(self.base)

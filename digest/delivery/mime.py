@@ -1,23 +1,21 @@
-"""One recipient's message as bytes, from an edition encoded once: the SMTP hot path.
+"""One recipient's message as bytes, from an edition encoded once: the SMTP and outbox builder.
 
-`headers.build_email` builds a message with the email package, whose quoted-printable encoder
-costs ~10-25 ms for an 80 KB edition: per recipient, that caps an SMTP send far below what the
-server takes. Here the edition's parts are split at their placeholder tokens and each static
-piece is quoted-printable encoded once (binascii, C). Per recipient only the values are encoded
-and spliced in, each between soft line breaks (`=` CRLF), which decode to nothing; so every line
-stays within 76 characters and the decoded text is exactly `fill(part, values)`. The header
-block is built with the same safety rules as `build_email` (cleaned text, `Address`-checked
-addresses, `list_headers`, a refused List-Unsubscribe URL raises ValueError). A test parses both
-and compares.
+The email package's quoted-printable encoder costs ~10-25 ms for an 80 KB edition: per
+recipient, that caps an SMTP send far below what the server takes. Here the edition's parts are
+split at their placeholder tokens and each static piece is quoted-printable encoded once
+(binascii, C). Per recipient only the values are encoded and spliced in, each between soft line
+breaks (`=` CRLF), which decode to nothing; so every line stays within 76 characters and the
+decoded text is exactly `fill(part, values)`. Headers are written through
+`digest.delivery.headers` (cleaned text, `Address`-checked addresses, encoded-words of at most
+75 characters, a refused List-Unsubscribe URL raises ValueError). SMTP and the outbox both
+write what `render` returns, byte for byte.
 """
 
 from __future__ import annotations
 
 import binascii
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.header import Header
 from email.utils import format_datetime, make_msgid
 from functools import lru_cache
 
@@ -25,7 +23,9 @@ from digest.delivery.headers import (
     address,
     envelope_address,
     from_domain,
+    header_line,
     list_headers,
+    mailbox_line,
     subject_of,
 )
 from digest.delivery.provider import EditionMessage, Recipient
@@ -76,30 +76,6 @@ class _Part:
         return b"".join(out)
 
 
-_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
-
-
-def _mailbox(name: str, addr_spec: str) -> str:
-    """`Name <addr>` with the name quoted or RFC 2047-encoded as needed; the address as is
-    (a non-ASCII local part is sent raw, under SMTPUTF8)."""
-    if not name:
-        return addr_spec
-    if not name.isascii():
-        shown = Header(name, "utf-8", maxlinelen=76).encode(linesep="\r\n")
-    elif _SPECIALS.search(name):
-        shown = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    else:
-        shown = name
-    return f"{shown} <{addr_spec}>"
-
-
-def _header_value(text: str) -> str:
-    """ASCII as is; anything else RFC 2047-encoded (folded), as the email package would."""
-    if text.isascii():
-        return text
-    return Header(text, "utf-8", maxlinelen=76).encode(linesep="\r\n")
-
-
 class PreparedEdition:
     """An edition encoded once; `render` gives each recipient's complete message."""
 
@@ -107,13 +83,11 @@ class PreparedEdition:
         self.message = message
         sender = address(message.from_email, message.from_name)
         self.boundary = f"==digest-{message.edition_id}-{make_msgid()[1:-1].split('@')[0]}"
-        fixed = [
-            f"From: {_mailbox(sender.display_name, sender.addr_spec)}",
-        ]
+        fixed = [mailbox_line("From", sender.addr_spec, sender.display_name)]
         self._after_to = []
         if message.reply_to:
             self._after_to.append(f"Reply-To: {address(message.reply_to).addr_spec}")
-        self._after_to.append(f"Subject: {_header_value(subject_of(message))}")
+        self._after_to.append(header_line("Subject", subject_of(message)))
         self._fixed = fixed
         self._trailer = (
             f"X-Digest-Issue: {message.issue_id}\r\n"
@@ -150,7 +124,7 @@ class PreparedEdition:
         message_id = make_msgid("digest", domain=self.domain)
         lines = [
             *self._fixed,
-            f"To: {_mailbox(to.display_name, to.addr_spec)}",
+            mailbox_line("To", to.addr_spec, to.display_name),
             *self._after_to,
             f"Date: {format_datetime(date or datetime.now(UTC))}",
             f"Message-ID: {message_id}",

@@ -26,6 +26,7 @@ from digest.delivery import ledger
 from digest.delivery.batch import recover
 from digest.delivery.executors import Executor, InProcess, lease_of
 from digest.delivery.headers import TEST_PREFIX
+from digest.delivery.heap import quiet_collector
 from digest.delivery.links import FastTokens, LinkValues, signing_keys
 from digest.delivery.plan import dry_run as what_would_send
 from digest.delivery.plan import finish, make_plan, open_send, stored_message
@@ -109,7 +110,8 @@ def send_period(
             sleep,
             worker=worker or ledger.worker_id(),
         )
-    runner.run(plan, report, progress)
+    with quiet_collector():  # the collector was a fifth of a send's CPU
+        runner.run(plan, report, progress)
     finish(engine, plan, report, _now())
     if executor == "celery":
         report.sent_now = max(0, report.accepted - before.get(ledger.State.ACCEPTED.value, 0))

@@ -219,3 +219,44 @@ schedule_runs = Table(
     Index("ix_schedule_runs_period", "period_key", "recorded_at"),
     Index("ix_schedule_runs_recorded", "recorded_at"),
 )
+
+# Editors with their own login, so an approval names a person (`digest editors add`).
+editor_accounts = Table(
+    "editor_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # Argon2id, the whole encoded string
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+)
+
+# Editor sessions held server-side: the cookie carries a random id whose hash is the key here, so
+# logging out, a password change or removing the account ends a session for good.
+editor_sessions = Table(
+    "editor_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie's random id
+    Column("editor", String(64), nullable=False),  # the name approvals are recorded under
+    Column(
+        "account_id",
+        ForeignKey("editor_accounts.id", ondelete="CASCADE"),
+        nullable=True,
+        index=True,
+    ),  # NULL for the bootstrap login (web.editor_password / web.editor_token)
+    Column("credential", String(64), nullable=True),  # bootstrap: which configured secret
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Failed editor logins per client address and per account (keys hashed), shared by every web
+# process: enough failures lock the key out for a wait that doubles.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("lockouts", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+)

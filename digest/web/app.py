@@ -37,6 +37,7 @@ from digest.config import Settings
 from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
 from digest.render.engine import Renderer, template_dirs
+from digest.web.accounts import has_accounts
 from digest.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -90,6 +91,8 @@ class WebState:
     per_ip: RateLimiter
     per_address: RateLimiter
     now: Callable[[], dt.datetime]
+    tag_key: str = ""
+    """Key of the tags that tie bootstrap sessions to the configured password or token."""
     trusted_proxies: tuple[Network, ...] = ()
     width_script: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -161,19 +164,21 @@ def create_app(
     now: Callable[[], dt.datetime] | None = None,
 ) -> Starlette:
     """The ASGI app. Refuses (EditorConfigError) to expose editor pages on a non-loopback `host`
-    when no editor password or token is configured; on loopback they then need no login.
+    when no editor account, password or token exists; on loopback they then need no login.
 
     `provider` (an instance or a factory) replaces `web.provider` for test sends and sign-up
     confirmations; `clock` drives the rate limits and `now` the recorded times (tests step them).
     """
     from digest.web import archive, editor, subscriber, webhooks
 
-    has_credentials = bool(settings.web.editor_password or settings.web.editor_token)
+    has_credentials = bool(
+        settings.web.editor_password or settings.web.editor_token or has_accounts(engine)
+    )
     if not has_credentials and not is_loopback(host):
         raise EditorConfigError(
-            f"refusing to serve the editor pages on {host} without credentials: set "
-            "web.editor_password (or DIGEST_EDITOR_PASSWORD) or web.editor_token, or bind to "
-            "127.0.0.1"
+            f"refusing to serve the editor pages on {host} without credentials: add an editor "
+            "(`digest editors add NAME`), or set web.editor_password (DIGEST_EDITOR_PASSWORD) "
+            "or web.editor_token, or bind to 127.0.0.1"
         )
     keys = _keys(settings)
     env = Renderer(template_dirs(settings)).env("en", html=True)
@@ -191,6 +196,7 @@ def create_app(
         per_ip=RateLimiter(settings.web.subscribe_per_ip_per_hour, 3600, clock),
         per_address=RateLimiter(settings.web.subscribe_per_address_per_day, 86400, clock),
         now=now or (lambda: dt.datetime.now(dt.UTC)),
+        tag_key=keys[0],
         trusted_proxies=proxy_networks(settings.web.trusted_proxies),
         width_script=script,
     )

@@ -28,7 +28,8 @@ from digest.render.view import Item, build_item
 from digest.storage.schema import issues
 from digest.storage.signals import get_signal, signals_between
 from digest.web.app import WebState, render, web
-from digest.web.editor import current_editor, edition_response, edition_rows, pick_edition
+from digest.web.editor import edition_response, edition_rows, pick_edition
+from digest.web.login import current_editor
 
 SENT = ("sent",)
 SENDING = ("sending", "sent")

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from digest.audience.addresses import InvalidAddress, normalize_email
@@ -36,6 +36,7 @@ from digest.storage.editions import FrozenError, edition_from_row
 from digest.storage.schema import deliveries, issues, signals
 from digest.storage.schema import editions as et
 from digest.storage.signals import signals_between
+from digest.web import login
 from digest.web.app import (
     WebState,
     checked_form,
@@ -44,74 +45,11 @@ from digest.web.app import (
     render,
     web,
 )
-from digest.web.security import EDITION_CSP, SESSION_COOKIE, same_secret
+from digest.web.login import current_editor, login_redirect
+from digest.web.security import EDITION_CSP
 
 LOCALE_NAMES = {"en": "English", "zh": "中文"}
 WIDTHS = (375, 1024)
-LOCAL_EDITOR = "editor (localhost)"
-
-
-# --- login ------------------------------------------------------------------------------------
-
-
-def current_editor(request: Request) -> str | None:
-    """Who is logged in; on a loopback app with no credential configured, the local editor."""
-    state = web(request)
-    if not state.login_required:
-        return LOCAL_EDITOR
-    return state.sessions.read(request.cookies.get(SESSION_COOKIE))
-
-
-def _login_redirect(request: Request) -> Response:
-    target = request.url.path
-    return RedirectResponse(f"/editor/login?{urlencode({'next': target})}", status_code=303)
-
-
-def _safe_next(value: str) -> str:
-    """Only a local editor path: never an open redirect to another site."""
-    if value.startswith("/editor/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/editor/"
-
-
-async def login(request: Request) -> Response:
-    state = web(request)
-    if request.method == "GET":
-        return render(
-            request,
-            "web/login.html.j2",
-            {"title": "Editor login", "next": _safe_next(request.query_params.get("next", ""))},
-        )
-    form = await checked_form(request)
-    given = field_text(form, "password")
-    ok = same_secret(given, state.settings.web.editor_password) or same_secret(
-        given, state.settings.web.editor_token
-    )
-    if not ok:
-        return render(
-            request,
-            "web/login.html.j2",
-            {"title": "Editor login", "next": _safe_next(field_text(form, "next")), "wrong": True},
-            status=401,
-        )
-    response = RedirectResponse(_safe_next(field_text(form, "next")), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        state.sessions.issue("editor"),
-        max_age=int(state.sessions.max_age),
-        httponly=True,
-        samesite="strict",
-        secure=state.secure_cookies,
-        path="/",
-    )
-    return response
-
-
-async def logout(request: Request) -> Response:
-    await checked_form(request)
-    response = RedirectResponse("/editor/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
 
 
 # --- issues -----------------------------------------------------------------------------------
@@ -166,7 +104,7 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
 
 async def issues_page(request: Request) -> Response:
     if (who := current_editor(request)) is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     request.scope["editor"] = who
     state = web(request)
     return render(
@@ -209,7 +147,7 @@ def period_signals(state: WebState, period: Period) -> list[Signal]:
 
 async def issue_page(request: Request) -> Response:
     if (who := current_editor(request)) is None:
-        return _login_redirect(request)
+        return login_redirect(request)
     request.scope["editor"] = who
     state = web(request)
     period = _period(request)
@@ -447,8 +385,7 @@ async def rebuild_issue(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/editor/login", login, methods=["GET", "POST"]),
-        Route("/editor/logout", logout, methods=["POST"]),
+        *login.routes(),
         Route("/editor/", issues_page),
         Route("/editor/issues/{period}", issue_page),
         Route("/editor/issues/{period}/editions/{tier}/{locale}", edition_frame),

@@ -2,8 +2,8 @@
 
 Sessions and CSRF tokens are signed with the same rotating key list as subscriber links (newest
 signs, all verify), under their own salts, so a session cookie is never a valid link token and
-the other way round. Nothing is stored server-side: a restart keeps everyone logged in and a
-second process needs no shared store.
+the other way round. The session cookie carries only the id of a session kept in the database
+(digest.web.accounts), so logout ends it everywhere and several processes share it.
 
 CSRF uses the double-submit pattern: a random value in an HttpOnly cookie, and the same value
 signed in every form. A cross-site page can make the browser send the cookie but cannot read it
@@ -37,7 +37,12 @@ def plain_keys(keys: Sequence[str | SecretStr]) -> list[str]:
 
 
 class Sessions:
-    """Editor sessions in a signed, timestamped cookie; expired or forged ones read as None."""
+    """The editor session cookie: a server-side session's random id, signed and timestamped.
+
+    The session itself lives in the database (digest.web.accounts), so a cookie is worth
+    nothing once its row is gone; the signature and age only turn away forged and stale
+    cookies before the database is asked.
+    """
 
     def __init__(self, keys: Sequence[str], max_age_seconds: float) -> None:
         # itsdangerous signs with the last key and verifies with all: ours are newest first.
@@ -48,22 +53,22 @@ class Sessions:
         )
         self.max_age = max_age_seconds
 
-    def issue(self, who: str) -> str:
-        """A fresh session for `who`; the nonce makes every login's cookie different."""
-        token = self._serializer.dumps({"who": who, "n": secrets.token_urlsafe(8)})
+    def issue(self, session_id: str) -> str:
+        """The cookie value for a stored session."""
+        token = self._serializer.dumps({"sid": session_id})
         assert isinstance(token, str)
         return token
 
     def read(self, cookie: str | None) -> str | None:
-        """Who the cookie says is logged in, or None for a missing, forged or expired one."""
+        """The session id the cookie carries, or None for a missing, forged or expired one."""
         if not cookie:
             return None
         try:
             data = self._serializer.loads(cookie, max_age=int(self.max_age))
         except BadSignature:  # SignatureExpired is a BadSignature too
             return None
-        who = data.get("who") if isinstance(data, dict) else None
-        return who if isinstance(who, str) else None
+        sid = data.get("sid") if isinstance(data, dict) else None
+        return sid if isinstance(sid, str) else None
 
 
 class Csrf:

@@ -4,6 +4,7 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,31 @@ from sqlalchemy import Engine, update
 
 from digest.audience import store
 from digest.audience.model import Profile
-from digest.audience.tokens import Claims, InvalidToken, LinkSigner, MissingSecretKey, Purpose
+from digest.audience.tokens import (
+    Claims,
+    InvalidToken,
+    LinkSigner,
+    MissingSecretKey,
+    Purpose,
+    TokenMinter,
+)
 from digest.config import Security, Settings, load_settings
 from digest.storage.schema import subscribers
 
 OLD, NEW = "old-key-0123456789", "new-key-9876543210"
+
+
+def _count_compares(monkeypatch: pytest.MonkeyPatch, target: str) -> list[int]:
+    """Spy on `hmac.compare_digest` as imported at `target`: one entry per call."""
+    calls: list[int] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(target, spy)
+    return calls
 
 
 def test_round_trip() -> None:
@@ -92,17 +113,66 @@ def test_every_link_of_a_subscriber_gets_its_own_token() -> None:
 # a List-Unsubscribe header or a log line, and it outlived `forget`.
 
 
-def _payload(token: str) -> str:
-    part = token.split(".")[0]
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode("utf-8", "replace")
-
-
 @pytest.mark.parametrize("purpose", [Purpose.UNSUBSCRIBE, Purpose.PREFERENCES])
 def test_a_link_token_does_not_carry_the_address(purpose: Purpose) -> None:
     token = LinkSigner([NEW]).sign(purpose, 7, "ann@example.com")
-    payload = _payload(token)
-    assert "ann" not in payload and "example" not in payload
-    assert payload.startswith("[7,")
+    subscriber_id, tag, mac = token.split(".")
+    assert subscriber_id == "7"
+    for part in (tag, mac):
+        decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        assert b"ann" not in decoded and b"example" not in decoded
+
+
+# Issue 11 (speed): link tokens became compact keyed BLAKE2b ones; links already in inboxes
+# are itsdangerous tokens and must keep working. These two were minted by the previous code
+# with the key "old-code-key-2026" for subscriber 42, ann@example.com.
+LEGACY = {
+    Purpose.UNSUBSCRIBE: "WzQyLCJ0Ry1URUdlSlJRVSJd.giOnGjagLPary9fqgxIE_q2erb6i7KZ5B1OxezHdflU",
+    Purpose.PREFERENCES: "WzQyLCJ0Ry1URUdlSlJRVSJd.atqsVzdsjrIWn40-Q6Sk_2m6JlMKOk7T4FOhzFHtgi0",
+}
+
+
+@pytest.mark.parametrize("purpose", [Purpose.UNSUBSCRIBE, Purpose.PREFERENCES])
+def test_a_link_signed_by_the_previous_code_still_verifies(purpose: Purpose) -> None:
+    signer = LinkSigner([NEW, "old-code-key-2026"])
+    claims = signer.verify(purpose, LEGACY[purpose])
+    assert claims.subscriber_id == 42
+    assert signer.binds(claims, "ann@example.com")
+    assert not signer.binds(claims, "bob@example.com")
+
+
+def test_a_previous_codes_link_is_still_refused_for_another_purpose() -> None:
+    with pytest.raises(InvalidToken):
+        LinkSigner(["old-code-key-2026"]).verify(Purpose.PREFERENCES, LEGACY[Purpose.UNSUBSCRIBE])
+
+
+def test_new_link_tokens_are_compact() -> None:
+    token = LinkSigner([NEW]).sign(Purpose.UNSUBSCRIBE, 123456, "ann@example.com")
+    assert re.fullmatch(r"123456\.[\w-]{11}\.[\w-]{22}", token)
+
+
+def test_the_minters_pair_is_the_signers_two_tokens() -> None:
+    keys = [NEW, OLD]
+    signer = LinkSigner(keys)
+    assert TokenMinter(keys).pair(7, "zoë名@例え.jp") == (
+        signer.sign(Purpose.UNSUBSCRIBE, 7, "zoë名@例え.jp"),
+        signer.sign(Purpose.PREFERENCES, 7, "zoë名@例え.jp"),
+    )
+
+
+def test_a_compact_token_with_another_id_fails() -> None:
+    signer = LinkSigner([NEW])
+    _, tag, mac = signer.sign(Purpose.UNSUBSCRIBE, 7, "ann@example.com").split(".")
+    with pytest.raises(InvalidToken):
+        signer.verify(Purpose.UNSUBSCRIBE, f"8.{tag}.{mac}")
+
+
+def test_the_compact_mac_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    signer = LinkSigner([NEW, OLD])
+    token = signer.sign(Purpose.UNSUBSCRIBE, 7, "a@x.com")
+    calls = _count_compares(monkeypatch, "digest.audience.tokens.hmac.compare_digest")
+    signer.verify(Purpose.UNSUBSCRIBE, token)
+    assert len(calls) == 2  # every key compared, no early exit on the newest
 
 
 def test_a_token_stops_working_when_the_ids_address_changes(engine: Engine) -> None:
@@ -132,14 +202,7 @@ def test_the_address_binding_survives_a_key_rotation() -> None:
 def test_the_binding_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     signer = LinkSigner([NEW, OLD])
     claims = signer.verify(Purpose.UNSUBSCRIBE, signer.sign(Purpose.UNSUBSCRIBE, 7, "a@x.com"))
-    calls: list[int] = []
-    real = hmac.compare_digest
-
-    def spy(a: bytes, b: bytes) -> bool:
-        calls.append(1)
-        return real(a, b)
-
-    monkeypatch.setattr("digest.audience.tokens.hmac.compare_digest", spy)
+    calls = _count_compares(monkeypatch, "digest.audience.tokens.hmac.compare_digest")
     assert signer.binds(claims, "a@x.com")
     assert len(calls) == 2  # every key compared, no early exit
 
@@ -166,14 +229,7 @@ def test_the_confirm_max_age_defaults_to_48_hours() -> None:
 
 
 def test_verification_compares_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    real = hmac.compare_digest
-
-    def spy(a: bytes, b: bytes) -> bool:
-        calls.append(1)
-        return real(a, b)
-
-    monkeypatch.setattr("itsdangerous.signer.hmac.compare_digest", spy)
+    calls = _count_compares(monkeypatch, "itsdangerous.signer.hmac.compare_digest")
     signer = LinkSigner([NEW])
     signer.verify(Purpose.CONFIRM, signer.sign(Purpose.CONFIRM, 1, "a@example.com"))
     assert calls

@@ -20,7 +20,7 @@ runner = CliRunner()
 PERIOD = "2026-W47"
 GOOD = {
     "DIGEST_BASE_URL": "https://news.example.org",
-    "DIGEST_SECRET_KEY": "cli-test-key",
+    "DIGEST_SECRET_KEY": "cli-test-key-Xq2l0b9mS3vT_c8rWk1YzP4nJ6hG7dFa5eR",
 }
 
 
@@ -134,6 +134,15 @@ def test_check_names_each_setting_and_fails(tmp_path: Path) -> None:
     assert result.exit_code == 1
     for setting in ("publication.from_email", "publication.base_url", "security.secret_keys"):
         assert setting in result.output
+
+
+def test_check_flags_a_weak_key_and_a_weak_editor_password(prepared: Path) -> None:
+    env = {**GOOD, "DIGEST_SMTP_URL": "smtp://127.0.0.1:2525"}
+    env |= {"DIGEST_SECRET_KEY": "x", "DIGEST_EDITOR_PASSWORD": "a"}
+    result = invoke("check", "--period", PERIOD, env=env)
+    assert result.exit_code == 1
+    assert "security.secret_keys" in result.output and "web.editor_password" in result.output
+    assert "secrets.token_urlsafe(32)" in result.output
 
 
 def test_check_names_the_missing_sendgrid_key(prepared: Path) -> None:

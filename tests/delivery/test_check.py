@@ -39,7 +39,7 @@ def ready(db_url: str, tmp_path: Path, seeded: SimpleNamespace, engine: Engine) 
 
 def settings_with(base: Settings, **sections: dict[str, object]) -> Settings:
     data = base.model_dump(mode="python")
-    data["security"] = {"secret_keys": ["k"]}
+    data["security"] = {"secret_keys": ["check-test-key-Xq2l0b9mS3vT_c8rWk1YzP4nJ6hG7d"]}
     for name, values in sections.items():
         data[name] = {**data.get(name, {}), **values}
     return Settings.model_validate(data)

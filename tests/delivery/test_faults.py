@@ -226,3 +226,33 @@ def test_postgresql_cut_off_for_five_seconds_mid_send_delays_it_and_loses_nothin
     assert sorted(server.copies.values()) == [1] * 150
     engine.dispose()
     direct.dispose()
+
+
+def test_a_sender_on_another_machine_that_dies_has_its_rows_taken_over(
+    engine: Engine, db_url: str, tmp_path: Path, seeded: SimpleNamespace
+) -> None:
+    """Rows another machine's sender claimed (and never handed) are sent by this one once that
+    sender's lease lapses, and the report says they were reassigned."""
+    from sqlalchemy import update
+
+    seeded.issue(engine)
+    seeded.subscribers(engine, 6)
+    settings = with_lease(seeded.settings(db_url, tmp_path / "outbox"), 0.5)
+    first = MemoryProvider()
+    send_period(settings, engine, parse_period(seeded.PERIOD), first)
+    with engine.begin() as conn:  # two rows as if claimed just now by a sender elsewhere
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.subscriber_id <= 2)
+            .values(
+                state="sending",
+                claimed_by="elsewhere:42:x",
+                handed_at=None,
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    provider = MemoryProvider()
+    report = send_period(settings, engine, parse_period(seeded.PERIOD), provider)
+    assert sorted(r.subscriber_id for _, r in provider.sent) == [1, 2]
+    assert (report.accepted, report.pending) == (6, 0)
+    assert any(n.startswith("reassigned 2 rows of dead worker elsewhere:42") for n in report.notes)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from types import SimpleNamespace
 
 import pytest
 
-from digest.delivery.headers import build_email, clean_header_text
+from digest.delivery.headers import clean_header_text, encoded_words, header_line, mailbox_line
+from digest.delivery.mime import PreparedEdition
 from digest.delivery.provider import EditionMessage, Recipient
 
 MessageFactory = Callable[..., EditionMessage]
 
 
 def parsed(message: EditionMessage, recipient: Recipient) -> EmailMessage:
-    """Serialize as SMTP would and parse back, as a mail client does."""
-    raw = build_email(message, recipient).as_bytes(policy=policy.SMTP)
+    """Render as SMTP and the outbox do and parse back, as a mail client does."""
+    raw, _ = PreparedEdition(message).render(recipient)
     result = message_from_bytes(raw, policy=policy.default)
     assert isinstance(result, EmailMessage)
     return result
@@ -107,7 +110,7 @@ def test_an_unsafe_unsubscribe_url_is_refused(
     from dataclasses import replace
 
     with pytest.raises(ValueError):
-        build_email(make_message(), replace(sample.recipient(1), unsubscribe_url=url))
+        PreparedEdition(make_message()).render(replace(sample.recipient(1), unsubscribe_url=url))
 
 
 def test_an_address_with_line_breaks_is_refused(
@@ -117,8 +120,63 @@ def test_an_address_with_line_breaks_is_refused(
 
     bad = replace(sample.recipient(1), email="a@b.com\r\nBcc: c@d.com")
     with pytest.raises(ValueError):
-        build_email(make_message(), bad)
+        PreparedEdition(make_message()).render(bad)
 
 
 def test_clean_header_text_turns_every_control_character_into_one_space() -> None:
     assert clean_header_text("a\r\n\tb\x00c\x7fd\u2028e\x85f") == "a b c d e f"
+
+
+# --- RFC 2047: encoded-words of at most 75 characters, on lines of at most 76 (issue 11) ------
+
+LONG_CHINESE = "本周情报：" + "亚太市场与供应链风险的全面评估" * 6
+
+
+def test_encoded_words_are_at_most_75_characters_and_well_filled() -> None:
+    words = encoded_words(LONG_CHINESE)
+    assert len(words) > 1
+    assert all(len(w) <= 75 for w in words)
+    assert all(len(w) >= 70 for w in words[:-1])  # split only where the next character won't fit
+
+
+@pytest.mark.parametrize("text", [LONG_CHINESE, "é" * 200, "Zoë 名" * 30, "a" * 300 + "é"])
+def test_encoded_words_keep_whole_characters_and_decode_to_the_text(text: str) -> None:
+    words = encoded_words(text)
+    assert all(len(w) <= 75 for w in words)
+    decoded = [base64.b64decode(w[10:-2]).decode("utf-8") for w in words]  # each on its own
+    assert "".join(decoded) == text
+
+
+@pytest.mark.parametrize("name", ["Subject", "X-A-Much-Longer-Header-Name"])
+def test_a_header_line_with_encoded_words_is_at_most_76_characters(name: str) -> None:
+    lines = header_line(name, LONG_CHINESE).split("\r\n")
+    assert len(lines) > 1
+    assert all(len(line) <= 76 for line in lines)
+    assert all(line.startswith(" ") for line in lines[1:])  # continuation lines
+
+
+def test_an_ascii_name_that_looks_encoded_is_encoded_so_it_reads_literally() -> None:
+    line = mailbox_line("To", "a@example.com", "=?utf-8?q?Admin?=")
+    parsed = message_from_bytes(f"{line}\r\n\r\n".encode(), policy=policy.default)
+    assert parsed["To"].addresses[0].display_name == "=?utf-8?q?Admin?="
+
+
+def test_plain_ascii_is_written_as_is() -> None:
+    assert header_line("Subject", "Week 47: markets") == "Subject: Week 47: markets"
+    assert mailbox_line("To", "a@example.com", "Ann Lee") == "To: Ann Lee <a@example.com>"
+    assert mailbox_line("To", "a@example.com", "Lee, Ann") == 'To: "Lee, Ann" <a@example.com>'
+
+
+def _decoded(line: str) -> str:
+    return str(make_header(decode_header(line.split(": ", 1)[1].replace("\r\n ", " "))))
+
+
+@pytest.mark.parametrize(
+    "text", ["[TEST] " + LONG_CHINESE, "Zoë and 名 week 47 é", "é  two spaces", " é", "=?x?= ok"]
+)
+def test_a_subject_decodes_to_exactly_its_text(text: str) -> None:
+    assert _decoded(header_line("Subject", text)) == text
+
+
+def test_plain_words_of_a_subject_stay_readable_in_the_raw_message() -> None:
+    assert header_line("Subject", "[TEST] Week 47 本周").startswith("Subject: [TEST] Week 47 =?")

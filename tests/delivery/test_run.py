@@ -3,6 +3,7 @@ test sends and dry runs — on SQLite and PostgreSQL, with the in-memory provide
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +18,7 @@ from digest.audience.tokens import LinkSigner, Purpose
 from digest.config import Settings
 from digest.delivery import BOUNCE_PREFIX, MemoryProvider, OutboxProvider, Outcome, Result
 from digest.delivery.headers import TEST_PREFIX
+from digest.delivery.heap import GEN0
 from digest.delivery.run import SendError, SendReport, send_period
 from digest.period import parse_period
 from digest.render import placeholders as ph
@@ -95,6 +97,18 @@ def test_an_unsubscribe_during_the_send_is_honoured(
     report = send(settings, engine, provider, batch_size=1)
     assert "reader3@example.com" not in [r.email for _, r in provider.sent]
     assert (report.accepted, report.suppressed, report.exit_code) == (2, 1, 0)
+
+
+def test_batches_are_sent_with_the_quiet_collector_and_it_is_restored_after(
+    settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace
+) -> None:
+    seeded.subscribers(engine, 2)
+    seen: list[int] = []
+    provider = MemoryProvider(script=lambda message, recipient: seen.append(gc.get_threshold()[0]))
+    before = gc.get_threshold()
+    send(settings, engine, provider)
+    assert seen == [GEN0, GEN0]  # see digest.delivery.heap: full collections cost a third
+    assert gc.get_threshold() == before
 
 
 def test_suppressed_subscribers_get_no_ledger_row_but_are_counted(

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.pipeline import record_run
 from digest.storage.db import open_database
+from digest.web.accounts import add_editor
 
 from .conftest import write_config
 
@@ -61,6 +62,26 @@ def test_second_approval_keeps_the_first(gated: Path) -> None:
     cli.invoke(app, ["-c", str(gated), "approve", "--period", "2026-W47", "--by", "ann"])
     again = cli.invoke(app, ["-c", str(gated), "approve", "--period", "2026-W47", "--by", "bob"])
     assert "already approved by ann" in again.output
+
+
+def test_approve_records_the_login_name_by_default(
+    gated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGNAME", "carol")
+    cli.invoke(app, ["-c", str(gated), "schedule", "trigger", "--period", "2026-W47"])
+    approved = cli.invoke(app, ["-c", str(gated), "approve", "--period", "2026-W47"])
+    assert "2026-W47 approved by carol" in approved.output
+
+
+def test_with_accounts_approve_takes_only_an_editors_name(gated: Path) -> None:
+    engine = open_database(_url(gated))
+    add_editor(engine, "dana", "dana-long-password", dt.datetime.now(dt.UTC))
+    engine.dispose()
+    cli.invoke(app, ["-c", str(gated), "schedule", "trigger", "--period", "2026-W47"])
+    typo = cli.invoke(app, ["-c", str(gated), "approve", "--period", "2026-W47", "--by", "dnaa"])
+    assert typo.exit_code == 2 and "'dnaa' is not an editor account" in typo.output
+    ok = cli.invoke(app, ["-c", str(gated), "approve", "--period", "2026-W47", "--by", "Dana"])
+    assert "2026-W47 approved by dana" in ok.output
 
 
 def test_approve_refuses_a_period_already_sent(config: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from hashlib import sha256
 
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
-from digest.audience.tokens import Purpose
+from digest.audience.tokens import Purpose, email_tag, tag_key
 from digest.build import build
 from digest.delivery.providers.outbox import OutboxProvider
 from digest.storage.schema import events, subscribers, suppressions
@@ -33,6 +35,27 @@ def test_one_click_post_unsubscribes_with_200(site: Site, reader: str) -> None:
     answer = site.client.post(f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}", **ONE_CLICK)
     assert answer.status_code == 200
     assert site.subscriber(reader).status == "unsubscribed"
+
+
+def legacy_token(site: Site, purpose: Purpose, email: str) -> str:
+    """A link as the code before issue 11 signed it: itsdangerous, `[id, HMAC tag]`."""
+    key = site.settings.security.secret_keys[0].get_secret_value()
+    serializer = URLSafeSerializer(
+        [key], salt=f"digest.link.{purpose.value}", signer_kwargs={"digest_method": sha256}
+    )
+    sid = site.subscriber(email).id
+    return str(serializer.dumps([sid, email_tag(tag_key(key), email)]))
+
+
+def test_a_one_click_link_already_in_an_inbox_keeps_working(site: Site, reader: str) -> None:
+    answer = site.client.post(f"/u/{legacy_token(site, Purpose.UNSUBSCRIBE, reader)}", **ONE_CLICK)
+    assert answer.status_code == 200
+    assert site.subscriber(reader).status == "unsubscribed"
+
+
+def test_a_preferences_link_already_in_an_inbox_keeps_working(site: Site, reader: str) -> None:
+    page = site.client.get(f"/p/{legacy_token(site, Purpose.PREFERENCES, reader)}")
+    assert page.status_code == 200 and reader in page.text
 
 
 def test_one_click_as_multipart_form_data_works_too(site: Site, reader: str) -> None:

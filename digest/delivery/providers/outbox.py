@@ -15,7 +15,7 @@ from pathlib import Path
 
 from digest.config import Settings
 from digest.delivery.check import Problem
-from digest.delivery.headers import build_email, serialize
+from digest.delivery.mime import prepared
 from digest.delivery.provider import (
     EditionMessage,
     Outcome,
@@ -62,15 +62,16 @@ class OutboxProvider:
 
     def _write(self, message: EditionMessage, recipient: Recipient) -> Result:
         try:
-            email = build_email(message, recipient)
+            # The very bytes the SMTP provider would send (digest.delivery.mime).
+            data, message_id = prepared(message).render(recipient)
         except ValueError as exc:
             return Result(recipient.subscriber_id, Outcome.FAILED, f"invalid: {exc}")
         target = self.path_for(message, recipient)
         try:
-            write_private(target, serialize(email))
+            write_private(target, data)
         except OSError as exc:
             return Result(recipient.subscriber_id, Outcome.RETRYABLE, f"outbox: {exc}")
-        return Result(recipient.subscriber_id, Outcome.ACCEPTED, message_id=email["Message-ID"])
+        return Result(recipient.subscriber_id, Outcome.ACCEPTED, message_id=message_id)
 
     def close(self) -> None:
         """Nothing to release: files are closed as they are written."""

@@ -7,33 +7,41 @@ as plain dicts and serialized with orjson, because the helper classes are slow a
 
 What each failure means, which is what the ledger needs:
 - 2xx: every recipient ACCEPTED, with the request's `X-Message-Id`.
-- 429 and 5xx, or no connection: certainly not taken; retried here with exponential backoff and
-  full jitter (or exactly as long as `Retry-After` / `X-RateLimit-Reset` ask), then RETRYABLE.
+- 429 and 5xx, or the request could not be (completely) written: certainly not taken; retried
+  here with exponential backoff and full jitter (or exactly as long as `Retry-After` /
+  `X-RateLimit-Reset` ask), then RETRYABLE.
 - other 4xx: the request itself is wrong; FAILED with SendGrid's own error messages.
 - a timeout or a dropped connection after the request went out: SendGrid may have accepted it,
   so UNCERTAIN, and it is not retried (a retry could send every recipient a second copy).
+
+Requests go over kept-alive connections (`digest.delivery.keepalive`), one per request in flight, so
+a send does not pay a TCP and TLS handshake per thousand recipients; the API key is only ever in
+the Authorization header, which nothing logs.
 """
 
 from __future__ import annotations
 
-import http.client
 import logging
 import random
 import re
 import time
-import urllib.error
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
-from python_http_client.exceptions import HTTPError
-from sendgrid import SendGridAPIClient
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from digest.config import ConfigError, Settings
 from digest.delivery.check import Problem
-from digest.delivery.headers import address, clean_header_text, list_headers, subject_of
+from digest.delivery.headers import (
+    address,
+    clean_header_text,
+    envelope_address,
+    list_headers,
+    subject_of,
+)
+from digest.delivery.keepalive import MAX_IDLE, KeptAlive, NoAnswer, NotSent
 from digest.delivery.provider import (
     EditionMessage,
     InvalidMessage,
@@ -71,26 +79,13 @@ RESERVED_HEADERS = frozenset(
 _PLAIN_EMAIL = re.compile(
     r"[^\s<>()\[\]\\,;:\"@\x00-\x1f\x7f]+@[^\s<>()\[\]\\,;:\"@\x00-\x1f\x7f]+"
 )
-# Anything but exactly "application/json" makes python_http_client send our (orjson) string
-# as is instead of running the standard library's json.dumps over the dict.
-CONTENT_TYPE = "application/json; charset=utf-8"
+MAIL_SEND = "/v3/mail/send"
+CONTENT_TYPE = "application/json"
 
 Observer = Callable[[int, Mapping[str, str]], None]
 """Called with (status, lower-cased headers) for every HTTP answer: metrics, and contract tests."""
 
-
-class _RedactAuthorization(logging.Filter):
-    """python_http_client logs request headers at DEBUG, Authorization included: mask it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "Bearer " in message:
-            head, _, _ = message.partition("Bearer ")
-            record.msg, record.args = f"{head}Bearer ***", None
-        return True
-
-
-logging.getLogger("python_http_client.client").addFilter(_RedactAuthorization())
+log = logging.getLogger(__name__)
 
 
 class _Transient(Exception):
@@ -130,12 +125,19 @@ class SendGridProvider(ProviderDefaults):
         clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
         observe: Observer | None = None,
+        max_idle: float = MAX_IDLE,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self._client = SendGridAPIClient(api_key, host=host)
         self.host = host.rstrip("/")
         self.timeout = timeout
+        self._http = KeptAlive(self.host, timeout, max_idle=max_idle)
+        self._headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": CONTENT_TYPE,
+            "Accept": "application/json",
+            "User-Agent": "digest",
+        }
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_wait = max_wait
@@ -164,9 +166,10 @@ class SendGridProvider(ProviderDefaults):
         return [results[i] for i in range(len(recipients))]
 
     def close(self) -> None:
-        """Nothing to release: the library opens a connection per request."""
+        """Close the kept-alive connections (a later send opens new ones)."""
+        self._http.close()
 
-    def _deliver(self, payload: str, ids: list[int]) -> list[Result]:
+    def _deliver(self, payload: bytes, ids: list[int]) -> list[Result]:
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
@@ -184,32 +187,23 @@ class SendGridProvider(ProviderDefaults):
             return [Result(s, Outcome.UNCERTAIN, str(exc)) for s in ids]
         return [Result(s, Outcome.ACCEPTED, message_id=message_id) for s in ids]
 
-    def _post(self, payload: str) -> str | None:
+    def _post(self, payload: bytes) -> str | None:
         """One attempt; returns X-Message-Id or raises one of the three outcome exceptions."""
         try:
-            response = self._client.client.mail.send.post(
-                request_body=payload,
-                request_headers={"Content-Type": CONTENT_TYPE},
-                timeout=self.timeout,
-            )
-        except HTTPError as err:
-            headers = _lower(err.headers)
-            self._notify(err.status_code, headers)
-            status = int(err.status_code)
-            if status == 429 or status >= 500:
-                reason = f"HTTP {status}: {error_messages(err.body)}"
-                raise _Transient(reason, self._requested_delay(headers)) from None
-            raise _Permanent(f"HTTP {status}: {error_messages(err.body)}") from None
-        except urllib.error.URLError as err:
-            # urllib wraps failures to connect or to send the request: nothing was taken.
-            raise _Transient(f"not sent: {err.reason}") from None
-        except (TimeoutError, http.client.HTTPException, OSError) as err:
-            # Raised while waiting for the answer: the whole request had gone out.
-            what = "timed out" if isinstance(err, TimeoutError) else type(err).__name__
+            answer = self._http.post(MAIL_SEND, payload, self._headers)
+        except NotSent as exc:
+            raise _Transient(f"not sent: {exc}") from None
+        except NoAnswer as exc:
+            what = "timed out" if exc.timed_out else str(exc)
             raise _Unknown(f"no answer after the request was sent ({what})") from None
-        headers = _lower(response.headers)
-        self._notify(response.status_code, headers)
-        return headers.get("x-message-id")
+        log.debug("POST %s: %d bytes, HTTP %d", MAIL_SEND, len(payload), answer.status)
+        self._notify(answer.status, answer.headers)
+        if 200 <= answer.status < 300:
+            return answer.headers.get("x-message-id")
+        reason = f"HTTP {answer.status}: {error_messages(answer.body)}"
+        if answer.status == 429 or answer.status >= 500:
+            raise _Transient(reason, self._requested_delay(answer.headers))
+        raise _Permanent(reason)
 
     def _worth_retrying(self, exc: BaseException) -> bool:
         return isinstance(exc, _Transient) and (exc.delay is None or exc.delay <= self.max_wait)
@@ -303,7 +297,16 @@ def personalization(message: EditionMessage, recipient: Recipient) -> dict[str, 
 
 
 def checked_email(email: str) -> str:
-    """`email` if it is one plain addr-spec (no spaces, controls, brackets); else ValueError."""
+    """`email` as SendGrid takes it: one plain addr-spec (no spaces, controls, brackets), an
+    internationalized domain in its ASCII (IDNA) form, as SMTP sends it; else ValueError.
+
+    SendGrid validates addresses as ASCII, and one it refuses fails the whole request, so a
+    non-ASCII local part (which only SMTPUTF8 can carry) fails that recipient alone, here.
+    """
+    if not email.isascii():
+        email = envelope_address(email)
+        if not email.isascii():
+            raise ValueError(f"SendGrid cannot send to a non-ASCII mailbox name {email!r}")
     if _PLAIN_EMAIL.fullmatch(email) is None:
         raise ValueError(f"unusable email address {email!r}")
     return email
@@ -352,7 +355,7 @@ def error_messages(body: bytes | str | None) -> str:
 
 def _sized_requests(
     base: dict[str, Any], items: list[tuple[int, dict[str, Any]]]
-) -> list[tuple[list[tuple[int, dict[str, Any]]], str]]:
+) -> list[tuple[list[tuple[int, dict[str, Any]]], bytes]]:
     """Serialized request bodies for `items`, halving any chunk whose body would pass 30 MB."""
     if not items:
         return []
@@ -360,7 +363,7 @@ def _sized_requests(
         raise InvalidMessage(f"more than {MAX_PERSONALIZATIONS} personalizations in one request")
     payload = orjson.dumps({**base, "personalizations": [p for _, p in items]})
     if len(payload) <= MAX_REQUEST_BYTES:
-        return [(items, payload.decode())]
+        return [(items, payload)]
     if len(items) == 1:
         raise InvalidMessage(f"one message is {len(payload)} bytes; SendGrid's limit is 30 MB")
     half = len(items) // 2
@@ -392,12 +395,6 @@ def _epoch_delay(value: str, now: float) -> float | None:
 
 def _party(email: str, name: str) -> dict[str, str]:
     return {"email": email, "name": name} if name else {"email": email}
-
-
-def _lower(headers: Any) -> dict[str, str]:
-    if headers is None:
-        return {}
-    return {str(k).lower(): str(v) for k, v in headers.items()}
 
 
 # --- the registry's entry ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -92,6 +93,17 @@ def test_list_unsubscribe_is_written_as_a_plain_url_a_mail_client_can_use(
     OutboxProvider(tmp_path).send(make_message(), [recipient])
     raw = eml_files(tmp_path)[0].read_bytes()
     assert f"\r\nList-Unsubscribe: <{long_url}>\r\n".encode() in raw
+
+
+def test_a_chinese_subject_is_written_as_encoded_words_of_at_most_75_characters(
+    tmp_path: Path, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    subject = "本周情报：亚太市场与供应链风险的全面评估，以及对下一季度的影响"
+    OutboxProvider(tmp_path).send(make_message(subject=subject), make_recipients(1))
+    raw = (tmp_path / "2026-W47" / "21-1.eml").read_bytes()
+    words = re.findall(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", raw.split(b"\r\n\r\n", 1)[0])
+    assert words and max(len(w) for w in words) <= 75
+    assert message_from_bytes(raw, policy=policy.default)["Subject"] == subject
 
 
 @pytest.mark.usefixtures("umask_022")

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,18 @@ def test_a_minimal_test_send_passes_the_official_schema(
     provider_for(prism_url, answers).send(message, make_recipients(1))
     assert answers.violations == []
     assert [status for status, _ in answers.seen] == [202]
+
+
+def test_internationalized_domains_pass_the_official_schema(
+    prism_url: str, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    answers = Answers()
+    readers = [
+        replace(r, email=f"reader{r.subscriber_id}@bücher.example") for r in make_recipients(3)
+    ]
+    results = provider_for(prism_url, answers).send(make_message(), readers)
+    assert answers.violations == []
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
 
 
 def test_a_transactional_message_passes_the_official_schema_without_list_headers(

@@ -7,14 +7,17 @@ sleeps the provider asked for through its injected `sleep`: no test really waits
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -32,7 +35,11 @@ API_KEY = "SG.test-key-that-must-never-be-logged"
 
 @dataclass
 class Answer:
-    """One scripted answer: a status with headers and body, or "stall" / "drop"."""
+    """One scripted answer: a status with headers and body, or "stall" / "drop".
+
+    "close" answers normally (no `Connection: close`) and then closes the connection, as a
+    server whose keep-alive timeout ran out does.
+    """
 
     status: int = 202
     headers: dict[str, str] = field(default_factory=dict)
@@ -45,6 +52,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    client_port: int = 0
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -70,7 +78,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.server.seen.append(Seen(self.path, dict(self.headers.items()), body))
+        seen = Seen(self.path, dict(self.headers.items()), body, self.client_address[1])
+        self.server.seen.append(seen)
         answer = self.server.script.pop(0) if self.server.script else Answer(202)
         if answer.action == "stall":
             self.server.release.wait(10)
@@ -86,6 +95,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(answer.body)
+        if answer.action == "close":
+            self.wfile.flush()
+            self.close_connection = True
+
+    def do_CONNECT(self) -> None:  # a proxy that refuses every tunnel
+        self.server.seen.append(Seen(self.path, dict(self.headers.items()), b""))
+        self.send_response(502)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def finish(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # "drop" closed the socket already
@@ -162,6 +180,87 @@ def test_one_request_per_batch_to_mail_send_with_the_bearer_key(
     assert seen.headers["Authorization"] == f"Bearer {API_KEY}"
 
 
+def test_batches_share_one_kept_alive_connection(
+    server: ScriptedServer,
+    sg: Harness,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    for start in (1, 11, 21):
+        sg.provider.send(make_message(), make_recipients(10, start))
+    assert len({seen.client_port for seen in server.seen}) == 1
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    server: ScriptedServer,
+    sg: Harness,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    server.script = [Answer(202, action="close")]
+    sg.provider.send(make_message(), make_recipients(1))
+    time.sleep(0.2)  # the server's close reaches the idle connection
+    (result,) = sg.provider.send(make_message(), make_recipients(1, 2))
+    assert result.outcome is Outcome.ACCEPTED  # not UNCERTAIN from writing into a closed socket
+    assert (len(server.seen), sg.sleeps) == (2, [])
+
+
+def test_a_connection_idle_too_long_is_not_reused(
+    server: ScriptedServer, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    h = harness(server.url, max_idle=0.0)
+    for start in (1, 2):
+        h.provider.send(make_message(), make_recipients(1, start))
+    assert len({seen.client_port for seen in server.seen}) == 2
+
+
+def test_an_http_proxy_from_the_environment_gets_the_absolute_url_and_credentials(
+    server: ScriptedServer,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = server.url.replace("http://", "http://ops:s%40cret@")
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    (result,) = harness("http://sendgrid.invalid").provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.ACCEPTED
+    (seen,) = server.seen
+    assert seen.path == "http://sendgrid.invalid/v3/mail/send"
+    assert (
+        seen.headers["Proxy-Authorization"] == "Basic " + base64.b64encode(b"ops:s@cret").decode()
+    )
+
+
+def test_an_https_origin_goes_through_the_proxys_tunnel(
+    server: ScriptedServer,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    h = harness("https://api.sendgrid.invalid", max_attempts=1)
+    (result,) = h.provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.RETRYABLE  # the tunnel was refused: nothing was sent
+    assert [seen.path for seen in server.seen] == ["api.sendgrid.invalid:443"]
+
+
+def test_no_proxy_keeps_a_host_direct(
+    server: ScriptedServer,
+    port: int,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")  # nothing listens there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    (result,) = harness(server.url).provider.send(make_message(), make_recipients(1))
+    assert result.outcome is Outcome.ACCEPTED
+
+
 def test_personalizations_keep_the_recipients_order(
     server: ScriptedServer,
     sg: Harness,
@@ -230,6 +329,27 @@ def test_content_is_text_then_html_with_clean_subject_and_names(
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     assert body["subject"] == "[TEST] Weekly 47 Bcc: victim@evil.example X-Injected: yes é"
     assert "\n" not in body["from"]["name"] + body["personalizations"][0]["to"][0]["name"]
+
+
+def test_an_internationalized_domain_goes_to_sendgrid_in_its_ascii_form(
+    server: ScriptedServer, sg: Harness, make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    reader = replace(sample.recipient(1), email="reader@bücher.example")
+    (result,) = sg.provider.send(make_message(), [reader])
+    assert result.outcome is Outcome.ACCEPTED
+    assert b'"email":"reader@xn--bcher-kva.example"' in server.seen[0].body  # the raw request
+
+
+def test_a_non_ascii_mailbox_name_fails_alone_and_the_request_goes_out(
+    server: ScriptedServer, sg: Harness, make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    readers = [replace(sample.recipient(1), email="jörg@example.com"), sample.recipient(2)]
+    results = sg.provider.send(make_message(), readers)
+    assert [r.outcome for r in results] == [Outcome.FAILED, Outcome.ACCEPTED]
+    assert "non-ASCII" in (results[0].reason or "")
+    assert [p["to"][0]["email"] for p in server.seen[0].json()["personalizations"]] == [
+        "reader2@example.com"
+    ]
 
 
 def test_categories_and_reply_to_are_set(
@@ -446,6 +566,6 @@ def test_the_api_key_is_never_logged(
 ) -> None:
     with caplog.at_level(logging.DEBUG):
         sg.provider.send(make_message(), make_recipients(1))
-    assert "HEADERS" in caplog.text  # the library did log its request headers...
-    assert API_KEY not in caplog.text  # ...with the key masked
+    assert "POST /v3/mail/send" in caplog.text  # the request was logged...
+    assert API_KEY not in caplog.text  # ...without the key
     assert API_KEY not in repr(sg.provider)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, message_from_string, policy
 from email.message import EmailMessage
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from digest.delivery import Outcome
+from digest.delivery import OutboxProvider, Outcome
 from digest.delivery.provider import EditionMessage, Recipient
 from digest.delivery.providers.smtp import SmtpProvider, SmtpUrl
 
@@ -508,3 +510,41 @@ def test_no_password_in_clear_text_unless_allowed(
     assert result.outcome is Outcome.RETRYABLE
     assert result.reason is not None and "STARTTLS" in result.reason
     assert auth_sink.received == []
+
+
+# --- one MIME builder: the outbox writes what SMTP sends (issue 11) --------------------------
+
+VARYING = (b"Date: ", b"Message-ID: ")  # minted per message
+
+
+def _fixed_lines(data: bytes) -> list[bytes]:
+    return [line for line in data.split(b"\r\n") if not line.startswith(VARYING)]
+
+
+@pytest.mark.parametrize(
+    "name", ["=?utf-8?q?Admin?=", "张伟" * 30, 'Eve "Ops", <Ltd>', "Zoë 名"], ids=str.__len__
+)
+def test_the_outbox_writes_the_bytes_smtp_sends(
+    tmp_path: Path,
+    sink: Sink,
+    provider: SmtpProvider,
+    make_message: MessageFactory,
+    sample: SimpleNamespace,
+    name: str,
+) -> None:
+    message = make_message(subject="本周情报：亚太市场与供应链风险的全面评估，以及对下一季度的影响")
+    reader = sample.recipient(1, name=name)
+    provider.send(message, [reader])
+    OutboxProvider(tmp_path).send(message, [reader])
+    written = (tmp_path / "2026-W47" / "21-1.eml").read_bytes()
+    assert _fixed_lines(written) == _fixed_lines(sink.received[0][2])
+
+
+def test_encoded_words_on_the_wire_are_at_most_75_characters(
+    sink: Sink, provider: SmtpProvider, make_message: MessageFactory, sample: SimpleNamespace
+) -> None:
+    message = make_message(subject="本周情报：亚太市场与供应链风险的全面评估，以及对下一季度的影响")
+    provider.send(message, [sample.recipient(1, name="张伟" * 30)])
+    head = sink.received[0][2].split(b"\r\n\r\n", 1)[0]
+    words = re.findall(rb"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=", head)
+    assert len(words) > 4 and max(len(w) for w in words) <= 75
