@@ -1,7 +1,8 @@
 """One batch, the only way mail leaves: claim rows, hand them to the provider, record every outcome.
 
 The in-process executor and the Celery task both call `run_batch`, unchanged, so the two can
-never drift apart. What makes a crash cheap:
+never drift apart (the executor asks for batches until none is left, a task for one). What
+makes a crash cheap:
 
 - the claim is a lease, renewed by a heartbeat thread while the batch works, so a dead worker's
   rows move on within `lease` (see `digest.delivery.ledger`);
@@ -9,7 +10,9 @@ never drift apart. What makes a crash cheap:
   answers. A provider that answers per message (SMTP, outbox) is handed one recipient at a time,
   each commit recording the previous message and handing the next, so a kill leaves at most the
   one message on the wire uncertain; a provider that answers per request (SendGrid) has its
-  whole request handed and recorded at once, so at most the requests in flight are uncertain;
+  whole request handed and recorded at once, so at most the requests in flight are uncertain
+  (run back to back, one commit records a request, hands the next and claims the one after:
+  see `_Chain`);
 - a row is sent only if handing it found it still ours, so a claim lost to a stalled heartbeat
   is never sent twice.
 """

@@ -1,9 +1,12 @@
 """Executors: who runs the batches of a plan. One small interface, two implementations.
 
-`InProcess` runs `run_batch` in this process, `provider.parallel` batches at a time (SendGrid's
-next request is prepared while one is on the wire); `digest.delivery.distributed.Celery`
-publishes the same batches as tasks that workers run with the same `run_batch`. Neither opens
-nor finishes a send: `digest.delivery.run.send_period` does that, the same way for both.
+`InProcess` runs `run_batch` in this process: for a provider that answers per message,
+`provider.parallel` lanes of batches; for one that answers per request (SendGrid), one lane
+whose batches overlap on their own (the next is prepared while one is on the wire, and one
+thread does all the ledger writes: see `digest.delivery.batch`). The Celery executor
+(`digest.delivery.distributed`) publishes the same batches as tasks that workers run with the
+same `run_batch`. Neither opens nor finishes a send: `digest.delivery.run.send_period` does
+that, the same way for both.
 """
 
 from __future__ import annotations
