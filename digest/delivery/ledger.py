@@ -206,21 +206,23 @@ def claim(
     ).rowcount
     if not taken:
         return [], 0
-    # Who is no longer mailable is settled for the whole claim in one statement; the rest come
-    # back with their addresses, found by the claim id (no thousand-value IN list).
+    # The claim's mailable rows with their addresses, found by the claim id (no thousand-value
+    # IN list); only when some are missing (no longer mailable, or deleted) does a second
+    # statement mark those `suppressed`.
     held = _held(issue_id, edition_id, worker)
-    still_mailable = exists().where(s.c.id == d.c.subscriber_id, mailable())
-    conn.execute(
-        update(d)
-        .where(held, ~still_mailable)
-        .values(state=State.SUPPRESSED.value, error="not mailable at send time")
-    )
     rows = conn.execute(
         select(d.c.id, d.c.subscriber_id, s.c.email, func.coalesce(s.c.name, ""))
         .select_from(d.join(s, s.c.id == d.c.subscriber_id))
-        .where(held)
+        .where(held, mailable())
         .order_by(d.c.id)
-    )
+    ).all()
+    if len(rows) < taken:
+        still_mailable = exists().where(s.c.id == d.c.subscriber_id, mailable())
+        conn.execute(
+            update(d)
+            .where(held, ~still_mailable)
+            .values(state=State.SUPPRESSED.value, error="not mailable at send time")
+        )
     return list(map(Claimed._make, rows)), int(taken)
 
 
