@@ -338,11 +338,17 @@ class Web(_Section):
         out = []
         for item in value:
             try:
-                out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+                network = ipaddress.ip_network(item.strip(), strict=False)
             except ValueError:
                 raise ValueError(
                     f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)"
                 ) from None
+            if network.prefixlen == 0:  # then any client may name any address and escape limits
+                raise ValueError(
+                    f"{item!r} trusts every client as a proxy, so anyone could name any address "
+                    "in X-Forwarded-For and escape the limits: list your proxies' addresses"
+                )
+            out.append(str(network))
         return out
 
 

@@ -166,6 +166,26 @@ def ingest(
     return report
 
 
+WARNINGS_LISTED = 20
+"""Warnings listed per source; the rest are counted. A feed with an `&nbsp;` in each of its
+80,000 entries would otherwise print 80,000 lines into every run's log."""
+
+
+def listed_warnings(warnings: Iterable[SourceWarning]) -> list[SourceWarning]:
+    """The first WARNINGS_LISTED warnings of each source, then one saying how many more."""
+    shown: list[SourceWarning] = []
+    per_source: dict[str, int] = {}
+    for warning in warnings:
+        seen = per_source[warning.source] = per_source.get(warning.source, 0) + 1
+        if seen <= WARNINGS_LISTED:
+            shown.append(warning)
+    for source, count in per_source.items():
+        if count > WARNINGS_LISTED:
+            more = count - WARNINGS_LISTED
+            shown.append(SourceWarning(source, f"{more:,} more warnings like these, not listed"))
+    return shown
+
+
 def load_signals(
     paths: Iterable[str], sources: Sources, published: dt.date | None = None
 ) -> tuple[list[Signal], list[SourceError]]:

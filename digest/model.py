@@ -10,7 +10,14 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from digest.scale import BANDS, INTERNAL_MONITORING, band_for, band_for_evidence, band_for_label
 from digest.text import language_of
@@ -31,11 +38,20 @@ PARAGRAPHS_MAX = 100  # paragraphs per language in `summary` and in `body`
 ITEMS_MAX = 100  # items of a list field
 
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)]
-Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=ADDRESS_MAX)]
-Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=LABEL_MAX)]
-Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=LINE_MAX)]
-Prose = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX)]
+def _no_nul(value: str) -> str:
+    """PostgreSQL's text cannot hold U+0000: left to the database, one such character refused
+    the whole source's batch ("database refused it"); here it is that record's error."""
+    if "\x00" in value:
+        raise ValueError("contains a NUL character (U+0000), which no text column can store")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX), NoNul]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=ADDRESS_MAX), NoNul]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, max_length=LABEL_MAX), NoNul]
+Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=LINE_MAX), NoNul]
+Prose = Annotated[str, StringConstraints(strip_whitespace=True, max_length=TEXT_MAX), NoNul]
 Paragraphs = dict[Lang, Annotated[list[Prose], Field(max_length=PARAGRAPHS_MAX)]]
 Items = Annotated[list[Line], Field(max_length=ITEMS_MAX)]
 
@@ -65,9 +81,11 @@ class Signal(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
-    id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ID_MAX)]
+    id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ID_MAX), NoNul
+    ]
     title: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), NoNul
     ]
     titles: dict[Lang, Title] = Field(default_factory=dict)
     url: Address | None = None

@@ -90,12 +90,12 @@ class PipelineResult:
 
 def ingest_sources(settings: Settings, engine: Engine) -> str:
     """Ingest `sources.paths`, or the bundled examples when there are none (as `digest run`)."""
-    from digest.ingest import ingest
+    from digest.ingest import ingest, listed_warnings
     from digest.resources import example_signals
 
     paths = settings.sources.paths or [str(example_signals())]
     report = ingest(engine, paths, settings.sources)
-    for problem in [*report.warnings, *report.errors]:
+    for problem in [*listed_warnings(report.warnings), *report.errors]:
         log.warning("ingest: %s", problem)
     counts = report.counts
     return (

@@ -25,6 +25,10 @@ KEY_BITS = 256
 """32 random bytes."""
 KEY_MIN_DISTINCT = 10
 """Fewer different characters than this is a pattern, not a random string, at any length."""
+KEY_REPEAT = 8
+"""A stretch this long found twice in a key is a pattern (a repeated word, a run typed twice).
+By chance it happens to fewer than one `token_hex(32)` key in a million, and to no
+`token_urlsafe(32)` key in practice."""
 PASSWORD_MIN = 12
 KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
@@ -57,9 +61,22 @@ def key_bits(key: str) -> float:
     return len(key) * per_char
 
 
+def key_weakness(key: str) -> str | None:
+    """Why `key` is not worth 32 random bytes, or None when it is: 256 bits by its alphabet,
+    and no pattern (few different characters, or a stretch that repeats)."""
+    if len(set(key)) < KEY_MIN_DISTINCT:
+        return f"uses fewer than {KEY_MIN_DISTINCT} different characters"
+    stretches = [key[i : i + KEY_REPEAT] for i in range(len(key) - KEY_REPEAT + 1)]
+    if len(set(stretches)) < len(stretches):
+        return "repeats itself"
+    if key_bits(key) < KEY_BITS:
+        return f"has about {int(key_bits(key))} bits by its alphabet and length"
+    return None
+
+
 def strong_key(key: str) -> bool:
-    """True for a key worth 32 random bytes: 256 bits by its alphabet, and no short pattern."""
-    return key_bits(key) >= KEY_BITS and len(set(key)) >= KEY_MIN_DISTINCT
+    """True for a key worth 32 random bytes."""
+    return key_weakness(key) is None
 
 
 def _plain(value: SecretStr | None) -> str:
@@ -72,12 +89,12 @@ def weak_secrets(settings: Settings) -> list[WeakSecret]:
     found = []
     keys = [k.get_secret_value() for k in settings.security.secret_keys]
     for position, key in enumerate(keys, start=1):
-        if key and not strong_key(key):
+        weakness = key_weakness(key) if key else None
+        if weakness:
             found.append(
                 WeakSecret(
                     "security.secret_keys",
-                    f"key {position} of {len(keys)} is weaker than 32 random bytes "
-                    f"(about {int(key_bits(key))} bits)",
+                    f"key {position} of {len(keys)} is not worth 32 random bytes: it {weakness}",
                     f"replace it with the output of `{KEY_COMMAND}` (DIGEST_SECRET_KEY; keep the "
                     "old key after the new one only while its links must still work)",
                 )

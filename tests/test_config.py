@@ -57,6 +57,14 @@ def test_trusted_proxies_are_addresses_or_networks(tmp_path: Path) -> None:
         load_settings(path, environ={})
 
 
+@pytest.mark.parametrize("everyone", ["0.0.0.0/0", "::/0"])
+def test_trusting_every_address_as_a_proxy_is_refused(tmp_path: Path, everyone: str) -> None:
+    """Every client a proxy means every client names its own address: no limit holds."""
+    path = write(tmp_path, f"[web]\ntrusted_proxies = ['{everyone}']\n")
+    with pytest.raises(ConfigError, match=r"web\.trusted_proxies: .*trusts every client"):
+        load_settings(path, environ={})
+
+
 def test_trusted_proxies_default_to_none(tmp_path: Path) -> None:
     assert load_settings(write(tmp_path, ""), environ={}).web.trusted_proxies == []
 

@@ -89,6 +89,17 @@ def test_a_source_with_a_bad_record_keeps_its_good_ones(engine: Engine, tmp_path
         assert count_signals(conn) == 2
 
 
+def test_a_nul_character_costs_only_its_record(engine: Engine, tmp_path: Path) -> None:
+    """Review finding: PostgreSQL cannot store U+0000, and one such character in one record
+    refused its whole source ("database refused it"), every good record with it."""
+    path = tmp_path / "batch.jsonl"
+    path.write_text('{"title": "A"}\n{"title": "B\\u0000"}\n{"title": "C"}\n')
+    report = ingest(engine, [str(path)], Sources())
+    assert [(e.line, "NUL character" in e.reason) for e in report.errors] == [(2, True)]
+    with engine.connect() as conn:
+        assert count_signals(conn) == 2
+
+
 def test_default_date_fills_only_undated_signals(tmp_path: Path) -> None:
     import datetime as dt
 

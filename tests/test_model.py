@@ -127,3 +127,11 @@ def test_every_text_and_list_field_has_a_size_cap(field: str, value: object) -> 
 def test_generous_values_are_within_the_caps() -> None:
     paragraph = "word " * 1_900  # ~9,500 characters: a long paragraph, not a dump
     Signal(id="x" * 200, title="T" * 1_000, body={"en": [paragraph] * 100}, watch=["w"] * 100)
+
+
+@pytest.mark.parametrize("field", [*TEXT_FIELDS, "titles", "summary", "see_also"])
+def test_a_nul_character_is_refused_in_every_text_field(field: str) -> None:
+    shaped = {"titles": {"en": "a\x00"}, "summary": {"en": ["a\x00"]}, "see_also": ["a\x00"]}
+    fields: dict[str, object] = {"id": "x", "title": "T", field: shaped.get(field, "a\x00")}
+    with pytest.raises(ValidationError, match="NUL character"):
+        Signal.model_validate(fields)

@@ -18,7 +18,13 @@ def settings(**web: object) -> Settings:
 
 
 @pytest.mark.parametrize(
-    "key", [secrets.token_urlsafe(32), secrets.token_hex(32), GOOD_KEY, "0123456789" * 7]
+    "key",
+    [
+        secrets.token_urlsafe(32),
+        secrets.token_hex(32),
+        GOOD_KEY,
+        "5260181590830166131860913909960308246281948219935181909378657975",
+    ],
 )
 def test_keys_of_32_random_bytes_pass(key: str) -> None:
     assert strong_key(key)
@@ -29,6 +35,25 @@ def test_keys_of_32_random_bytes_pass(key: str) -> None:
 )
 def test_short_or_patterned_keys_fail(key: str) -> None:
     assert not strong_key(key)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "0123456789" * 7,
+        "Password1!" * 4,
+        "abcdefghijklmnopqrstuvwxyz" * 2,
+        "my-secret-key-for-digest my-secret-key-for-digest",
+    ],
+)
+def test_keys_that_repeat_themselves_fail(key: str) -> None:
+    """Long enough and varied enough to pass by alphabet and length, but a pattern."""
+    assert not strong_key(key)
+
+
+def test_a_patterned_key_is_refused_with_its_reason() -> None:
+    (weak,) = weak_secrets(settings(keys=["0123456789" * 7]))
+    assert "repeats itself" in weak.message and "bits" not in weak.message
 
 
 def test_bits_follow_the_alphabet() -> None:

@@ -1,4 +1,4 @@
-"""`digest editors add|password|remove|list`: the people who may log in to the editor pages.
+"""`digest editors add|password|remove|list|unlock`: the people who may log in to the editor pages.
 
 Thin wrappers over digest.web.accounts. A password is typed twice at a hidden prompt, or read
 from the first line of stdin with `--password-stdin` (for scripts); it never appears in the
@@ -24,6 +24,7 @@ from digest.web.accounts import (
     remove_editor,
     set_password,
 )
+from digest.web.throttle import unlock_account
 
 T = TypeVar("T")
 
@@ -79,6 +80,16 @@ def remove_command(ctx: typer.Context, name: NameArg) -> None:
     typer.echo(f"Removed editor {name.strip().lower()}; {ended} session(s) ended.")
 
 
+def unlock_command(ctx: typer.Context, name: NameArg) -> None:
+    """Lift the login lock on a name (the bootstrap login is "editor"): anyone can lock a name
+    by failing on purpose. Locks on client addresses stay."""
+    shown = name.strip().lower()
+    if unlock_account(ctx.obj.engine, shown):
+        typer.echo(f"{shown} may log in again (its failed logins are forgotten).")
+    else:
+        typer.echo(f"{shown} was not locked: no failed logins are counted against it.")
+
+
 def list_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
@@ -119,6 +130,7 @@ app.command("add")(add_command)
 app.command("password")(password_command)
 app.command("remove")(remove_command)
 app.command("list")(list_command)
+app.command("unlock")(unlock_command)
 
 
 def register(root: typer.Typer) -> None:

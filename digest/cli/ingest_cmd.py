@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from digest.cli.context import AppContext, fail, make_console, stderr_is_terminal
 from digest.importers.base import SourceError
-from digest.ingest import IngestReport, ingest, load_all
+from digest.ingest import IngestReport, ingest, listed_warnings, load_all
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -102,12 +102,12 @@ def ingest_command(
     if as_json:
         loaded = load_all(paths, app.settings.sources, date)
         sys.stdout.buffer.write(orjson.dumps([s.to_json_dict() for s in loaded.signals]) + b"\n")
-        print_errors(loaded.warnings)
+        print_errors(listed_warnings(loaded.warnings))
         print_errors(loaded.errors)
         raise typer.Exit(1 if loaded.errors else 0)
     with source_progress() as progress:
         report = ingest(app.engine, paths, app.settings.sources, date, progress)
-    print_errors(report.warnings)
+    print_errors(listed_warnings(report.warnings))
     print_errors(report.errors)
     typer.echo(f"Stored {summary(report)}", err=True)
     raise typer.Exit(1 if report.errors else 0)

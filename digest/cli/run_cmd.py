@@ -15,7 +15,7 @@ from digest.cli.context import AppContext, make_console
 from digest.cli.ingest_cmd import print_errors, source_progress, summary
 from digest.cli.send_cmd import send_example
 from digest.cli.subscribers_cmd import import_example_audience
-from digest.ingest import ingest
+from digest.ingest import ingest, listed_warnings
 from digest.resources import example_signals
 from digest.storage.db import display_url
 from digest.storage.signals import week_class_counts
@@ -46,7 +46,7 @@ def run_command(ctx: typer.Context) -> None:
         console.print(f"No sources configured: using the bundled examples in {paths[0]}")
     with source_progress() as progress:
         report = ingest(app.engine, paths, app.settings.sources, progress=progress)
-    print_errors(report.warnings)
+    print_errors(listed_warnings(report.warnings))
     print_errors(report.errors)
     console.print(
         f"Ingested into {display_url(app.settings.database.url)}: {summary(report)}",

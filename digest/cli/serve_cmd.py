@@ -9,6 +9,15 @@ import typer
 from digest.cli.context import AppContext, fail
 from digest.strength import weak_secrets
 
+PROXY_WARNING = (
+    "digest: warning: publication.base_url is https, so a TLS proxy is in front of this plain-"
+    "HTTP server, but web.trusted_proxies is empty: every client then counts as the proxy, so "
+    "5 failed logins from anyone lock every editor out and web.subscribe_per_ip_per_hour "
+    "sign-ups stop everyone's. Set "
+    'web.trusted_proxies to the proxy\'s address (e.g. ["127.0.0.1"]; README, "Client address").'
+)
+"""`digest serve` cannot speak TLS, so an https base URL means a proxy it must be told about."""
+
 
 def serve_command(
     ctx: typer.Context,
@@ -37,6 +46,10 @@ def serve_command(
         web_app = create_app(app.settings, app.engine, host=host)
     except EditorConfigError as exc:
         fail(str(exc))
+    if app.settings.publication.base_url.startswith("https://") and not (
+        app.settings.web.trusted_proxies
+    ):
+        typer.echo(PROXY_WARNING, err=True)
     typer.echo(f"digest: serving on http://{host}:{port}/ (editor pages at /editor/)", err=True)
     uvicorn.run(web_app, host=host, port=port, log_level="info", **UVICORN_OPTIONS)
 

@@ -35,6 +35,7 @@ from digest.audience.model import (
     parse_timezone,
 )
 from digest.cli.context import AppContext, fail, make_console
+from digest.files import open_private
 from digest.resources import bundled
 
 T = TypeVar("T")
@@ -104,7 +105,7 @@ def export_command(
         if file is None:
             n = export_rows(conn, sys.stdout)
         else:
-            with file.open("w", encoding="utf-8", newline="") as out:
+            with open_private(file) as out:  # every address: owner-only
                 n = export_rows(conn, out)
     typer.echo(f"Exported {n} subscribers" + (f" to {file}" if file else ""), err=True)
 

@@ -154,7 +154,7 @@ def handle_webhook(
         return EventReport(403, f"refused: {problem}")
     batch = _parse(body)
     if not isinstance(batch, list):
-        return EventReport(400, "the body is not a JSON list of events")
+        return EventReport(400, "the body is not a readable JSON list of events")
     return apply_events(engine, batch, now)
 
 
@@ -167,7 +167,7 @@ def _parse(body: bytes) -> Any:
         pass
     try:
         return json.loads(body, parse_constant=_no_constant)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError; too deep
         return None
 
 
@@ -197,10 +197,35 @@ class _Refused(ValueError):
     """One event is not usable; the message is the reason an operator reads."""
 
 
+MAX_DEPTH = 32
+"""Nesting an event may have (SendGrid's are flat: an object of strings, numbers and lists of
+strings). Deeper ones are refused before anything (json.dumps, the database's JSON encoder)
+recurses into them: ~1,000 levels, which orjson reads, exhausts Python's recursion limit."""
+
+
+def _too_deep(value: Any) -> bool:
+    """More than MAX_DEPTH levels of objects and lists, found without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if not isinstance(item, (dict, list)):
+            continue
+        if level > MAX_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, level + 1) for child in children)
+    return False
+
+
+_JSON_TYPES = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
 def _check(raw: Any, now: dt.datetime) -> _Event:
     """The event, validated field by field before any of it reaches the database."""
     if not isinstance(raw, dict):
-        raise _Refused(f"not an event object but a JSON {type(raw).__name__}")
+        raise _Refused(f"not an event object but a JSON {_JSON_TYPES.get(type(raw), 'list')}")
+    if _too_deep(raw):
+        raise _Refused(f"nested more than {MAX_DEPTH} levels deep (SendGrid's events are flat)")
     kind = _text(raw, "event", 32)
     if kind is None:
         raise _Refused("event: missing (every SendGrid event names its kind)")
@@ -382,12 +407,20 @@ def _record_rejected(conn: Connection, rejected: list[_Rejection], now: dt.datet
             "received_at": now,
             "provider_event_id": _readable_id(r.raw),
             "reason": r.reason[:1000],
-            "data": json.dumps(r.raw, default=str)[:_REJECTED_DATA_LIMIT],
+            "data": _raw_text(r.raw),
         }
         for r in rejected
     ]
     for chunk in _chunks(rows):
         conn.execute(rejected_events.insert(), list(chunk))
+
+
+def _raw_text(raw: Any) -> str:
+    """The rejected event as ASCII JSON, cut to the limit; a too deeply nested one is not kept
+    (serialising it would exhaust the recursion limit)."""
+    if _too_deep(raw):
+        return json.dumps(f"(not kept: nested more than {MAX_DEPTH} levels deep)")
+    return json.dumps(raw, default=str)[:_REJECTED_DATA_LIMIT]
 
 
 def _readable_id(raw: Any) -> str | None:

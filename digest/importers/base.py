@@ -17,12 +17,22 @@ from pydantic import ValidationError
 from digest.model import Signal
 
 
+def one_line(text: str) -> str:
+    """`text` as one printable line: whitespace runs (newlines too) become a space, other
+    control characters `?`. A reason can quote a feed server (its status phrase, its headers),
+    and a terminal or log must not take that for escape sequences or extra lines."""
+    kept = "".join(c if c.isprintable() or c.isspace() else "?" for c in text)
+    return " ".join(kept.split())
+
+
 class SourceError(Exception):
-    """Bad input in one source: printed as `source:line: reason` (line when known)."""
+    """Bad input in one source: printed as `source:line: reason` (line when known), on one
+    printable line whatever the reason quotes."""
 
     def __init__(self, source: str, reason: str, line: int | None = None) -> None:
+        reason = one_line(reason)
         super().__init__(reason)
-        self.source = source
+        self.source = one_line(source)
         self.reason = reason
         self.line = line
 

@@ -5,6 +5,9 @@
   `vector<int>` and `History of the <blink> tag` survive. (Rendering escapes all signal text.)
 - An entry without a title (valid RSS 2.0 when it has a description) is titled from the start of
   its description.
+- A description longer than a summary paragraph may be (many feeds carry whole articles) is cut
+  at a word to that cap, and a title to the title cap, each with a warning: the entry imports,
+  where the model alone would refuse it.
 - The entry's id (RSS `guid`, Atom `id`) is the signal's id; one longer than the id cap keeps
   its start and a hash of the whole, so the same entry always gets the same id.
 - Only an absolute http(s) address becomes the signal's `url`: a guid such as `12345` or
@@ -23,7 +26,7 @@ from pydantic import ValidationError
 from selectolax.lexbor import LexborHTMLParser
 
 from digest.importers.base import describe_validation_error
-from digest.model import ID_MAX, Signal
+from digest.model import ID_MAX, TEXT_MAX, TITLE_MAX, Signal
 from digest.text import derived_id, language_of
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -39,29 +42,47 @@ class EntryProblem(Exception):
         self.title = title
 
 
+_CONTROLS = dict.fromkeys([*range(0x20), 0x7F])  # C0 controls and DEL: XML forbids them
+
+
 def _plain(html: str) -> str:
     tree = LexborHTMLParser(html)
     return " ".join((tree.text(separator=" ") if tree.body or tree.root else html).split())
 
 
 def entry_text(entry: Mapping[str, Any], key: str) -> str:
-    """`entry[key]` as plain text, HTML reduced to its text only when the feed says it is HTML."""
-    value = str(entry.get(key) or "")
+    """`entry[key]` as plain text, HTML reduced to its text only when the feed says it is HTML.
+    Control characters (which XML forbids, and feedparser's lenient reading keeps: a NUL cannot
+    be stored) are dropped; whitespace is collapsed."""
+    value = " ".join(str(entry.get(key) or "").split()).translate(_CONTROLS)
     detail = entry.get(f"{key}_detail") or {}
     if detail.get("type", "text/html") in HTML_TYPES:
         return _plain(value)
     return " ".join(value.split())
 
 
-def title_from(description: str) -> str:
-    """The description's start as a title: whole words, `…` when cut."""
-    if len(description) <= TITLE_FROM_DESCRIPTION:
-        return description
-    cut = description[: TITLE_FROM_DESCRIPTION - 1]
+def shortened(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: whole words, `…` when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
     space = cut.rfind(" ")
-    if space > TITLE_FROM_DESCRIPTION // 2:
+    if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def title_from(description: str) -> str:
+    """The description's start as a title."""
+    return shortened(description, TITLE_FROM_DESCRIPTION)
+
+
+def _within(text: str, limit: int, what: str, notes: list[str]) -> str:
+    """`text` cut to `limit`, with a note saying so when it was longer."""
+    if len(text) <= limit:
+        return text
+    notes.append(f"{what} cut from {len(text):,} to {limit:,} characters (the cap)")
+    return shortened(text, limit)
 
 
 def entry_id(entry: Mapping[str, Any], title: str) -> str:
@@ -90,9 +111,20 @@ def web_url(entry: Mapping[str, Any]) -> tuple[str | None, list[str]]:
     return None, [f"link {shown!r} is not an http(s) address; imported without a URL"]
 
 
-def _published(entry: Mapping[str, Any]) -> dt.date | None:
+def _published(entry: Mapping[str, Any], notes: list[str]) -> dt.date | None:
+    """The entry's date (feedparser gives UTC struct_time); None, with a note, for one no
+    calendar holds (`0000-01-01` parses, then `dt.date` refuses year 0)."""
     stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-    return dt.date(*stamp[:3]) if stamp else None  # feedparser gives UTC struct_time
+    if not stamp:
+        return None
+    try:
+        return dt.date(*stamp[:3])
+    except ValueError:
+        notes.append(
+            f"date {stamp[0]:04d}-{stamp[1]:02d}-{stamp[2]:02d} is no calendar date; "
+            "imported without a date"
+        )
+        return None
 
 
 def _market_class(entry: Mapping[str, Any], category_map: Mapping[str, str]) -> str | None:
@@ -114,6 +146,8 @@ def entry_signal(
         raise EntryProblem("no title and no description: nothing to make a signal of")
     title = title or title_from(summary)
     url, notes = web_url(entry)
+    title = _within(title, TITLE_MAX, "title", notes)
+    summary = _within(summary, TEXT_MAX, "description", notes)
     try:
         signal = Signal(
             id=entry_id(entry, title),
@@ -123,7 +157,7 @@ def entry_signal(
             source=source,
             summary={language_of(summary): [summary]} if summary else {},
             market_class=_market_class(entry, category_map),
-            published=_published(entry),
+            published=_published(entry, notes),
         )
     except ValidationError as exc:
         field, message = describe_validation_error(exc)[0]

@@ -35,18 +35,31 @@ def _entry_label(number: int, title: str) -> str:
     return f"entry {number} {shown!r}" if shown else f"entry {number}"
 
 
-def _parse(data: bytes, base_url: str | None) -> feedparser.FeedParserDict:
+def _parse(
+    data: bytes, base_url: str | None, content_type: str | None
+) -> feedparser.FeedParserDict:
     """feedparser's reading of `data`. A stream, never bytes: feedparser opens bytes that name a
-    file as that file (a feed whose body is `/dev/zero` would never end)."""
-    headers = {"content-location": base_url} if base_url else None
+    file as that file (a feed whose body is `/dev/zero` would never end). Response headers only
+    for a fetched feed, and its Content-Type with them: given headers without one, feedparser
+    flags a perfect feed `NonXMLContentType`."""
+    if base_url is None:
+        return feedparser.parse(io.BytesIO(data))
+    headers = {"content-location": base_url}
+    if content_type:  # absent, feedparser says "no Content-type specified"
+        headers["content-type"] = content_type
     return feedparser.parse(io.BytesIO(data), response_headers=headers)
 
 
 def parse_feed(
-    source: str, data: bytes, category_map: Mapping[str, str], base_url: str | None = None
+    source: str,
+    data: bytes,
+    category_map: Mapping[str, str],
+    base_url: str | None = None,
+    content_type: str | None = None,
 ) -> Parsed:
-    """The feed's entries as signals; `base_url` resolves relative links (the fetched URL)."""
-    feed = _parse(data, base_url)
+    """The feed's entries as signals; `base_url` resolves relative links (the fetched URL) and
+    `content_type` is what its server declared."""
+    feed = _parse(data, base_url, content_type)
     if not feed.get("version") and not feed.entries:
         raise SourceError(source, "not an RSS or Atom feed (no feed element found)")
     found = faults(feed, data)
@@ -105,6 +118,12 @@ def read_feed(
 ) -> Parsed:
     """The feed at `location` (URL or file); a URL gets `timeout` seconds for the whole fetch."""
     if is_feed_url(location):
-        data = fetch(location, timeout=timeout, max_bytes=max_bytes)
-        return parse_feed(location, data, category_map, base_url=location)
+        fetched = fetch(location, timeout=timeout, max_bytes=max_bytes)
+        return parse_feed(
+            location,
+            fetched.body,
+            category_map,
+            base_url=location,
+            content_type=fetched.content_type,
+        )
     return parse_feed(location, _read_file(location, max_bytes), category_map)

@@ -7,8 +7,9 @@ the caller waits for at most `timeout` seconds. When the deadline passes, the ca
 feed and moves on, and shuts the connection's socket down so the worker ends too.
 
 The body is read in chunks and refused once it passes `max_bytes` (a `Content-Length` above the cap
-is refused before reading), so a feed can neither exhaust memory nor fill the database. Only
-http(s) is spoken: a redirect to `ftp:` or `file:` fails as an unknown scheme.
+is refused before reading), so a feed can neither exhaust memory nor fill the database; a body
+the server compressed unasked is inflated up to the same cap. Only http(s) is spoken: a
+redirect to `ftp:` or `file:` fails as an unknown scheme.
 """
 
 from __future__ import annotations
@@ -19,12 +20,27 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from digest import __version__
 from digest.importers.base import SourceError
 
 _CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A feed's bytes and the media type its server declared (`Content-Type`, with charset).
+
+    feedparser needs the declared type: given none it flags every feed `NonXMLContentType`, and
+    the charset parameter is how a server names the encoding. `Content-Encoding` is not kept:
+    the body is used as it arrived, never decompressed past `max_bytes`.
+    """
+
+    body: bytes
+    content_type: str | None = None
 
 
 class _Sockets:
@@ -57,11 +73,13 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Tracked(http.client.HTTPConnection):
-    """A connection that registers its socket as soon as it has one (before any TLS)."""
+    """A connection that registers its socket as soon as it has one (before any TLS).
 
-    def __init__(self, *args: Any, sockets: _Sockets, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._sockets = sockets
+    `_sockets` is set by `_factory` after construction, not passed to `__init__`:
+    HTTPSConnection's `__init__` comes first in `_TrackedTLS`'s MRO and takes no such argument.
+    """
+
+    _sockets: _Sockets
 
     def connect(self) -> None:
         super().connect()
@@ -92,7 +110,13 @@ class _HTTPS(urllib.request.HTTPSHandler):
 
 def _factory(cls: type[_Tracked], sockets: _Sockets) -> Any:
     """What `do_open` calls as `http_class(host, timeout=…, **args)`."""
-    return lambda *args, **kwargs: cls(*args, sockets=sockets, **kwargs)
+
+    def make(*args: Any, **kwargs: Any) -> _Tracked:
+        connection = cls(*args, **kwargs)
+        connection._sockets = sockets
+        return connection
+
+    return make
 
 
 def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:
@@ -118,7 +142,7 @@ class _Fetch:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.sockets = _Sockets()
-        self.data: bytes | None = None
+        self.data: Fetched | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -136,7 +160,7 @@ class _Fetch:
     def _unreachable(self, reason: str) -> SourceError:
         return SourceError(self.location, f"feed unreachable: {reason}")
 
-    def _get(self) -> bytes:
+    def _get(self) -> Fetched:
         request = urllib.request.Request(
             self.location, headers={"User-Agent": f"digest/{__version__}"}
         )
@@ -144,7 +168,25 @@ class _Fetch:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > self.max_bytes:
                 raise self._too_big(f"it declares {int(declared):,} bytes")
-            return self._body(response)
+            coding = (response.headers.get("Content-Encoding") or "").strip().lower()
+            body = self._decoded(self._body(response), coding)
+            return Fetched(body, response.headers.get("Content-Type"))
+
+    def _decoded(self, body: bytes, coding: str) -> bytes:
+        """The body as sent, or inflated when the server compressed it unasked (no
+        Accept-Encoding is sent), never past `max_bytes`: a gzip bomb is refused as too large."""
+        if coding in ("", "identity"):
+            return body
+        if coding not in ("gzip", "x-gzip", "deflate"):
+            raise self._unreachable(f"unsupported Content-Encoding {coding!r}")
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | (16 if "gzip" in coding else 0))
+        try:
+            data = inflater.decompress(body, self.max_bytes + 1)
+        except zlib.error as exc:
+            raise self._unreachable(f"the {coding} body is corrupt ({exc})") from None
+        if len(data) > self.max_bytes:
+            raise self._too_big(f"its {coding} body inflates past the cap")
+        return data
 
     def _body(self, response: http.client.HTTPResponse) -> bytes:
         chunks: list[bytes] = []
@@ -166,8 +208,9 @@ class _Fetch:
         )
 
 
-def fetch(location: str, *, timeout: float, max_bytes: int) -> bytes:
-    """The feed's bytes, complete within `timeout` seconds and at most `max_bytes` long.
+def fetch(location: str, *, timeout: float, max_bytes: int) -> Fetched:
+    """The feed's bytes and declared type, complete within `timeout` seconds and at most
+    `max_bytes` long.
 
     Any failure (network, HTTP status, deadline, size) is a SourceError that names the URL.
     """

@@ -19,12 +19,14 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Protocol
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
+from digest.files import PRIVATE_FILE
 from digest.storage.db import create
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,12 @@ class PostgresLock:
 
 
 class FileLock:
-    """`flock` on `<database>.scheduler.lock`; the file stays, only the lock comes and goes."""
+    """`flock` on `<database>.scheduler.lock`; the file stays, only the lock comes and goes.
+
+    The file is owner-only (0600), as the database beside it: `flock` needs only a descriptor
+    open for reading, so under a 0644 file any local user could hold the lock and keep every
+    scheduler waiting as a standby.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -124,7 +131,10 @@ class FileLock:
         if self._fh is not None:
             return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = self.path.open("a+", encoding="utf-8")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+        with suppress(PermissionError):  # someone else's file: its owner decides
+            os.fchmod(fd, PRIVATE_FILE)
+        fh = os.fdopen(fd, "a+", encoding="utf-8")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -260,3 +260,16 @@ login_throttle = Table(
     Column("last_failure_at", DateTime(timezone=True), nullable=False, index=True),
     Column("locked_until", DateTime(timezone=True), nullable=True),
 )
+
+# Sign-up requests per client address and confirmation emails per mailbox (keys hashed), one row
+# per request allowed within its limit's window, shared by every web process and kept across
+# restarts.
+request_hits = Table(
+    "request_hits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_request_hits_scope_key_hash_at", "scope", "key_hash", "at"),
+)

@@ -8,13 +8,16 @@ the page says and never erases the member-only text the editor's Markdown suppli
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
 
 from digest.merging import fold
@@ -23,6 +26,7 @@ from digest.storage.schema import signal_sources as src
 from digest.storage.schema import signals as t
 
 _CHUNK = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -137,12 +141,49 @@ def signals_between(
     if not include_internal:
         query = query.where(t.c.internal.is_(False))
     rows = conn.execute(query.order_by(t.c.published, t.c.id))
-    return [Signal.model_validate(row.data) for row in rows]
+    return [stored_signal(row.data) for row in rows]
 
 
 def get_signal(conn: Connection, signal_id: str) -> Signal | None:
     row = conn.execute(select(t.c.data).where(t.c.id == signal_id)).first()
-    return Signal.model_validate(row.data) if row else None
+    return stored_signal(row.data) if row else None
+
+
+def stored_signal(data: dict[str, Any]) -> Signal:
+    """A stored record as a Signal. One stored before the size caps existed may exceed them:
+    its over-long values are read cut to their caps (and a warning names the signal and the
+    fields), rather than every build and archive page of its week failing on it."""
+    try:
+        return Signal.model_validate(data)
+    except ValidationError as exc:
+        cut = _cut_to_caps(data, exc)
+        if cut is None:
+            raise
+        record, fields = cut
+        log.warning(
+            "signal %s: stored %s over the size cap; read cut to it", data.get("id"), fields
+        )
+        return Signal.model_validate(record)
+
+
+def _cut_to_caps(data: dict[str, Any], exc: ValidationError) -> tuple[dict[str, Any], str] | None:
+    """`data` with each value over its cap cut to it, and those fields named; None when `exc`
+    is about anything else (or the id, which names the row and is never cut)."""
+    record = copy.deepcopy(data)
+    fields = []
+    for err in exc.errors():
+        cap = (err.get("ctx") or {}).get("max_length")
+        if err["type"] not in ("string_too_long", "too_long") or cap is None:
+            return None
+        *path, last = err["loc"]
+        if not path and last == "id":
+            return None
+        holder: Any = record
+        for key in path:
+            holder = holder[key]
+        holder[last] = holder[last][:cap]
+        fields.append(".".join(str(part) for part in err["loc"]))
+    return record, ", ".join(fields)
 
 
 def count_signals(conn: Connection) -> int:

@@ -13,7 +13,6 @@ import datetime as dt
 import ipaddress
 import logging
 import secrets
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +37,7 @@ from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
 from digest.render.engine import Renderer, template_dirs
 from digest.web.accounts import has_accounts
+from digest.web.limits import RateLimit
 from digest.web.security import (
     CSRF_COOKIE,
     CSRF_FIELD,
@@ -45,7 +45,6 @@ from digest.web.security import (
     Csrf,
     HeadAsGet,
     Network,
-    RateLimiter,
     SecurityHeaders,
     Sessions,
     forwarded_client,
@@ -58,6 +57,8 @@ from digest.web.security import (
 log = logging.getLogger(__name__)
 
 FLASH_COOKIE = "digest_flash"
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
 WIDTH_SCRIPT = "web/_width.js"
 
 
@@ -88,8 +89,8 @@ class WebState:
     env: SandboxedEnvironment
     provider: Callable[[], Provider]
     login_required: bool
-    per_ip: RateLimiter
-    per_address: RateLimiter
+    per_ip: RateLimit
+    per_address: RateLimit
     now: Callable[[], dt.datetime]
     tag_key: str = ""
     """Key of the tags that tie bootstrap sessions to the configured password or token."""
@@ -160,14 +161,13 @@ def create_app(
     *,
     host: str = "127.0.0.1",
     provider: Provider | Callable[[], Provider] | None = None,
-    clock: Callable[[], float] = time.monotonic,
     now: Callable[[], dt.datetime] | None = None,
 ) -> Starlette:
     """The ASGI app. Refuses (EditorConfigError) to expose editor pages on a non-loopback `host`
     when no editor account, password or token exists; on loopback they then need no login.
 
     `provider` (an instance or a factory) replaces `web.provider` for test sends and sign-up
-    confirmations; `clock` drives the rate limits and `now` the recorded times (tests step them).
+    confirmations; `now` drives the recorded times and the sign-up limits (tests step it).
     """
     from digest.web import archive, editor, subscriber, webhooks
 
@@ -181,6 +181,7 @@ def create_app(
             "or web.editor_token, or bind to 127.0.0.1"
         )
     keys = _keys(settings)
+    clock = now or (lambda: dt.datetime.now(dt.UTC))
     env = Renderer(template_dirs(settings)).env("en", html=True)
     script = _width_script(env)
     state = WebState(
@@ -193,9 +194,13 @@ def create_app(
         env=env,
         provider=_provider_factory(settings, provider),
         login_required=has_credentials,
-        per_ip=RateLimiter(settings.web.subscribe_per_ip_per_hour, 3600, clock),
-        per_address=RateLimiter(settings.web.subscribe_per_address_per_day, 86400, clock),
-        now=now or (lambda: dt.datetime.now(dt.UTC)),
+        per_ip=RateLimit(
+            engine, "signup-client", settings.web.subscribe_per_ip_per_hour, HOUR, clock
+        ),
+        per_address=RateLimit(
+            engine, "signup-mailbox", settings.web.subscribe_per_address_per_day, DAY, clock
+        ),
+        now=clock,
         tag_key=keys[0],
         trusted_proxies=proxy_networks(settings.web.trusted_proxies),
         width_script=script,

@@ -4,7 +4,8 @@ What is public is decided by the same policy as the emails: pages are built from
 edition or its view of a signal (`build_item` with the Open policy), so a member-only field can
 no more reach a public page than an Open email. Unsent issues are not public; a signal's page and
 an issue's class pages (what the emails link to) become public when the issue's sending begins,
-so a reader's click works mid-send while next week's signals stay embargoed. Editors see them all.
+so a reader's click works mid-send while next week's signals stay embargoed, and so do
+signals stored after the issue was built, which are in none of its emails. Editors see them all.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from digest.model import Lang
 from digest.period import PeriodError, parse_period
 from digest.policy import policies
 from digest.render.view import Item, build_item
-from digest.storage.schema import issues
+from digest.storage.schema import issues, signals
 from digest.storage.signals import get_signal, signals_between
 from digest.web.app import WebState, render, web
 from digest.web.editor import edition_response, edition_rows, pick_edition
@@ -67,16 +68,32 @@ def _sending_begun_clause() -> ColumnElement[bool]:
     )
 
 
-def in_issue_being_sent(conn: Connection, published: dt.date | None) -> bool:
-    """Whether a signal published on `published` belongs to an issue whose sending has begun."""
-    if published is None:  # an undated signal belongs to no period, so to no issue
-        return False
-    query = select(issues.c.id).where(
-        issues.c.period_start <= published,
-        issues.c.period_end >= published,
-        _sending_begun_clause(),
+def in_issue_being_sent(conn: Connection, signal_id: str) -> bool:
+    """Whether this signal belongs to an issue whose sending has begun and was stored before
+    that issue was built (one stored later, even dated inside the week, is in none of its
+    emails and stays embargoed)."""
+    query = (
+        select(issues.c.id)
+        .join(signals, signals.c.id == signal_id)
+        .where(
+            issues.c.period_start <= signals.c.published,
+            issues.c.period_end >= signals.c.published,
+            signals.c.created_at <= issues.c.built_at,
+            _sending_begun_clause(),
+        )
     )
     return conn.execute(query.limit(1)).first() is not None
+
+
+def stored_after_build(conn: Connection, row: Any) -> set[str]:
+    """Ids of the issue's period's signals stored after it was built: in none of its emails
+    (all of them when it was never built)."""
+    query = select(signals.c.id).where(
+        signals.c.published >= row.period_start, signals.c.published <= row.period_end
+    )
+    if row.built_at is not None:
+        query = query.where(signals.c.created_at > row.built_at)
+    return set(conn.execute(query).scalars())
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -176,7 +193,7 @@ async def signal_page(request: Request) -> Response:
     state = web(request)
     with state.engine.connect() as conn:
         signal = get_signal(conn, str(request.path_params["signal_id"]))
-        public = signal is not None and in_issue_being_sent(conn, signal.published)
+        public = signal is not None and in_issue_being_sent(conn, signal.id)
     if signal is None or signal.internal or not (public or current_editor(request)):
         raise HTTPException(404)  # the same answer for "embargoed" as for "no such signal"
     item = open_item(state, signal, _lang(request))
@@ -195,11 +212,14 @@ async def issue_class_page(request: Request) -> Response:
     except PeriodError:
         raise HTTPException(404) from None
     row, _ = edition_rows(state, period)
-    if row is None or not (_sending_begun(row) or current_editor(request)):
+    editor = current_editor(request)
+    if row is None or not (_sending_begun(row) or editor):
         raise HTTPException(404)
     wanted = request.query_params.get("class")
     with state.engine.connect() as conn:
         found = signals_between(conn, period.start, period.end, include_internal=False)
+        embargoed = set() if editor else stored_after_build(conn, row)
+    found = [s for s in found if s.id not in embargoed]
     grouped = group(
         found, state.settings.editions.class_order, state.settings.editions.duplicate_threshold
     )

@@ -31,7 +31,7 @@ from digest.web.accounts import (
     verify,
 )
 from digest.web.app import WebState, checked_form, client_address, field_text, render, web
-from digest.web.security import SESSION_COOKIE, same_secret
+from digest.web.security import SESSION_COOKIE, limit_key, same_secret
 
 log = logging.getLogger(__name__)
 
@@ -115,21 +115,21 @@ async def login(request: Request) -> Response:
         )
     form = await checked_form(request)
     name = field_text(form, "name").lower()[:64]
-    keys = [f"address:{client_address(request)}", f"account:{name or BOOTSTRAP}"]
-    wait = throttle.retry_after(state.engine, keys, state.now())
-    if wait:
+    account = throttle.account_key(name or BOOTSTRAP)
+    keys = [f"address:{limit_key(client_address(request))}", account]
+    tried = throttle.attempt(state.engine, keys, state.now())
+    if tried.wait:
         log.warning(
             "editor login refused for %ss: too many failures from %s or for %r",
-            wait,
+            tried.wait,
             client_address(request),
             name or BOOTSTRAP,
         )
-        return _login_page(request, form, 429, wait=wait, minutes=math.ceil(wait / 60))
+        return _login_page(request, form, 429, wait=tried.wait, minutes=math.ceil(tried.wait / 60))
     session = await run_in_threadpool(authenticate, state, name, field_text(form, "password"))
     if session is None:
-        throttle.record_failure(state.engine, keys, state.now())
         return _login_page(request, form, 401, wrong=True)
-    throttle.forget(state.engine, keys[1])
+    throttle.succeeded(state.engine, tried, account)
     lifetime = dt.timedelta(seconds=state.sessions.max_age)
     session_id = start_session(state.engine, session, state.now(), lifetime)
     response = RedirectResponse(_safe_next(field_text(form, "next")), status_code=303)

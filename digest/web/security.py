@@ -17,8 +17,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
@@ -227,6 +226,22 @@ def forwarded_client(peer: str, forwarded_for: Sequence[str], trusted: Sequence[
     return str(current)
 
 
+IPV6_CLIENT_PREFIX = 64
+
+
+def limit_key(address: str) -> str:
+    """The client as the per-client limits count it (sign-ups, login failures).
+
+    An IPv4 address is one client. An IPv6 address is counted by its /64: that is the block one
+    line or host is given, so one attacker holds 2^64 addresses and rotating them must not buy
+    a fresh limit each time. IPv4-mapped IPv6 counts as its IPv4 address.
+    """
+    found = _ip(address)
+    if isinstance(found, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((found, IPV6_CLIENT_PREFIX), strict=False))
+    return str(found) if found is not None else address
+
+
 class HeadAsGet:
     """Answers every `HEAD` exactly as the same `GET` would, without the body (RFC 9110 9.3.2).
 
@@ -330,35 +345,3 @@ async def _too_large(send: Send) -> None:
     ]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-class RateLimiter:
-    """At most `limit` hits per key within `window` seconds (a sliding log, in memory).
-
-    In memory is enough for one `digest serve` process, and keys are hashed so the log never
-    holds an address in clear. `clock` is injected so tests step time instead of sleeping.
-    """
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> bool:
-        """Record a hit for `key` and say whether it is within the limit."""
-        now = self.clock()
-        hashed = hashlib.sha256(key.encode()).hexdigest()
-        hits = self._hits.setdefault(hashed, deque())
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        if len(self._hits) > 100_000:  # a flood of distinct keys: forget the idle ones
-            self._prune(now)
-        return True
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-            del self._hits[key]

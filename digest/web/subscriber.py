@@ -41,6 +41,7 @@ from digest.web.app import (
     require_csrf,
     web,
 )
+from digest.web.security import limit_key
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ async def subscribe_page(request: Request) -> Response:
     if request.method == "GET":
         return render(request, "web/subscribe.html.j2", context)
     form = await checked_form(request)
-    if not state.per_ip.allow(client_address(request)):
+    if not state.per_ip.allow(limit_key(client_address(request))):
         return render(
             request,
             "web/subscribe.html.j2",

@@ -7,9 +7,11 @@ while the count stands doubles the wait, up to 15 minutes. Fifteen quiet minutes
 A locked key is refused before any password is checked, so a guess made while locked learns
 nothing, even when it is right. Keys are stored as SHA-256 hashes (no address in clear).
 
-Each counting step is one transaction that updates the row before reading it back, which takes
-the row's write lock first on PostgreSQL and the database's on SQLite: two processes failing at
-the same moment both count.
+Each attempt is counted before its password is checked, in one transaction that updates the
+row before reading it back, which takes the row's write lock first on PostgreSQL and the
+database's on SQLite: of attempts racing on one key, each sees those before it, so guesses sent
+all at once are checked no more often than guesses sent one by one. A right password then takes
+its attempt's count back (`succeeded`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, case, delete, select, update
 
@@ -50,19 +53,55 @@ def retry_after(engine: Engine, keys: Sequence[str], now: dt.datetime) -> int:
         found = conn.execute(
             select(t.c.locked_until).where(t.c.key_hash.in_([_hash(k) for k in keys]))
         ).scalars()
-        waits = [(_aware(u) - now).total_seconds() for u in found if u is not None]
+        return _wait(found, now)
+
+
+def _wait(locked_until: Iterable[dt.datetime | None], now: dt.datetime) -> int:
+    waits = [(_aware(u) - now).total_seconds() for u in locked_until if u is not None]
     return max([math.ceil(w) for w in waits if w > 0], default=0)
 
 
-def record_failure(engine: Engine, keys: Sequence[str], now: dt.datetime) -> None:
-    """Count one failed login against each key, locking those that reach the limit."""
-    with engine.begin() as conn:
-        conn.execute(delete(t).where(t.c.last_failure_at < now - WINDOW))
-        for key in keys:
-            _count(conn, _hash(key), now)
+@dataclass(frozen=True)
+class Attempt:
+    """One login attempt, counted as a failure before its password is checked.
+
+    Checking first and counting after let every guess already in flight through: 200 sent at
+    once had 38 checked instead of 5. Counted first, the attempt that reaches the limit locks
+    the key for everyone else while it is checked, and `succeeded` takes its count back.
+    """
+
+    wait: int
+    """Seconds to wait when refused (nothing was counted); 0 when the password may be checked."""
+    keys: tuple[str, ...] = ()
+    undo: tuple[tuple[str, int, dt.datetime | None], ...] = ()
+    """(key hash, lockouts, locked_until) before this attempt, for the keys it locked."""
 
 
-def _count(conn: Connection, key_hash: str, now: dt.datetime) -> None:
+class _Refused(Exception):
+    def __init__(self, wait: int) -> None:
+        self.wait = wait
+
+
+def attempt(engine: Engine, keys: Sequence[str], now: dt.datetime) -> Attempt:
+    """Count one attempt against each key, or refuse it (counting nothing) when one is locked.
+
+    One transaction: the update takes the row's write lock before the lock is read, so of
+    attempts racing on one key each sees the ones before it.
+    """
+    try:
+        with engine.begin() as conn:
+            conn.execute(delete(t).where(t.c.last_failure_at < now - WINDOW))
+            undo = [u for key in keys if (u := _count(conn, _hash(key), now)) is not None]
+    except _Refused as refused:
+        return Attempt(refused.wait)
+    return Attempt(0, tuple(keys), tuple(undo))
+
+
+def _count(
+    conn: Connection, key_hash: str, now: dt.datetime
+) -> tuple[str, int, dt.datetime | None] | None:
+    """Count against one key; raise _Refused when it is locked; return what to restore on
+    success when this count locked it."""
     fresh = {"failures": 0, "lockouts": 0, "last_failure_at": now}
     insert_ignoring_conflict(conn, t, {"key_hash": key_hash, **fresh})
     stale = t.c.last_failure_at < now - WINDOW  # a race with the prune above: start again
@@ -73,19 +112,53 @@ def _count(conn: Connection, key_hash: str, now: dt.datetime) -> None:
         .values(
             failures=case((stale, 1), else_=t.c.failures + 1),
             lockouts=case((stale, 0), else_=t.c.lockouts),
+            locked_until=case((stale, None), else_=t.c.locked_until),
             last_failure_at=now,
         )
     )
-    row = conn.execute(select(t.c.failures, t.c.lockouts).where(mine)).one()
-    if row.failures >= FAILURES:
-        lockouts = row.lockouts + 1
-        conn.execute(
-            update(t).where(mine).values(lockouts=lockouts, locked_until=now + wait_after(lockouts))
-        )
+    row = conn.execute(select(t.c.failures, t.c.lockouts, t.c.locked_until).where(mine)).one()
+    wait = _wait([row.locked_until], now)
+    if wait:
+        raise _Refused(wait)  # rolls back every count of this attempt
+    if row.failures < FAILURES:
+        return None
+    lockouts = row.lockouts + 1
+    conn.execute(
+        update(t).where(mine).values(lockouts=lockouts, locked_until=now + wait_after(lockouts))
+    )
+    return (key_hash, row.lockouts, row.locked_until)
 
 
-def forget(engine: Engine, key: str) -> None:
-    """A successful login clears its account's count (the address's stays: one good password
-    must not buy more guesses at other accounts from the same place)."""
+def succeeded(engine: Engine, done: Attempt, account: str) -> None:
+    """The attempt's password was right: its account's count is cleared, and every other key
+    (the address) loses this attempt's count and any lock it set. One good password must not
+    buy more guesses at other accounts from the same place, nor lock that place."""
+    undo = {key_hash: (lockouts, until) for key_hash, lockouts, until in done.undo}
     with engine.begin() as conn:
-        conn.execute(delete(t).where(t.c.key_hash == _hash(key)))
+        for key in done.keys:
+            mine = t.c.key_hash == _hash(key)
+            if key == account:
+                conn.execute(delete(t).where(mine))
+                continue
+            values: dict[str, object] = {
+                "failures": case((t.c.failures > 0, t.c.failures - 1), else_=0)
+            }
+            if _hash(key) in undo:
+                values["lockouts"], values["locked_until"] = undo[_hash(key)]
+            conn.execute(update(t).where(mine).values(**values))
+
+
+def account_key(name: str) -> str:
+    """The key an account name's failures count under (the bootstrap login's is "editor")."""
+    return f"account:{name.strip().lower()}"
+
+
+def unlock_account(engine: Engine, name: str) -> bool:
+    """Forget an account name's failures and lock; whether there were any.
+
+    The operator's way back in: anyone can lock a name by failing on purpose (the bootstrap
+    login's "editor" above all), and a locked name refuses even the right password.
+    """
+    with engine.begin() as conn:
+        gone = conn.execute(delete(t).where(t.c.key_hash == _hash(account_key(name))))
+    return bool(gone.rowcount)

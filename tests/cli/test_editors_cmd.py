@@ -14,6 +14,7 @@ from digest.cli import app
 from digest.storage.db import open_database
 from digest.storage.schema import editor_accounts
 from digest.web.accounts import Session, read_session, start_session, verify
+from digest.web.throttle import attempt, retry_after
 
 runner = CliRunner()
 PASSWORD = "a-good-long-password"
@@ -106,3 +107,20 @@ def test_remove_deletes_the_account_and_ends_its_sessions(db_url: str) -> None:
 def test_removing_an_unknown_editor_says_so() -> None:
     result = digest("editors", "remove", "nobody")
     assert result.exit_code == 2 and "no editor named 'nobody'" in result.output
+
+
+def test_unlock_lifts_a_lock_an_outsider_put_on_an_editor(db_url: str) -> None:
+    """Five wrong guesses by anyone lock an account name, "editor" (the bootstrap login) the
+    most obvious: the operator needs a way back in before the lock runs out."""
+    engine = open_database(db_url)
+    now = dt.datetime.now(dt.UTC)
+    for n in range(5):
+        attempt(engine, [f"address:198.51.100.{n}", "account:editor"], now)
+    result = digest("editors", "unlock", "Editor")
+    assert result.exit_code == 0 and "editor may log in again" in result.output
+    assert retry_after(engine, ["account:editor"], now) == 0
+
+
+def test_unlock_of_a_name_nobody_failed_says_so() -> None:
+    result = digest("editors", "unlock", "alice")
+    assert result.exit_code == 0 and "alice was not locked" in result.output

@@ -91,3 +91,23 @@ def test_a_feed_with_html_entities_imports_with_a_warning_and_exit_zero(tmp_path
     assert "Stored 1 signals from 1 sources: 1 new, 0 updated, 0 unchanged; 1 warning" in (
         result.output
     )
+
+
+def test_a_feed_with_thousands_of_warnings_lists_twenty_and_counts_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Review finding: an `&nbsp;` in each of 20,000 entries printed 20,000 warning lines."""
+    items = "".join(
+        f"<item><title>Item {i}</title><guid>urn:{i}</guid><description>a&nbsp;b</description>"
+        "</item>\n"
+        for i in range(50)
+    )
+    feed = tmp_path / "desk.rss"
+    feed.write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>D</title>\n{items}'
+        "</channel></rss>"
+    )
+    result = runner.invoke(app, ["ingest", str(feed)])
+    assert result.output.count(": warning: entry ") == 20
+    assert f"{feed}: warning: 30 more warnings like these, not listed" in result.output
+    assert "; 50 warnings (imported)" in result.output

@@ -8,6 +8,7 @@ from typer.testing import CliRunner, Result
 
 from digest.cli import app
 from digest.resources import bundled
+from tests.conftest import mode
 
 runner = CliRunner()
 HEADER = "email,name,tier,locale,timezone,interests\n"
@@ -139,6 +140,23 @@ def test_export_to_stdout_and_to_a_file(tmp_path: Path) -> None:
         target.read_text("utf-8").splitlines()[1]
         == "ann@example.com,Ann,open,en,Europe/London,,active"
     )
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_an_export_file_is_owner_only(tmp_path: Path) -> None:
+    """Review finding: the export (every address) was written 0644 under umask 022."""
+    digest("subscribers", "add", "ann@example.com")
+    target = tmp_path / "out.csv"
+    digest("subscribers", "export", str(target))
+    assert mode(target) == 0o600
+
+
+def test_an_export_over_a_wider_file_makes_it_owner_only(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    target.chmod(0o644)
+    digest("subscribers", "export", str(target))
+    assert mode(target) == 0o600 and target.read_text().startswith("email,")
 
 
 def test_export_then_import_changes_nothing(tmp_path: Path) -> None:

@@ -245,7 +245,26 @@ def test_an_event_that_is_not_an_object_is_rejected_alone(engine: Engine, sent: 
     body = b'["hello", ' + orjson.dumps(event("spamreport", sent[0])) + b"]"
     report = post(engine, [], body=body, signature=signed_body(body))
     assert (report.status, report.stored, report.rejected) == (200, 1, 1)
-    assert rejections(engine) == [(None, "not an event object but a JSON str")]
+    assert rejections(engine) == [(None, "not an event object but a JSON string")]
+
+
+def test_an_event_nested_a_thousand_deep_is_rejected_alone(engine: Engine, sent: list[int]) -> None:
+    """Review finding: orjson reads 1,000 levels, but storing them exhausted Python's recursion
+    limit: 500 and a traceback, the whole signed batch retried for 24 h."""
+    deep = b"[" * 1000 + b"]" * 1000
+    bad = orjson.dumps(event("open", sent[0]))[:-1] + b', "extra": ' + deep + b"}"
+    body = b"[" + bad + b"," + orjson.dumps(event("open", sent[1])) + b"]"
+    report = post(engine, [], body=body, signature=signed_body(body))
+    assert (report.status, report.stored, report.rejected) == (200, 1, 1)
+    assert rejections(engine)[0][1].startswith("nested more than 32 levels deep")
+
+
+def test_a_body_nested_beyond_any_parser_is_refused_not_an_error(
+    engine: Engine, sent: list[int]
+) -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    report = post(engine, [], body=body, signature=signed_body(body))
+    assert report.status == 400 and stored_events(engine) == 0
 
 
 @pytest.mark.parametrize(

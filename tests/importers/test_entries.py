@@ -90,14 +90,56 @@ def test_a_relative_link_of_a_fetched_feed_resolves_against_its_url() -> None:
     assert parsed.signals[0].url == "https://desk.example.com/news/1"
 
 
-def test_an_entry_over_a_size_cap_is_an_error_naming_entry_and_field() -> None:
+def test_a_whole_article_as_description_is_cut_to_the_cap_with_a_warning() -> None:
+    """Review finding: many feeds carry whole articles as descriptions; over the 10,000-character
+    summary cap the entry was refused (and `digest ingest` failed) every week."""
+    article = "Grid operators agree. " * 1_000
+    feed = rss(f"<item><title>Long read</title><description>{article}</description></item>")
+    parsed = parse_feed("desk.xml", feed, {})
+    (paragraph,) = parsed.signals[0].summary["en"]
+    assert len(paragraph) <= 10_000 and paragraph.endswith(" Grid…")  # at a word
+    assert article.startswith(paragraph[:-1])
+    assert [str(w) for w in parsed.warnings] == [
+        "desk.xml: warning: entry 1 'Long read': description cut from 21,999 to 10,000 "
+        "characters (the cap)"
+    ]
+
+
+def test_a_title_over_the_cap_is_cut_with_a_warning() -> None:
+    feed = rss(f"<item><title>{'Headline ' * 200}</title></item>")
+    parsed = parse_feed("desk.xml", feed, {})
+    assert len(parsed.signals[0].title) <= 1_000 and parsed.errors == []
+    assert "title cut from 1,799 to 1,000 characters" in str(parsed.warnings[0])
+
+
+def test_an_entry_over_another_size_cap_is_an_error_naming_entry_and_field() -> None:
     feed = rss(
         "<item><title>Fine</title></item>",
-        f"<item><title>Dump</title><description>{'x' * 20_000}</description></item>",
+        f"<item><title>Odd</title><category>{'c' * 300}</category></item>",
     )
     parsed = parse_feed("desk.xml", feed, {})
     assert [s.title for s in parsed.signals] == ["Fine"]
     assert [str(e) for e in parsed.errors] == [
-        "desk.xml: entry 2 'Dump': field 'summary.en.0': too long: 20,000 characters; the cap "
-        "is 10,000 (README: The signal schema)"
+        "desk.xml: entry 2 'Odd': field 'market_class': too long: 300 characters; the cap "
+        "is 200 (README: The signal schema)"
+    ]
+
+
+def test_control_characters_are_dropped_from_entry_text() -> None:
+    """Review finding: a NUL in one title (XML forbids it; feedparser's lenient reading keeps it)
+    made PostgreSQL refuse the whole feed."""
+    feed = rss("<item><title>Grid\x00 pact\x07</title><description>a\x1bb</description></item>")
+    (signal,) = parse_feed("desk.xml", feed, {}).signals
+    assert (signal.title, signal.summary) == ("Grid pact", {"en": ["ab"]})
+
+
+def test_a_date_no_calendar_holds_imports_without_a_date() -> None:
+    """Review finding: `0000-01-01` raised ValueError, a traceback that ended the whole ingest."""
+    feed = atom(
+        "<entry><id>urn:1</id><title>Old</title><updated>0000-01-01T00:00:00Z</updated></entry>"
+    )
+    parsed = parse_feed("a.atom", feed, {})
+    assert parsed.signals[0].published is None
+    assert [w.reason for w in parsed.warnings] == [
+        "entry 1 'Old': date 0000-01-01 is no calendar date; imported without a date"
     ]

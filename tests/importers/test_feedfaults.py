@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from digest.importers.feedfaults import Document
 from digest.importers.feeds import parse_feed
 
 ENTITIES = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -63,3 +64,16 @@ def test_a_wrong_encoding_declaration_is_a_warning() -> None:
     parsed = parse_feed("desk.xml", feed.encode(), {})
     assert [s.title for s in parsed.signals] == ["Zürich"]
     assert [w.reason.split(":")[0] for w in parsed.warnings] == ["feed"]
+
+
+def test_an_entry_left_open_ends_where_the_next_one_starts() -> None:
+    """A fault inside the second entry is the second's, not the unclosed first's."""
+    text = b"<rss><channel><item><title>a</title><item><title>b &nbsp;</title></item></channel>"
+    doc = Document(text)
+    offset = doc.text.index("&nbsp;")
+    assert [doc.entry_at(doc.text.index("a<")), doc.entry_at(offset)] == [1, 2]
+
+
+def test_text_between_entries_is_in_none() -> None:
+    doc = Document(b"<rss><channel><item>a</item> &nbsp; <item>b</item></channel></rss>")
+    assert doc.entry_at(doc.text.index("&nbsp;")) is None

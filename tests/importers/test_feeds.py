@@ -29,6 +29,12 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
 <entry><title>Atom entry</title><id>urn:a:1</id><link href="https://a.example.com/1"/>
 <updated>2026-11-20T00:00:00Z</updated><summary>Plain summary.</summary></entry></feed>"""
 
+# No encoding declared in the XML: only the server's Content-Type charset names it.
+KOI8 = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><title>K</title>'
+    "<item><title>Новости</title><guid>urn:k:1</guid></item></channel></rss>"
+).encode("koi8-r")
+
 
 def test_rss_entries_become_signals() -> None:
     parsed = parse_feed("desk.xml", RSS, {"ENERGY": "Infrastructure"})
@@ -80,6 +86,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         self.send_response(200)
+        if self.path == "/binary":
+            self.send_header("Content-Type", "application/octet-stream")
+            self.end_headers()
+            self.wfile.write(RSS)
+            return
+        if self.path == "/koi8":
+            self.send_header("Content-Type", "application/rss+xml; charset=koi8-r")
+            self.end_headers()
+            self.wfile.write(KOI8)
+            return
         self.send_header("Content-Type", "application/rss+xml")
         self.end_headers()
         self.wfile.write(RSS)
@@ -100,6 +116,27 @@ def feed_server() -> Iterator[str]:
 def test_feed_from_url(feed_server: str) -> None:
     parsed = read_feed(f"{feed_server}/rss", timeout=5, max_bytes=MAX, category_map={})
     assert len(parsed.signals) == 2 and parsed.source.endswith("/rss")
+
+
+def test_a_feed_served_as_xml_raises_no_warning(feed_server: str) -> None:
+    """Review finding: every fetched feed, however well served, warned `NonXMLContentType: no
+    Content-type specified` (the server's Content-Type never reached feedparser)."""
+    parsed = read_feed(f"{feed_server}/rss", timeout=5, max_bytes=MAX, category_map={})
+    assert [str(w) for w in parsed.warnings] == []
+
+
+def test_a_feed_served_as_no_xml_type_imports_with_a_plain_warning(feed_server: str) -> None:
+    parsed = read_feed(f"{feed_server}/binary", timeout=5, max_bytes=MAX, category_map={})
+    assert len(parsed.signals) == 2
+    assert [w.reason for w in parsed.warnings] == [
+        "feed: the server's Content-Type: application/octet-stream is not an XML media type; "
+        "read as a feed anyway"
+    ]
+
+
+def test_the_charset_the_server_declares_decodes_the_feed(feed_server: str) -> None:
+    parsed = read_feed(f"{feed_server}/koi8", timeout=5, max_bytes=MAX, category_map={})
+    assert [s.title for s in parsed.signals] == ["Новости"]
 
 
 def test_feed_that_times_out_is_reported(feed_server: str) -> None:

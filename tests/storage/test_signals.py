@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from digest.model import Signal
+from digest.storage.schema import signals
 from digest.storage.signals import (
     count_signals,
     get_signal,
@@ -127,3 +128,15 @@ def test_overview_counts_by_iso_week_and_class(engine: Engine) -> None:
     with engine.connect() as conn:
         counts = week_class_counts(conn)
     assert counts == {("2026-W47", "Case File"): (2, 1), ("2026-W46", "Supply Chain"): (1, 0)}
+
+
+def test_a_signal_stored_before_the_size_caps_is_read_cut_to_them(engine: Engine) -> None:
+    """Review finding: a signal stored before the caps (issue 15) with a longer summary made
+    every build of its week and its archive page fail validation (a traceback, a 500)."""
+    with engine.begin() as conn:
+        store_signals(conn, [sig("a", summary={"en": ["short"]})])
+        record = sig("a").to_json_dict() | {"summary": {"en": ["word " * 3_000]}}
+        conn.execute(update(signals).where(signals.c.id == "a").values(data=record))
+    with engine.connect() as conn:
+        stored = get_signal(conn, "a")
+    assert stored is not None and stored.summary["en"] == [("word " * 2_000).strip()]

@@ -6,6 +6,7 @@ copy, so a test that unsubscribes or approves cannot affect another.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from collections.abc import Iterator
@@ -33,12 +34,15 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 @dataclass
 class Clock:
-    """A clock the rate limiter reads; tests step it instead of sleeping."""
+    """The app's wall clock (rate limits, recorded times): tests step it instead of sleeping."""
 
-    now: float = 1000.0
+    offset: dt.timedelta = dt.timedelta(0)
 
-    def __call__(self) -> float:
-        return self.now
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def step(self, seconds: float) -> None:
+        self.offset += dt.timedelta(seconds=seconds)
 
 
 class Client:
@@ -117,7 +121,7 @@ def make_site(root: Path, template: tuple[Path, Period], **web: Any) -> Iterator
     settings = demo_settings(root, BASE, **web)
     engine = open_database(settings.database.url)
     provider, clock = MemoryProvider(), Clock()
-    app = create_app(settings, engine, provider=provider, clock=clock)
+    app = create_app(settings, engine, provider=provider, now=clock)
     yield Site(settings, engine, period, provider, clock, Client(app), root, app)
     engine.dispose()
 

@@ -149,7 +149,35 @@ def test_a_signal_page_escapes_hostile_text(site: Site) -> None:
     )
     with site.engine.begin() as conn:
         store_signals(conn, [hostile])
-    mark_sending(site, site.period.key)
+    site.client.login()  # stored after the build: only editors see it
     page = site.client.get("/signals/hostile%2F2").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<script>alert" not in page
+
+
+def store_late_signal(site: Site) -> Signal:
+    """A signal dated inside the week but stored after its issue was built: in no email."""
+    late = Signal(
+        id="late/1", title="Embargoed late arrival", published=site.period.start, market_class="X"
+    )
+    with site.engine.begin() as conn:
+        store_signals(conn, [late])
+    return late
+
+
+def test_a_signal_stored_after_its_issue_was_built_is_not_public(site: Site) -> None:
+    mark_sending(site, site.period.key)
+    store_late_signal(site)
+    assert site.client.get("/signals/late/1").status_code == 404
+
+
+def test_the_class_page_leaves_out_signals_stored_after_the_build(site: Site) -> None:
+    mark_sending(site, site.period.key)
+    store_late_signal(site)
+    assert "Embargoed late arrival" not in site.client.get(f"/issues/{site.period.key}").text
+
+
+def test_editors_see_signals_stored_after_the_build(editor: Site) -> None:
+    mark_sending(editor, editor.period.key)
+    store_late_signal(editor)
+    assert editor.client.get("/signals/late/1").status_code == 200

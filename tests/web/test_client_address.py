@@ -11,7 +11,7 @@ import pytest
 
 from digest.period import Period
 from digest.web.demo import Demo
-from digest.web.security import forwarded_client, proxy_networks
+from digest.web.security import forwarded_client, limit_key, proxy_networks
 from tests.web.conftest import Site, make_site
 
 PROXIES = proxy_networks(["10.0.0.0/24", "fd00::/8"])
@@ -47,6 +47,10 @@ def test_an_ipv4_mapped_peer_is_recognised_as_the_proxy() -> None:
     assert forwarded_client("::ffff:10.0.0.2", ["198.51.100.9"], PROXIES) == "198.51.100.9"
 
 
+def test_an_ipv4_mapped_client_counts_as_its_ipv4_address() -> None:
+    assert limit_key("::ffff:198.51.100.7") == limit_key("198.51.100.7") == "198.51.100.7"
+
+
 def sign_up_from(site: Site, peer: str, forwarded_for: str, n: int) -> int:
     client = site.client_for(peer)
     page = client.get("/subscribe").text
@@ -66,6 +70,22 @@ def test_a_local_client_cannot_escape_the_sign_up_limit_by_forging_the_header(
     limit = site.settings.web.subscribe_per_ip_per_hour
     codes = [sign_up_from(site, "127.0.0.1", f"198.51.100.{n}", n) for n in range(limit + 1)]
     assert codes == [200] * limit + [429]
+
+
+def test_one_ipv6_network_cannot_escape_the_sign_up_limit_by_rotating_addresses(
+    site: Site,
+) -> None:
+    """Anyone given an IPv6 /64 holds 2^64 addresses: the limit counts the /64."""
+    limit = site.settings.web.subscribe_per_ip_per_hour
+    codes = [sign_up_from(site, f"2001:db8:1:2::{n + 1:x}", "", n) for n in range(limit + 1)]
+    assert codes == [200] * limit + [429]
+
+
+def test_each_ipv6_network_has_its_own_sign_up_limit(site: Site) -> None:
+    limit = site.settings.web.subscribe_per_ip_per_hour
+    for n in range(limit):
+        sign_up_from(site, f"2001:db8:1:2::{n + 1:x}", "", n)
+    assert sign_up_from(site, "2001:db8:1:3::1", "", 99) == 200
 
 
 @pytest.fixture

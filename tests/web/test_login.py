@@ -3,12 +3,14 @@ that end on the server, and accounts that put a person's name on an approval."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -101,6 +103,12 @@ def test_failures_count_per_address_across_accounts(app: Any) -> None:
     assert log_in(client, DEMO_PASSWORD).status_code == 429
 
 
+def test_failures_count_per_ipv6_network_across_its_addresses(app: Any) -> None:
+    for n in range(5):
+        fail_times(Client(app, peer=f"2001:db8:5:6::{n + 1:x}"), 1, name=f"nobody{n}")
+    assert log_in(Client(app, peer="2001:db8:5:6::99"), DEMO_PASSWORD).status_code == 429
+
+
 def test_another_address_and_account_are_not_held_back(app: Any, alice: str) -> None:
     fail_times(Client(app), 5)
     answer = log_in(Client(app, peer="192.0.2.50"), ALICE_PASSWORD, "alice")
@@ -111,6 +119,23 @@ def test_two_web_processes_share_the_count(site: Site, app: Any, wall: Wall) -> 
     fail_times(Client(app), 5)
     other = create_app(site.settings, site.engine, provider=site.provider, now=wall)
     assert log_in(Client(other), DEMO_PASSWORD).status_code == 429
+
+
+def test_guesses_sent_at_once_are_checked_no_more_than_five_times(app: Any, alice: str) -> None:
+    """The review's race: twenty guesses in flight together all passed the lock check before
+    the first failure was recorded (38 of 200 were checked against a real server)."""
+    client = Client(app)
+    token = client.csrf("/editor/login")
+
+    async def guess(n: int) -> int:
+        form = {"csrf": token, "name": "alice", "password": f"guess {n}"}
+        return (await client.http.post("/editor/login", data=form)).status_code
+
+    async def all_at_once() -> list[int]:
+        return list(await asyncio.gather(*(guess(n) for n in range(20))))
+
+    codes = anyio.run(all_at_once)
+    assert (codes.count(401), codes.count(429)) == (5, 15)
 
 
 def test_each_refusal_is_logged(app: Any, caplog: pytest.LogCaptureFixture) -> None:

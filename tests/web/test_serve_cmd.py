@@ -53,6 +53,31 @@ def test_serve_refuses_a_weak_secret_key(tmp_path: Path) -> None:
     assert "security.secret_keys" in result.output and "32 random bytes" in result.output
 
 
+def test_serve_behind_a_tls_proxy_without_trusted_proxies_warns(tmp_path: Path) -> None:
+    """`digest serve` speaks plain HTTP, so an https base URL means a proxy in front; without
+    web.trusted_proxies every client is that proxy, and five failed logins anywhere lock every
+    editor out."""
+    result = serve_with(tmp_path, {"DIGEST_BASE_URL": "https://news.example.com"})
+    assert "web.trusted_proxies" in result.output and "every editor" in result.output
+
+
+def test_serve_with_trusted_proxies_set_does_not_warn(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "digest.db"}"\n'
+        '[web]\ntrusted_proxies = ["127.0.0.1"]\n'
+    )
+    with free_socket() as taken:
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = CliRunner().invoke(
+            app,
+            ["--config", str(config), "serve", "--port", port],
+            env={"DIGEST_BASE_URL": "https://news.example.com"},
+        )
+    assert "serving on" in result.output and "trusted_proxies" not in result.output
+
+
 def test_serve_on_localhost_with_nothing_configured_still_serves(tmp_path: Path) -> None:
     sock = free_socket()
     port = sock.getsockname()[1]

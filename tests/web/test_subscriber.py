@@ -214,7 +214,7 @@ def test_sign_ups_are_rate_limited_per_client_address(site: Site) -> None:
 def test_the_client_limit_resets_after_an_hour(site: Site) -> None:
     for i in range(site.settings.web.subscribe_per_ip_per_hour):
         site.client.submit("/subscribe", "/subscribe", {"email": f"r{i}@example.com"})
-    site.clock.now += 3601
+    site.clock.step(3600)
     answer = site.client.submit("/subscribe", "/subscribe", {"email": "later@example.com"})
     assert answer.status_code == 200
 
@@ -224,6 +224,33 @@ def test_confirmations_to_one_address_are_capped_silently(site: Site) -> None:
     pages = [sign_up(site, "target@example.com") for _ in range(limit + 1)]
     assert len(site.provider.sent) == limit
     assert pages[-1] == pages[0] or 'id="check-inbox"' in pages[-1]
+
+
+def test_another_web_process_shares_the_mailbox_cap(site: Site) -> None:
+    """Several `digest serve` processes (deploy/ allows any number) or a restart: one count."""
+    limit = site.settings.web.subscribe_per_address_per_day
+    for _ in range(limit):
+        sign_up(site, "target@example.com")
+    other = Client(create_app(site.settings, site.engine, provider=site.provider))
+    other.submit("/subscribe", "/subscribe", {"email": "target@example.com"})
+    assert len(site.provider.sent) == limit
+
+
+def test_another_web_process_shares_the_client_limit(site: Site) -> None:
+    for i in range(site.settings.web.subscribe_per_ip_per_hour):
+        sign_up(site, f"r{i}@example.com")
+    other = Client(create_app(site.settings, site.engine, provider=site.provider))
+    answer = other.submit("/subscribe", "/subscribe", {"email": "late@example.com"})
+    assert answer.status_code == 429
+
+
+def test_the_mailbox_cap_resets_after_a_day(site: Site) -> None:
+    limit = site.settings.web.subscribe_per_address_per_day
+    for _ in range(limit):
+        sign_up(site, "target@example.com")
+    site.clock.step(86400)
+    sign_up(site, "target@example.com")
+    assert len(site.provider.sent) == limit + 1
 
 
 def test_an_invalid_address_is_said_to_be_one(site: Site) -> None:

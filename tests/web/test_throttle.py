@@ -1,4 +1,5 @@
-"""The login throttle as a library: counts in the database, locks that double, quiet forgets."""
+"""The login throttle as a library: attempts counted in the database before the password is
+checked, locks that double, quiet forgets, and a right password taking its count back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from digest.storage.schema import login_throttle
-from digest.web.throttle import forget, record_failure, retry_after, wait_after
+from digest.web.throttle import attempt, retry_after, succeeded, wait_after
 
 T0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
 KEYS = ["address:203.0.113.7", "account:alice"]
@@ -17,7 +18,7 @@ KEYS = ["address:203.0.113.7", "account:alice"]
 
 def fail(engine: Engine, times: int, at: dt.datetime = T0, keys: list[str] = KEYS) -> None:
     for _ in range(times):
-        record_failure(engine, keys, at)
+        attempt(engine, keys, at)
 
 
 def test_four_failures_lock_nothing(engine: Engine) -> None:
@@ -61,11 +62,26 @@ def test_fifteen_quiet_minutes_forget_the_failures(engine: Engine) -> None:
     assert retry_after(engine, KEYS, later) == 0
 
 
-def test_forget_clears_one_key_only(engine: Engine) -> None:
-    fail(engine, 5)
-    forget(engine, "account:alice")
+def test_a_right_password_clears_its_account_only(engine: Engine) -> None:
+    fail(engine, 3)
+    succeeded(engine, attempt(engine, KEYS, T0), "account:alice")
+    fail(engine, 2)
     assert retry_after(engine, ["account:alice"], T0) == 0
     assert retry_after(engine, ["address:203.0.113.7"], T0) == 60
+
+
+def test_a_right_password_at_the_limit_locks_nothing(engine: Engine) -> None:
+    fail(engine, 4)
+    succeeded(engine, attempt(engine, KEYS, T0), "account:alice")
+    assert retry_after(engine, KEYS, T0) == 0
+
+
+def test_a_locked_key_refuses_without_counting(engine: Engine) -> None:
+    fail(engine, 5)
+    assert attempt(engine, KEYS, T0).wait == 60
+    later = T0 + dt.timedelta(seconds=60)
+    fail(engine, 1, later)
+    assert retry_after(engine, KEYS, later) == 120
 
 
 def test_no_key_is_stored_in_clear(engine: Engine) -> None:
@@ -82,12 +98,8 @@ def test_old_rows_are_pruned(engine: Engine) -> None:
         assert conn.execute(select(func.count()).select_from(login_throttle)).scalar() == 2
 
 
-def test_failures_at_the_same_moment_all_count(engine: Engine) -> None:
-    """Eight web workers failing at once: the count is eight, not whatever survived a race."""
+def test_attempts_at_the_same_moment_let_five_through(engine: Engine) -> None:
+    """Eight web workers trying at once: five are checked, three refused, whatever the race."""
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda _: record_failure(engine, ["account:alice"], T0), range(8)))
-    with engine.connect() as conn:
-        failures, lockouts = conn.execute(
-            select(login_throttle.c.failures, login_throttle.c.lockouts)
-        ).one()
-    assert (failures, lockouts) == (8, 4)
+        tried = list(pool.map(lambda _: attempt(engine, ["account:alice"], T0), range(8)))
+    assert sorted(a.wait for a in tried) == [0] * 5 + [60] * 3

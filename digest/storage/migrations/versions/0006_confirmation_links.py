@@ -5,7 +5,7 @@ opt-out of an address already suppressed (`created_at` keeps the first), so a li
 it is refused.
 
 Revision ID: 0006
-Revises: 0007 (chained after the webhook's revision when main was merged in)
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

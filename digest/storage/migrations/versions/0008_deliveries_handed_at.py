@@ -5,7 +5,7 @@ goes back to the queue instead of becoming `uncertain`. Only rows handed and not
 (what was in flight) can be uncertain.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 Per-person logins record approvals by name; sessions held in the database end on logout or a
 password change; failed logins are counted where every web process sees them.
 
-Revision ID: 0005
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0006"  # chained after main's 0007 → 0006 at the merge (one head)
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

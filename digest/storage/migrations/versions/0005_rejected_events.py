@@ -3,7 +3,7 @@
 One bad event (an id beyond the integer column, a missing kind) used to fail its whole signed
 batch; now it is kept here for an operator and the rest of the batch is applied.
 
-Revision ID: 0007
+Revision ID: 0005
 Revises: 0004
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
