@@ -260,12 +260,12 @@ def timed_send(url: str, port: int, batch: int, pipeline: bool = True) -> None:
     collections = watch_collections()
     engine = open_database(url)
     provider = SendGridProvider("SG.bench", host=f"http://127.0.0.1:{port}", timeout=60)
+    if not pipeline:
+        provider.parallel = 1  # one request at a time: no overlap
     with open("/proc/self/clear_refs", "w") as fh:  # peak RSS from here on
         fh.write("5")
     baseline = _status_mb("VmRSS")
     start, cpu = time.perf_counter(), time.process_time()
-    if not pipeline:
-        provider.parallel = 1  # one request at a time: no overlap
     report = send_period(settings, engine, parse_period("2026-W47"), provider, batch_size=batch)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = _status_mb("VmHWM")

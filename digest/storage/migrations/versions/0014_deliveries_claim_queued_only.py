@@ -6,7 +6,7 @@ index updates per move (queued → sending → accepted): a partial index loses 
 it is claimed, and a million-recipient send's ledger writes take ~15 % less CPU.
 
 Revision ID: 0014
-Revises: 0008 (chained after the branch head; the lead re-chains at merge)
+Revises: 0009 (chained after the branch head; the lead re-chains at merge)
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
