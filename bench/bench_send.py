@@ -161,7 +161,7 @@ STAGES = (
     ("queue the ledger rows (SQL)", "digest.delivery.ledger:enqueue_group"),
     ("claim a batch (SQL)", "digest.delivery.ledger:claim"),
     ("hand a batch to the provider (SQL)", "digest.delivery.ledger:hand"),
-    ("link tokens and values, per recipient", "digest.delivery.batch:_recipient"),
+    ("link tokens and values, per batch", "digest.delivery.batch:_Work.recipients"),
     (
         "provider: personalize, serialize, POST",
         "digest.delivery.providers.sendgrid:SendGridProvider.send",

@@ -150,8 +150,10 @@ class _Work:
     fallback_name: str
     lease: dt.timedelta
 
-    def recipient(self, c: ledger.Claimed) -> Recipient:
-        return _recipient(self.links, c, self.fallback_name)
+    def recipients(self, claimed: Sequence[ledger.Claimed]) -> list[Recipient]:
+        """The claim's recipients with their link values (the per-recipient tokens)."""
+        links, fallback = self.links, self.fallback_name
+        return [_recipient(links, c, fallback) for c in claimed]
 
     def one_by_one(self, claim_id: str) -> BatchOutcome:
         """One batch through a provider that answers per message (see `_Batch.one_by_one`)."""
@@ -160,7 +162,7 @@ class _Work:
             return BatchOutcome(taken, 0)
         batch = _Batch(self.engine, self.job, self.provider, worker, claimed)
         with _heartbeat(self.engine, self.job, lambda: [worker], self.lease):
-            recipients = [self.recipient(c) for c in claimed]
+            recipients = self.recipients(claimed)
             results = batch.one_by_one(self.message, recipients)
         return _outcome(taken, results)
 
@@ -249,7 +251,7 @@ class _Chain:
         with ThreadPoolExecutor(1, thread_name_prefix="digest-post") as poster:
             while flight is not None or nxt is not None:
                 current = nxt if nxt is not None and nxt.taken else None
-                recipients = [self.work.recipient(c) for c in current.claimed] if current else []
+                recipients = self.work.recipients(current.claimed) if current else []
                 done = (flight.batch, flight.sent.result()) if flight else None
                 outcome = _outcome(done[0].taken, done[1]) if done else None
                 stop = outcome is not None and outcome.retry_after is not None
