@@ -23,6 +23,7 @@ import datetime as dt
 import itertools
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -74,9 +75,10 @@ class BatchOutcome:
     recovered: dict[str, int] = field(default_factory=dict)
 
     def plus(self, other: BatchOutcome) -> BatchOutcome:
-        """The two together (a run of batches); the later one's retry."""
+        """The two together (a run of batches); the longer wait either asked for."""
+        waits = [w for w in (self.retry_after, other.retry_after) if w is not None]
         return BatchOutcome(
-            self.taken + other.taken, self.accepted + other.accepted, other.retry_after
+            self.taken + other.taken, self.accepted + other.accepted, max(waits, default=None)
         )
 
 
@@ -207,11 +209,12 @@ class _InFlight:
 class _Chain:
     """Batches back to back through a provider that answers per request, one commit each.
 
-    Each commit records batch N's answer, hands batch N+1 and claims batch N+2, all from this
-    one thread: SQLite has one write lock, and two senders taking turns on it waited more than
-    they worked. While N+1's request is built, serialized and posted in a second thread, this
-    one makes N+2's link values. So at most one request is ever handed and unrecorded — the
-    only rows a kill can leave uncertain — and claimed rows never handed go back to the queue.
+    Each commit records the answers that came back, hands the next batch and claims the one
+    after, all from this one thread: SQLite has one write lock, and two senders taking turns on
+    it waited more than they worked. Requests are built, serialized and posted in
+    `provider.parallel` other threads while this one makes the next batch's link values and
+    commits, so at most `parallel` requests are ever handed and unrecorded — the only rows a
+    kill can leave uncertain — and claimed rows never handed go back to the queue.
     """
 
     def __init__(self, work: _Work, claim_id: str, batches: int | None) -> None:
@@ -219,12 +222,13 @@ class _Chain:
         self.engine, self.job, self.provider = work.engine, work.job, work.provider
         self.claims = 0
         self.held: list[str] = []  # what the heartbeat renews
+        self.stopped = False  # the provider asked to wait: no more hands or claims
 
     def renewed(self) -> list[str]:
         return list(self.held)
 
     def _more(self) -> bool:
-        return self.batches is None or self.claims < self.batches
+        return not self.stopped and (self.batches is None or self.claims < self.batches)
 
     def _claimer(self) -> _Claimer:
         self.claims += 1
@@ -232,13 +236,24 @@ class _Chain:
         return _Claimer(self.job, self.claim_id if number == 1 else f"{self.claim_id}.{number}")
 
     def _post(self, poster: ThreadPoolExecutor, kept: list[Recipient]) -> Future[list[Result]]:
-        """The request, in the second thread; here and now if the provider sends one at a time
+        """The request, in a posting thread; here and now if the provider sends one at a time
         (`parallel` 1)."""
         if self.provider.parallel > 1:
             return poster.submit(_send, self.provider, self.work.message, kept)
         answered: Future[list[Result]] = Future()
         answered.set_result(_send(self.provider, self.work.message, kept))
         return answered
+
+    def _answered(self, flights: deque[_InFlight], handing: bool) -> list[_Done]:
+        """Requests that came back; waits for the oldest when handing another would exceed
+        `parallel` in flight, or when there is nothing left to hand."""
+        done: list[_Done] = []
+        bound = max(1, self.provider.parallel)
+        while flights and (flights[0].sent.done() or len(flights) >= bound or not handing):
+            flight = flights.popleft()
+            done.append((flight.batch, flight.sent.result()))
+            handing = True  # draining: one at a time
+        return done
 
     def run(self, on_batch: Callable[[BatchOutcome], None] | None) -> BatchOutcome:
         total = BatchOutcome(0, 0)
@@ -247,35 +262,35 @@ class _Chain:
         self.held = [worker]
         if not taken:
             return total
-        flight: _InFlight | None = None
-        with ThreadPoolExecutor(1, thread_name_prefix="digest-post") as poster:
-            while flight is not None or nxt is not None:
+        flights: deque[_InFlight] = deque()
+        lanes = max(1, self.provider.parallel)
+        with ThreadPoolExecutor(lanes, thread_name_prefix="digest-post") as poster:
+            while flights or nxt is not None:
                 current = nxt if nxt is not None and nxt.taken else None
                 recipients = self.work.recipients(current.claimed) if current else []
-                done = (flight.batch, flight.sent.result()) if flight else None
-                outcome = _outcome(done[0].taken, done[1]) if done else None
-                stop = outcome is not None and outcome.retry_after is not None
-                step = _Step(self, done, current, claim_next=current is not None and not stop)
+                done = self._answered(flights, current is not None)
+                outcomes = [_outcome(batch.taken, results) for batch, results in done]
+                self.stopped = self.stopped or any(o.retry_after is not None for o in outcomes)
+                step = _Step(self, done, current, claim_next=current is not None)
                 mine, nxt = transaction(self.engine, step.run)
-                self.held = [b.worker for b in (current, nxt) if b is not None]
-                flight = None
                 kept = [r for r in recipients if current and current.delivery_id(r) in mine]
                 if current and kept:
                     current.kept = len(kept)
-                    flight = _InFlight(current, self._post(poster, kept))
-                if current and not kept and not stop:  # all suppressed, or lost to a recovery
-                    total = total.plus(BatchOutcome(current.taken, 0))
-                    if on_batch:
-                        on_batch(BatchOutcome(current.taken, 0))
-                if outcome is not None:
+                    flights.append(_InFlight(current, self._post(poster, kept)))
+                elif current and not self.stopped:  # all suppressed, or lost to a recovery
+                    outcomes.append(BatchOutcome(current.taken, 0))
+                held = [f.batch for f in flights] + ([nxt] if nxt is not None else [])
+                self.held = [b.worker for b in held]
+                for outcome in outcomes:
                     total = total.plus(outcome)
                     if on_batch:
                         on_batch(outcome)
-                    if stop:
-                        break
                 if nxt is not None and not nxt.taken:
                     nxt = None
         return total
+
+
+_Done = tuple["_Batch", list[Result]]
 
 
 @dataclass
@@ -285,33 +300,27 @@ class _Step:
     still hold, and a retried claim takes a fresh id."""
 
     chain: _Chain
-    done: tuple[_Batch, list[Result]] | None
+    done: list[_Done]
     ready: _Batch | None
     claim_next: bool
     claimer: _Claimer | None = None
 
     def run(self, conn: Connection) -> tuple[set[int], _Batch | None]:
         chain = self.chain
-        if self.done is not None:
-            batch, results = self.done
+        for batch, results in self.done:
             batch.record(conn, results, whole=batch.kept == len(batch.claimed))
-        if self.ready is not None and (self.done is None or not _stopping(self.done[1])):
+        mine: set[int] = set()
+        if self.ready is not None and not chain.stopped:
             mine = self.ready.hand(conn, None)
-        else:
-            mine = set()
-            if self.ready is not None:  # the provider asked to wait: the claim goes back
-                job = chain.job
-                ledger.release(conn, job.issue_id, job.edition_id, self.ready.worker)
-        if not (self.claim_next and chain._more()) or (self.done and _stopping(self.done[1])):
+        elif self.ready is not None:  # the provider asked to wait: the claim goes back
+            job = chain.job
+            ledger.release(conn, job.issue_id, job.edition_id, self.ready.worker)
+        if not (self.claim_next and chain._more()):
             return mine, None
         if self.claimer is None:
             self.claimer = chain._claimer()
         claimed, taken, worker = self.claimer.take(conn)
         return mine, _Batch(chain.engine, chain.job, chain.provider, worker, claimed, taken)
-
-
-def _stopping(results: Sequence[Result]) -> bool:
-    return any(r.outcome is Outcome.RETRYABLE for r in results)
 
 
 _DATABASE_GONE = (OperationalError, InterfaceError)

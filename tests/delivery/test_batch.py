@@ -105,3 +105,17 @@ def test_one_batch_is_one_claim(engine: Engine, queued: SimpleNamespace) -> None
     with engine.connect() as conn:
         states = dict(conn.execute(select(d.c.state, func.count()).group_by(d.c.state)).all())
     assert states == {"accepted": 1, "queued": 4}
+
+
+def test_a_provider_sending_two_at_a_time_has_at_most_two_requests_handed(
+    engine: Engine, queued: SimpleNamespace
+) -> None:
+    seen: list[int] = []
+
+    def look(_message: EditionMessage, _recipient: Recipient) -> None:
+        seen.append(handed_unrecorded(engine))
+
+    outcome = run_all(engine, queued, MemoryProvider(script=look, parallel=2))
+    assert outcome.accepted == 5
+    assert max(seen) <= 2
+    assert handed_unrecorded(engine) == 0
