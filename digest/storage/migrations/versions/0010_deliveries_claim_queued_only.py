@@ -5,8 +5,8 @@ only queued rows are ever looked up through this index. Indexing every state cos
 index updates per move (queued → sending → accepted): a partial index loses the row once, when
 it is claimed, and a million-recipient send's ledger writes take ~15 % less CPU.
 
-Revision ID: 0014
-Revises: 0009 (chained after the branch head; the lead re-chains at merge)
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
