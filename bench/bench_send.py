@@ -160,7 +160,8 @@ class Stage:
 STAGES = (
     ("queue the ledger rows (SQL)", "digest.delivery.ledger:enqueue_group"),
     ("claim a batch (SQL)", "digest.delivery.ledger:claim"),
-    ("claim + link tokens, per batch", "digest.delivery.run:_Sender.claim"),
+    ("hand a batch to the provider (SQL)", "digest.delivery.ledger:hand"),
+    ("link tokens and values, per batch", "digest.delivery.batch:_Work.recipients"),
     (
         "provider: personalize, serialize, POST",
         "digest.delivery.providers.sendgrid:SendGridProvider.send",
