@@ -16,8 +16,8 @@ from digest.delivery.batch import BatchJob, BatchOutcome, run_batch
 from digest.delivery.links import FastTokens, LinkValues
 from digest.delivery.plan import stored_message
 from digest.delivery.provider import EditionMessage, Recipient, Result
+from digest.issues.store import stored_editions
 from digest.period import parse_period
-from digest.storage.editions import stored_editions
 from digest.storage.schema import deliveries as d
 
 
