@@ -202,10 +202,15 @@ class BatchRunner:
         return self._editions[edition_id]
 
     def run(self, job: BatchJob) -> BatchOutcome:
-        """Settle dead claims of the issue, then run one batch (`run_batch`)."""
+        """Settle dead claims of the issue, then run one batch (`run_batch`).
+
+        A worker settles another machine's lapsed claims only after twice the lease: the sender,
+        polling all along, gets there first and says so on its progress line; the worker's own
+        settling is the fallback for a send whose sender is gone.
+        """
         provider = self.provider(job.provider)
         lease = lease_of(self.settings)
-        recovered = recover(self.engine, job.issue_id, job.period_key, provider, lease)
+        recovered = recover(self.engine, job.issue_id, job.period_key, provider, 2 * lease)
         edition = self.edition(job.edition_id)
         period = parse_period(job.period_key)
         outcome = run_batch(
