@@ -24,15 +24,15 @@ from pathlib import Path
 
 from mjml import mjml2html
 
-from digest.collect import from_files
 from digest.config import Settings
-from digest.editions import build_issue
-from digest.group import group
+from digest.issues.collect import from_files
+from digest.issues.editions import build_issue
+from digest.issues.group import group
+from digest.issues.policy import policies
+from digest.issues.render.engine import renderer_for, template_dirs
+from digest.issues.render.view import build_view
 from digest.model import LANGS, Signal
 from digest.period import parse_period
-from digest.policy import policies
-from digest.render.engine import renderer_for, template_dirs
-from digest.render.view import build_view
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR = ROOT / "bench" / "node"

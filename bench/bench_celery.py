@@ -258,7 +258,7 @@ def _measure_smtp(
     port: int, messages: int, message: Any = None, recipients: Any = None
 ) -> tuple[float, float]:
     from digest.delivery import EditionMessage, Recipient
-    from digest.render import placeholders as ph
+    from digest.issues.render import placeholders as ph
 
     if message is not None:
         return _time_smtp(port, message, recipients)

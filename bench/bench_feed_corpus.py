@@ -17,8 +17,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from digest.importers.base import SourceError
-from digest.importers.feeds import parse_feed
+from digest.signals.readers.base import SourceError
+from digest.signals.readers.feeds import parse_feed
 
 VENDORED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "feedparser"
 

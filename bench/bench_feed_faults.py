@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 import time
 
-from digest.importers.feedfaults import faults
-from digest.importers.feeds import _parse, parse_feed
+from digest.signals.readers.feedfaults import faults
+from digest.signals.readers.feeds import _parse, parse_feed
 
 
 def feed(entries: int) -> bytes:

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from digest.config import Sources
-from digest.importers.pages import read_page
-from digest.ingest import ingest
+from digest.signals.ingest import ingest
+from digest.signals.readers.pages import read_page
+from digest.signals.store import store_signals
 from digest.storage.db import open_database
-from digest.storage.signals import store_signals
 
 SEED = (
     Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "pages" / "seed.txt"

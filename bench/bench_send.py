@@ -86,11 +86,11 @@ def prepare(url: str, subscribers: int) -> str:
     """Build and freeze the examples' week, then bulk-insert the audience; returns the period."""
     from digest.audience.csvio import driver_insert
     from digest.audience.suppression import email_hash, installation_salt
-    from digest.build import build
     from digest.config import Settings
-    from digest.ingest import ingest
+    from digest.issues.build import build
     from digest.period import parse_period
     from digest.resources import example_signals
+    from digest.signals.ingest import ingest
     from digest.storage.db import open_database
 
     engine = open_database(url)
@@ -160,7 +160,8 @@ class Stage:
 STAGES = (
     ("queue the ledger rows (SQL)", "digest.delivery.ledger:enqueue_group"),
     ("claim a batch (SQL)", "digest.delivery.ledger:claim"),
-    ("claim + link tokens, per batch", "digest.delivery.run:_Sender.claim"),
+    ("hand a batch to the provider (SQL)", "digest.delivery.ledger:hand"),
+    ("link tokens and values, per batch", "digest.delivery.batch:_Work.recipients"),
     (
         "provider: personalize, serialize, POST",
         "digest.delivery.providers.sendgrid:SendGridProvider.send",

@@ -46,8 +46,8 @@ def _sink(port: int) -> None:
 
 def _edition() -> Any:
     """The examples' week, Leadership Alliance in English: the largest edition."""
-    from digest.build import build
     from digest.config import Settings
+    from digest.issues.build import build
     from digest.period import parse_period
     from digest.resources import example_signals
 
@@ -77,7 +77,7 @@ def _message(edition: Any) -> Any:
 
 def _recipient(n: int) -> Any:
     from digest.delivery import Recipient
-    from digest.render import placeholders as ph
+    from digest.issues.render import placeholders as ph
 
     url = f"https://news.signal-weekly.net/u/token{n}"
     prefs = f"https://news.signal-weekly.net/p/token{n}"
@@ -125,13 +125,13 @@ def full_send_rate(port: int, count: int) -> tuple[float, int]:
     """`send_period` end to end: ledger, claims, signed links, the SMTP provider."""
     from digest.audience.csvio import driver_insert
     from digest.audience.suppression import email_hash, installation_salt
-    from digest.build import build
     from digest.config import Settings
     from digest.delivery.providers.smtp import SmtpProvider
     from digest.delivery.run import send_period
-    from digest.ingest import ingest
+    from digest.issues.build import build
     from digest.period import parse_period
     from digest.resources import example_signals
+    from digest.signals.ingest import ingest
     from digest.storage.db import open_database
 
     with tempfile.TemporaryDirectory() as tmp:

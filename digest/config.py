@@ -27,7 +27,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
+from sqlalchemy.engine import make_url
 
+from digest.cron import validate_weekly
 from digest.model import MEMBER_FIELDS, MEMBERSHIP_TIERS
 from digest.zones import check_zone
 
@@ -284,8 +286,6 @@ class Schedule(_Section):
     @field_validator("weekly")
     @classmethod
     def _valid_trigger(cls, value: str) -> str:
-        from digest.schedule.trigger import validate_weekly  # apscheduler only when used
-
         return validate_weekly(value)
 
 
@@ -538,14 +538,20 @@ def load_settings(
         raise ConfigError(_format_error(origin, exc)) from None
 
 
+def display_url(url: str) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
 def redacted(settings: Settings) -> dict[str, Any]:
     """The effective settings with every secret masked, for `digest config`.
 
     SecretStr fields dump as '**********'; the database and broker URLs are plain strings
     because the engines and Celery need them as such, so their passwords are masked here.
     """
-    from digest.storage.db import display_url
-
     data = settings.model_dump(mode="json")
     data["database"]["url"] = display_url(settings.database.url)
     data["celery"]["broker_url"] = display_url(settings.celery.broker_url)

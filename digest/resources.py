@@ -17,3 +17,8 @@ def bundled(name: str) -> Path:
 
 def example_signals() -> Path:
     return bundled("examples") / "signals"
+
+
+def example_audience() -> Path:
+    """The example subscriber list `digest run` imports along with the example signals."""
+    return bundled("subscribers") / "example.csv"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import ConfigError, load_settings
+from digest.config import ConfigError, display_url, load_settings
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -119,3 +119,7 @@ def test_secrets_never_show_in_repr_or_dump(
     shown = repr(settings) + str(settings.model_dump(mode="json"))
     for secret in ("SG.topsecret", "hmac-secret", "pw-secret"):
         assert secret not in shown
+
+
+def test_display_url_masks_the_password() -> None:
+    assert "hunter2" not in display_url("postgresql://u:hunter2@h/db")

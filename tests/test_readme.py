@@ -26,6 +26,7 @@ def test_quickstart_is_exactly_two_commands() -> None:
     assert len(commands) == 2
     assert "digest run" in commands[0]
     assert "pytest" in commands[1]
+    assert "lint-imports" in commands[1]  # the layering is part of the test command
 
 
 def test_ci_runs_the_readme_test_command_exactly() -> None:

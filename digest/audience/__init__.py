@@ -3,5 +3,6 @@
 
 Modules: `model` (tiers, locales, statuses, records), `addresses` (normalization), `store`
 (subscribers in the database), `suppression` (the keyed-hash do-not-mail list), `tokens` (signed
-links), `csvio` (import and export), `selection` (streamed recipients for a send).
+links), `csvio` (import and export), `consent` (confirmations), `selection` (the one mailable
+rule: streamed recipients for a send, the interest sets editions are rendered for, the zones).
 """

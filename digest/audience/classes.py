@@ -13,10 +13,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from digest.config import Editions
-from digest.storage.schema import signals
+from digest.signals.store import stored_classes
 
 
 def class_key(value: str) -> str:
@@ -72,6 +72,4 @@ def known_classes(conn: Connection, class_order: Sequence[str] | None = None) ->
     so a configured spelling is always the canonical one.
     """
     order = Editions().class_order if class_order is None else class_order
-    query = select(signals.c.market_class).where(signals.c.market_class.is_not(None)).distinct()
-    stored = sorted(str(c) for (c,) in conn.execute(query))
-    return MarketClasses([*order, *stored])
+    return MarketClasses([*order, *stored_classes(conn)])

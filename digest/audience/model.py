@@ -177,7 +177,7 @@ def interests_key(interests: Iterable[str]) -> str:
     """The stored form and the edition key: sorted and `;`-joined; "" = every class.
 
     The one definition of the key: subscribers are stored under it and editions are looked up
-    by it (digest.editions imports this), so the two can never disagree about order or joiner.
+    by it (digest.issues.editions imports this), so the two never disagree on order or joiner.
     """
     return ";".join(sorted(interests))
 

@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, exists, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, and_, exists, select
 
 from digest.audience.classes import class_key
 from digest.audience.model import Locale, Status, Tier, split_interests
@@ -127,3 +127,30 @@ def grouped(
     look editions up by key rather than assuming each arrives once.
     """
     yield from itertools.groupby(recipients, key=lambda r: GroupKey(r.tier, r.locale, r.interests))
+
+
+def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[frozenset[str]]:
+    """The distinct interest sets among mailable subscribers, narrowed to the issue's classes.
+
+    Editions are rendered once per set, never per person. As in the audience's selection, a
+    subscriber's set keeps only the classes this issue has (empty = every class; nothing left
+    = not mailed), so only sets someone will actually receive are built. "All classes" is
+    always first.
+    """
+    present = {class_key(c): c for c in classes}  # matched ignoring case, issue's spelling
+    sets: dict[frozenset[str], None] = {frozenset(): None}
+    query = select(t.c.interests).where(mailable(t)).distinct()
+    with engine.connect() as conn:
+        for (key,) in conn.execute(query):
+            stored = (class_key(c) for c in str(key or "").split(";") if c)
+            narrowed = frozenset(present[k] for k in stored if k in present)
+            if narrowed:
+                sets[narrowed] = None
+    return list(sets)
+
+
+def mailable_zones(engine: Engine) -> list[str]:
+    """The distinct time zones of mailable subscribers: one local-time delivery bucket each."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.timezone).where(mailable(t)).distinct()).scalars()
+        return sorted({str(z) for z in rows if z})

@@ -9,15 +9,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from digest.build import BuildResult, build, write_editions
 from digest.cli.context import AppContext, fail, make_console
 from digest.cli.ingest_cmd import print_errors
 from digest.config import Settings
+from digest.issues.build import BuildResult, build, write_editions
+from digest.issues.render.engine import RenderError
+from digest.issues.store import FrozenError
 from digest.model import LANGS, MEMBERSHIP_TIERS
-from digest.period import Period, PeriodError, last_complete_week, latest_week_with, parse_period
-from digest.render.engine import RenderError
-from digest.storage.editions import FrozenError
-from digest.storage.signals import latest_published
+from digest.period import Period, PeriodError, last_complete_week, parse_period
 
 PeriodOpt = Annotated[
     str | None,
@@ -210,32 +209,3 @@ def preview_command(
 def register(app: typer.Typer) -> None:
     app.command("build")(build_command)
     app.command("preview")(preview_command)
-
-
-def build_latest_week(app: AppContext, console: Console) -> bool:
-    """The main job's build step: the newest complete week the store holds signals for.
-
-    Found from the store itself (the bundled examples are dated in their own weeks, not last
-    week). Writes the editions to `editions.out_dir`, says where, and returns False when a
-    check failed.
-    """
-    with app.engine.connect() as conn:
-        period = latest_week_with(latest_published(conn), app.settings.publication.zone)
-    if period is None:
-        console.print("No dated signals in the store: nothing to build.")
-        return True
-    try:
-        result = build(app.settings, period, engine=app.engine)
-    except RenderError as exc:
-        console.print(f"digest: {exc}", markup=False)
-        return False
-    out_dir = Path(app.settings.editions.out_dir)
-    write_editions(result, out_dir, result.editions, app.settings.publication.base_url)
-    report(console, result)
-    main = [e for e in result.editions if not e.interests]
-    console.print(
-        f"Built {period.key}: {len(main)} editions in {out_dir.resolve()}/ "
-        f"({', '.join(result.path(e).name for e in main)}); open one in a browser.",
-        markup=False,
-    )
-    return not result.failed

@@ -10,9 +10,9 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from digest.config import ConfigError, Settings, load_settings
+from digest.config import ConfigError, Settings, display_url, load_settings
 from digest.delivery.providers import register_settings
-from digest.storage.db import display_url, open_database
+from digest.storage.db import open_database
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -13,8 +13,8 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from digest.cli.context import AppContext, fail, make_console, stderr_is_terminal
-from digest.importers.base import SourceError
-from digest.ingest import IngestReport, ingest, listed_warnings, load_all
+from digest.signals.ingest import IngestReport, ingest, listed_warnings, load_all
+from digest.signals.readers import SourceError, registry
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -69,8 +69,8 @@ def ingest_command(
     paths: Annotated[
         list[str],
         typer.Argument(
-            help="Files, folders (searched recursively for .txt, .json, .jsonl, .md, .xml, .rss, "
-            ".atom) and feed URLs.",
+            help=f"Files, folders (searched recursively for {', '.join(registry().extensions())})"
+            " and feed URLs.",
             show_default=False,
             metavar="PATH...",
         ),

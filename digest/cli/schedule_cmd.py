@@ -1,4 +1,4 @@
-"""`digest schedule run|list|trigger` and `digest approve`: thin wrappers over digest.schedule."""
+"""`digest schedule run|list|trigger` and `digest approve`: thin wrappers over digest.jobs."""
 
 from __future__ import annotations
 
@@ -10,22 +10,18 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.table import Table
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from digest.cli.context import AppContext, fail, make_console
 from digest.config import Settings
+from digest.jobs.approval import ApprovalError, approve
+from digest.jobs.lock import LockUnavailable
+from digest.jobs.process import run_forever, trigger_now
+from digest.jobs.runs import recent_runs
+from digest.jobs.scheduler import stored_jobs
+from digest.jobs.trigger import fire_times, weekly_trigger
+from digest.jobs.weekly import WEEKLY_JOB_ID, ScheduleError
 from digest.period import PeriodError, parse_period
-from digest.schedule.approval import ApprovalError, approve
-from digest.schedule.lock import LockUnavailable
-from digest.schedule.runner import (
-    WEEKLY_JOB_ID,
-    ScheduleError,
-    run_forever,
-    stored_jobs,
-    trigger_now,
-)
-from digest.schedule.trigger import fire_times, weekly_trigger
-from digest.storage.schema import schedule_runs
 from digest.web.accounts import has_accounts, is_editor
 
 app = typer.Typer(
@@ -64,16 +60,8 @@ def schedule_overview(
         upcoming.insert(
             0, {"job": WEEKLY_JOB_ID, "next_run": nxt, "trigger": "from config (not yet scheduled)"}
         )
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(schedule_runs).order_by(schedule_runs.c.id.desc()).limit(limit)
-        ).all()
-        skips = conn.execute(
-            select(schedule_runs)
-            .where(schedule_runs.c.outcome == "skipped")
-            .order_by(schedule_runs.c.id.desc())
-            .limit(limit)
-        ).all()
+    rows = recent_runs(engine, limit)
+    skips = recent_runs(engine, limit, skipped_only=True)
 
     def run(r: Any) -> dict[str, Any]:
         return {

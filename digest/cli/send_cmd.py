@@ -21,14 +21,20 @@ from digest.cli.build_cmd import PeriodOpt, resolve_period
 from digest.cli.context import AppContext, fail, stderr_is_terminal
 from digest.config import ConfigError
 from digest.delivery import PROVIDERS, make_provider
-from digest.delivery.check import Problem, failures, run_checks
+from digest.delivery.check import failures, run_checks
 from digest.delivery.events import RejectedEvent, edition_stats, rejected_summary
+from digest.delivery.provider import Problem
 from digest.delivery.providers import spec
 from digest.delivery.report import Progress as SendProgress
-from digest.delivery.run import EXECUTORS, SendError, SendReport, outbox_files, send_period
+from digest.delivery.run import (
+    EXECUTORS,
+    SendError,
+    SendReport,
+    configured_provider,
+    send_period,
+)
 from digest.model import MEMBERSHIP_TIERS
-from digest.period import Period, latest_week_with
-from digest.storage.signals import latest_published
+from digest.period import Period
 
 ProviderOpt = Annotated[
     str, typer.Option("--provider", help="outbox (default: .eml files), smtp or sendgrid.")
@@ -190,8 +196,6 @@ def check_command(
 ) -> None:
     """Preflight a real send: From address, https base URL, secret key, provider credentials,
     templates and the editions' inbox checks. Exit 1 on any failure."""
-    from digest.delivery.run import configured_provider
-
     app: AppContext = ctx.obj
     name = provider or configured_provider(app.settings)
     if name not in PROVIDERS:
@@ -253,31 +257,3 @@ def register(app: typer.Typer) -> None:
     app.command("send")(send_command)
     app.command("check")(check_command)
     app.command("stats")(stats_command)
-
-
-def send_example(app: AppContext, console: Console) -> bool:
-    """The main job's last step: the built issue to the example audience through the outbox.
-
-    The same week `build_latest_week` built. Says where the .eml files are; a re-run sends
-    nothing new and says so.
-    """
-    with app.engine.connect() as conn:
-        period = latest_week_with(latest_published(conn), app.settings.publication.zone)
-    if period is None:
-        return True
-    try:
-        provider = make_provider("outbox", app.settings)
-        report = send_period(app.settings, app.engine, period, provider)
-    except (SendError, ConfigError) as exc:
-        console.print(f"digest: not sent: {exc}", markup=False)
-        return False
-    for note in report.notes:
-        console.print(note, markup=False, highlight=False)
-    console.print(summary_line(report), markup=False, highlight=False)
-    console.print(
-        f"{len(outbox_files(report))} .eml files in {report.outbox_dir}/ "
-        "(open one in a mail client).",
-        markup=False,
-        highlight=False,
-    )
-    return report.exit_code == 0

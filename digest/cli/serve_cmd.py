@@ -8,6 +8,8 @@ import typer
 
 from digest.cli.context import AppContext, fail
 from digest.strength import weak_secrets
+from digest.web.app import EditorConfigError, create_app
+from digest.web.security import UVICORN_OPTIONS
 
 PROXY_WARNING = (
     "digest: warning: publication.base_url is https, so a TLS proxy is in front of this plain-"
@@ -34,9 +36,6 @@ def serve_command(
     passwords under 12 characters are refused on any bind.
     """
     import uvicorn  # the server only when serving: every other command starts faster
-
-    from digest.web.app import EditorConfigError, create_app
-    from digest.web.security import UVICORN_OPTIONS
 
     app: AppContext = ctx.obj
     weak = weak_secrets(app.settings)

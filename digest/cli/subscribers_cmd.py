@@ -7,15 +7,13 @@ lives in the library so the web app and tests get the same rules.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
 from digest.audience import store
 from digest.audience.addresses import InvalidAddress, normalize_email
@@ -35,8 +33,7 @@ from digest.audience.model import (
     parse_timezone,
 )
 from digest.cli.context import AppContext, fail, make_console
-from digest.files import open_private
-from digest.resources import bundled
+from digest.issues.files import open_private
 
 T = TypeVar("T")
 
@@ -44,8 +41,6 @@ app = typer.Typer(
     help="Manage the audience: import/export CSV, add, remove, list, count, forget.",
     no_args_is_help=True,
 )
-
-EXAMPLE_AUDIENCE = "example.csv"
 
 
 def print_report(report: ImportReport) -> None:
@@ -333,27 +328,6 @@ def count_command(
         typer.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return
     make_console().print(counts_table(counts, "Subscribers"))
-
-
-def import_example_audience(
-    engine: Engine, zone: str, console: Console, class_order: Sequence[str] | None = None
-) -> bool:
-    """The main job's audience step: import the bundled example list (idempotent) and show it.
-
-    `class_order` is `editions.class_order` (None: the default's), which interests must match.
-    Returns whether the import was clean.
-    """
-    try:
-        path = bundled("subscribers") / EXAMPLE_AUDIENCE
-    except FileNotFoundError:
-        console.print("No bundled subscribers folder: skipping the example audience")
-        return True
-    report = import_file(engine, path, default_zone=zone, class_order=class_order)
-    print_report(report)
-    with engine.connect() as conn:
-        counts = store.counts(conn)
-    console.print(audience_table(counts))
-    return report.ok
 
 
 def register(root: typer.Typer) -> None:

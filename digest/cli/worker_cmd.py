@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from digest.cli.context import AppContext, fail
+from digest.delivery.distributed import make_app
 
 POOLS = ("prefork", "solo", "threads")
 
@@ -43,8 +44,6 @@ def worker_command(
     go during a send. A worker killed mid-batch is safe: its batch is finished by another or
     reported uncertain, never sent twice.
     """
-    from digest.delivery.distributed import make_app
-
     app: AppContext = ctx.obj
     if pool not in POOLS:
         fail(f"--pool: {pool!r} is not one of {', '.join(POOLS)}")

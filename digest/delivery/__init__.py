@@ -6,6 +6,7 @@ the code that sends; tests inject `MemoryProvider` instead of patching anything.
 
 from __future__ import annotations
 
+from digest.delivery.memory import MemoryProvider
 from digest.delivery.provider import (
     BOUNCE_PREFIX,
     MAX_BATCH,
@@ -18,7 +19,6 @@ from digest.delivery.provider import (
     personalize,
 )
 from digest.delivery.providers import PROVIDERS, make_provider
-from digest.delivery.providers.memory import MemoryProvider
 from digest.delivery.providers.outbox import OutboxProvider
 
 __all__ = [

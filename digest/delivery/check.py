@@ -8,31 +8,23 @@ Quickstart works with no account and no configuration.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 from sqlalchemy import Engine
 
 from digest.config import ConfigError, Settings
+from digest.delivery.provider import Problem
+from digest.delivery.providers import spec
+from digest.issues.build import build
+from digest.issues.editions import Edition, build_issue
+from digest.issues.render.engine import RenderError
 from digest.period import Period, last_complete_week, latest_week_with
-from digest.storage.signals import latest_published
+from digest.signals.store import latest_published
 from digest.strength import weak_secrets
 
-Level = Literal["fail", "warn"]
 PLACEHOLDER_DOMAINS = ("example.com", "example.org", "example.net")
 PLACEHOLDER_TLDS = (".example", ".test", ".invalid", ".localhost")
-
-
-@dataclass(frozen=True)
-class Problem:
-    setting: str
-    message: str
-    fix: str
-    level: Level = "fail"
-
-    def __str__(self) -> str:
-        return f"{self.setting}: {self.message}. Fix: {self.fix}"
 
 
 def placeholder_address(address: str) -> bool:
@@ -87,8 +79,6 @@ def _weak_secrets(settings: Settings) -> list[Problem]:
 
 def _credentials(settings: Settings, provider: str) -> list[Problem]:
     """The provider's own checks (its module declares them), then whether it can be made."""
-    from digest.delivery.providers import spec
-
     try:
         entry = spec(provider)
     except ConfigError as exc:
@@ -109,14 +99,10 @@ def _period(settings: Settings, engine: Engine) -> Period:
     return found or last_complete_week(settings.publication.zone)
 
 
-def _editions(
+def _trial_build(
     settings: Settings, engine: Engine, period: Period, cwd: Path | None
 ) -> list[Problem]:
     """Templates compile (an empty issue renders every template), and the editions pass."""
-    from digest.build import build
-    from digest.editions import build_issue
-    from digest.render.engine import RenderError
-
     try:
         build_issue([], settings, period, cwd=cwd)
         result = build(settings, period, engine=engine, store=False)
@@ -128,9 +114,14 @@ def _editions(
                 "fix the template named above, or remove it to use the bundled one",
             )
         ]
+    return _edition_problems(result.editions, period)
+
+
+def _edition_problems(editions: Sequence[Edition], period: Period) -> list[Problem]:
+    """Each distinct failed inbox check of the editions, naming the first edition it failed."""
     found = []
     seen: set[str] = set()
-    for edition in result.editions:
+    for edition in editions:
         for check in edition.failures:
             if check.message in seen:
                 continue
@@ -153,13 +144,20 @@ def run_checks(
     period: Period | None = None,
     strict: bool = True,
     cwd: Path | None = None,
+    built: Sequence[Edition] | None = None,
 ) -> list[Problem]:
-    """Every problem found; with `strict` False (the outbox) they are all warnings."""
-    problems = [
-        *_publication(settings),
-        *_credentials(settings, provider),
-        *_editions(settings, engine, period or _period(settings, engine), cwd),
-    ]
+    """Every problem found; with `strict` False (the outbox) they are all warnings.
+
+    `built` are the period's editions as a build just made them (the scheduler's run): their
+    check results are used as they are, where `digest check` alone makes a trial build.
+    """
+    period = period or _period(settings, engine)
+    editions = (
+        _trial_build(settings, engine, period, cwd)
+        if built is None
+        else _edition_problems(built, period)
+    )
+    problems = [*_publication(settings), *_credentials(settings, provider), *editions]
     if strict:
         return problems
     return [Problem(p.setting, p.message, p.fix, "warn") for p in problems]

@@ -56,10 +56,11 @@ from digest.delivery.plan import Plan, stored_message
 from digest.delivery.provider import Provider
 from digest.delivery.providers import make_provider, spec
 from digest.delivery.report import Progress, SendError, SendReport
+from digest.issues.editions import Edition
+from digest.issues.render.i18n import translations
+from digest.issues.store import stored_edition
 from digest.period import parse_period
-from digest.render.i18n import translations
 from digest.storage.db import open_database
-from digest.storage.editions import StoredEdition, stored_edition
 from digest.storage.schema import deliveries as d
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def make_app(settings: Settings, broker_url: str | None = None) -> Any:
     The task runs `BatchRunner.run` of a runner made from these same settings; a worker
     process builds its engine and providers lazily, after the pool has forked.
     """
-    from celery import Celery
+    from celery import Celery  # Celery only for a distributed send: the Quickstart needs none
 
     app = Celery("digest", set_as_current=False)
     app.conf.update(celery_config(settings, broker_url))
@@ -159,7 +160,7 @@ class BatchRunner:
         self._engine: Engine | None = None
         self._local = threading.local()
         self._links: dict[bool, LinkValues] = {}
-        self._editions: dict[int, StoredEdition] = {}
+        self._editions: dict[int, Edition] = {}
 
     def _fresh(self) -> None:
         if self._pid != os.getpid():
@@ -191,7 +192,7 @@ class BatchRunner:
             self._links[real] = LinkValues(FastTokens(keys), self.settings.publication.base_url)
         return self._links[real]
 
-    def edition(self, edition_id: int) -> StoredEdition:
+    def edition(self, edition_id: int) -> Edition:
         """Frozen editions never change, so each is read once per process (a few kept)."""
         if edition_id not in self._editions:
             if len(self._editions) >= 32:
@@ -201,10 +202,15 @@ class BatchRunner:
         return self._editions[edition_id]
 
     def run(self, job: BatchJob) -> BatchOutcome:
-        """Settle dead claims of the issue, then run one batch (`run_batch`)."""
+        """Settle dead claims of the issue, then run one batch (`run_batch`).
+
+        A worker settles another machine's lapsed claims only after twice the lease: the sender,
+        polling all along, gets there first and says so on its progress line; the worker's own
+        settling is the fallback for a send whose sender is gone.
+        """
         provider = self.provider(job.provider)
         lease = lease_of(self.settings)
-        recovered = recover(self.engine, job.issue_id, job.period_key, provider, lease)
+        recovered = recover(self.engine, job.issue_id, job.period_key, provider, 2 * lease)
         edition = self.edition(job.edition_id)
         period = parse_period(job.period_key)
         outcome = run_batch(

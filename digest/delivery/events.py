@@ -52,11 +52,10 @@ from digest.audience.model import Status
 from digest.audience.suppression import email_hash, installation_salt
 from digest.config import Settings
 from digest.delivery.providers.sendgrid import SendGridSettings
+from digest.issues.store import issue_row, stored_editions
 from digest.period import Period
 from digest.storage.schema import deliveries as d
-from digest.storage.schema import editions as et
 from digest.storage.schema import events as ev
-from digest.storage.schema import issues as it
 from digest.storage.schema import rejected_events
 from digest.storage.schema import subscribers as s
 from digest.storage.schema import suppressions as sup
@@ -100,7 +99,7 @@ def verify(
     public_key: str, body: bytes, signature: str, timestamp: str, now: dt.datetime, tolerance: float
 ) -> str | None:
     """None when the request is SendGrid's and fresh; otherwise why it is refused."""
-    from sendgrid.helpers.eventwebhook import EventWebhook
+    from sendgrid.helpers.eventwebhook import EventWebhook  # sendgrid only for its webhook
 
     try:
         sent_at = int(timestamp.strip())
@@ -633,16 +632,14 @@ def edition_stats(engine: Engine, period: Period) -> list[EditionStats]:
     """Per edition of the period: messages accepted, and the people each outcome was seen for
     (ten opens by one reader count once; `unsubscribe` plus `group_unsubscribe` too)."""
     with engine.connect() as conn:
-        issue_id = conn.execute(
-            select(it.c.id).where(it.c.period_key == period.key)
-        ).scalar_one_or_none()
-        if issue_id is None:
+        issue = issue_row(conn, period.key)
+        if issue is None:
             return []
-        editions = conn.execute(
-            select(et.c.id, et.c.tier, et.c.locale, et.c.interests_key)
-            .where(et.c.issue_id == issue_id)
-            .order_by(et.c.id)
-        ).all()
+        issue_id = issue.id
+        editions = [
+            (e.stored_id, e.tier, e.locale, e.interests_key)
+            for e in stored_editions(conn, issue_id)
+        ]
         sent: dict[int, int] = dict(
             conn.execute(
                 select(d.c.edition_id, func.count())

@@ -1,9 +1,12 @@
 """Executors: who runs the batches of a plan. One small interface, two implementations.
 
-`InProcess` runs `run_batch` in this process, `provider.parallel` batches at a time (SendGrid's
-next request is prepared while one is on the wire); `digest.delivery.distributed.Celery`
-publishes the same batches as tasks that workers run with the same `run_batch`. Neither opens
-nor finishes a send: `digest.delivery.run.send_period` does that, the same way for both.
+`InProcess` runs `run_batch` in this process: for a provider that answers per message,
+`provider.parallel` lanes of batches; for one that answers per request (SendGrid), one lane
+whose batches overlap on their own (the next is prepared while one is on the wire, and one
+thread does all the ledger writes: see `digest.delivery.batch`). The Celery executor
+(`digest.delivery.distributed`) publishes the same batches as tasks that workers run with the
+same `run_batch`. Neither opens nor finishes a send: `digest.delivery.run.send_period` does
+that, the same way for both.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ from sqlalchemy import Engine, func, select
 
 from digest.config import Settings
 from digest.delivery import ledger
-from digest.delivery.batch import BatchJob, recover, run_batch
+from digest.delivery.batch import BatchJob, BatchOutcome, recover, run_batch
 from digest.delivery.links import LinkValues
 from digest.delivery.plan import Plan, stored_message
 from digest.delivery.provider import MAX_BATCH, Provider
 from digest.delivery.report import Progress, SendReport
-from digest.render.i18n import translations
-from digest.storage.editions import StoredEdition
+from digest.issues.editions import Edition
+from digest.issues.render.i18n import translations
 from digest.storage.schema import deliveries as d
 
 MAX_RETRY_WAIT = 60.0
@@ -97,7 +100,9 @@ class InProcess:
 
     def run(self, plan: Plan, report: SendReport, progress: Progress | None) -> None:
         with self.engine.connect() as conn:
-            total = sum(ledger.count_queued(conn, plan.issue_id, e.id) for e in plan.editions)
+            total = sum(
+                ledger.count_queued(conn, plan.issue_id, e.stored_id) for e in plan.editions
+            )
         if progress:
             progress(0, total)
         try:
@@ -110,7 +115,8 @@ class InProcess:
         self, plan: Plan, report: SendReport, progress: Progress | None, total: int
     ) -> None:
         for edition in plan.editions:
-            lanes = max(1, self.provider.parallel)
+            # A provider answering per request overlaps its own batches (see run_batch).
+            lanes = max(1, self.provider.parallel) if self.provider.per_message else 1
             with ThreadPoolExecutor(lanes, thread_name_prefix="digest-send") as pool:
                 running = [
                     pool.submit(self._lane, plan, edition, report, progress, total)
@@ -144,7 +150,7 @@ class InProcess:
     def _lane(
         self,
         plan: Plan,
-        edition: StoredEdition,
+        edition: Edition,
         report: SendReport,
         progress: Progress | None,
         total: int,
@@ -153,7 +159,7 @@ class InProcess:
         message = stored_message(self.settings, plan.period, plan.issue_id, edition)
         job = BatchJob(
             plan.issue_id,
-            edition.id,
+            edition.stored_id,
             plan.period.key,
             self.provider.name,
             self.batch_size,
@@ -161,6 +167,14 @@ class InProcess:
         )
         fallback = translations(edition.locale).gettext("reader")
         lease = lease_of(self.settings)
+
+        def told(outcome: BatchOutcome) -> None:
+            with self._lock:
+                self._done += outcome.taken
+                report.sent_now += outcome.accepted
+                if progress:
+                    progress(min(self._done, total), total)
+
         while True:
             claim = f"{self.worker}:{next(self._claims)}"
             outcome = run_batch(
@@ -172,13 +186,9 @@ class InProcess:
                 fallback_name=fallback,
                 lease=lease,
                 worker=claim,
+                batches=None,
+                on_batch=told,
             )
-            if outcome.taken == 0:
+            if outcome.retry_after is None:
                 return
-            with self._lock:
-                self._done += outcome.taken
-                report.sent_now += outcome.accepted
-                if progress:
-                    progress(min(self._done, total), total)
-            if outcome.retry_after is not None:
-                self.sleep(min(outcome.retry_after, MAX_RETRY_WAIT))
+            self.sleep(min(outcome.retry_after, MAX_RETRY_WAIT))

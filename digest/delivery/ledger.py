@@ -37,15 +37,18 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     and_,
     bindparam,
     case,
+    exists,
     func,
     literal,
+    literal_column,
     select,
     update,
 )
@@ -151,14 +154,18 @@ def enqueue_group(
     conn.execute(stmt)
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """One claimed row: who to send to, by delivery id."""
+class Claimed(NamedTuple):
+    """One claimed row: who to send to, by delivery id (a tuple: a million are made per send)."""
 
     delivery_id: int
     subscriber_id: int
     email: str
     name: str
+
+
+QUEUED_ONLY: ColumnElement[Any] = literal_column("'queued'")
+"""`state = 'queued'` written out, not bound: the claim index covers only queued rows, and a
+planner can use a partial index only when the query's condition visibly implies the index's."""
 
 
 def claim(
@@ -181,7 +188,7 @@ def claim(
     """
     pick = (
         select(d.c.id)
-        .where(d.c.issue_id == issue_id, d.c.edition_id == edition_id, d.c.state == "queued")
+        .where(d.c.issue_id == issue_id, d.c.edition_id == edition_id, d.c.state == QUEUED_ONLY)
         .order_by(d.c.id)
         .limit(limit)
     )
@@ -192,38 +199,31 @@ def claim(
         chosen: Any = d.c.id == picked.c.id
     else:
         chosen = d.c.id.in_(pick.scalar_subquery())
-    conn.execute(
+    taken = conn.execute(
         update(d)
-        .where(chosen, d.c.state == State.QUEUED.value)
+        .where(chosen, d.c.state == QUEUED_ONLY)
         .values(state=State.SENDING.value, claimed_by=worker, updated_at=now, handed_at=None)
-    )
-    # The claim's rows and their subscribers, found by the claim id through the claim index
-    # (no thousand-value IN list); a deleted subscriber comes back with no address.
-    ok = case((mailable(), 1), else_=0)
+    ).rowcount
+    if not taken:
+        return [], 0
+    # The claim's mailable rows with their addresses, found by the claim id (no thousand-value
+    # IN list); only when some are missing (no longer mailable, or deleted) does a second
+    # statement mark those `suppressed`.
+    held = _held(issue_id, edition_id, worker)
     rows = conn.execute(
-        select(d.c.id, d.c.subscriber_id, s.c.email, s.c.name, ok)
-        .select_from(d.outerjoin(s, s.c.id == d.c.subscriber_id))
-        .where(
-            d.c.issue_id == issue_id,
-            d.c.edition_id == edition_id,
-            d.c.state == State.SENDING.value,
-            d.c.claimed_by == worker,
-        )
+        select(d.c.id, d.c.subscriber_id, s.c.email, func.coalesce(s.c.name, ""))
+        .select_from(d.join(s, s.c.id == d.c.subscriber_id))
+        .where(held, mailable())
         .order_by(d.c.id)
     ).all()
-    gone = [did for did, _sid, email, _name, ok in rows if not ok or email is None]
-    if gone:
+    if len(rows) < taken:
+        still_mailable = exists().where(s.c.id == d.c.subscriber_id, mailable())
         conn.execute(
             update(d)
-            .where(d.c.id.in_(gone))
+            .where(held, ~still_mailable)
             .values(state=State.SUPPRESSED.value, error="not mailable at send time")
         )
-    ready = [
-        Claimed(did, sid, email, name or "")
-        for did, sid, email, name, ok in rows
-        if ok and email is not None
-    ]
-    return ready, len(rows)
+    return list(map(Claimed._make, rows)), int(taken)
 
 
 def _reason(text: str | None) -> str | None:
@@ -466,6 +466,17 @@ def hand(
         held = and_(held, d.c.id.in_(list(delivery_ids)))
     query = update(d).where(held).values(handed_at=now, updated_at=now).returning(d.c.id)
     return {int(i) for (i,) in conn.execute(query)}
+
+
+def release(conn: Connection, issue_id: int, edition_id: int, worker: str) -> int:
+    """Put a claim's rows that were never handed back to the queue (its claimer stops early:
+    a provider asked to wait); how many went back."""
+    result = conn.execute(
+        update(d)
+        .where(_held(issue_id, edition_id, worker), d.c.handed_at.is_(None))
+        .values(state=State.QUEUED.value, claimed_by=None)
+    )
+    return int(result.rowcount or 0)
 
 
 def _held(issue_id: int, edition_id: int, worker: str) -> Any:

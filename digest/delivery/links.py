@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.audience.tokens import MissingSecretKey, TokenMinter
 from digest.config import Settings
-from digest.render import placeholders as ph
+from digest.issues.render import placeholders as ph
 from digest.storage.schema import install_meta
 
 FastTokens = TokenMinter

@@ -29,7 +29,7 @@ from digest.delivery.headers import (
     subject_of,
 )
 from digest.delivery.provider import EditionMessage, Recipient
-from digest.render.placeholders import token_pattern
+from digest.issues.render.placeholders import token_pattern
 
 CRLF = b"\r\n"
 SOFT = b"=\r\n"

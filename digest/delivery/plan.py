@@ -1,9 +1,10 @@
 """The plan of one send: which frozen editions, which groups of recipients read which, made once.
 
-A plan is plain values. The editions come from the build (`digest.build.frozen_editions`); the
-delivery core never builds. Opening the send queues one ledger row per mailable recipient
-before anything leaves, set-based; finishing it reads the outcome back from the ledger. Both
-executors open and finish a send through here, so they cannot differ in either.
+A plan is plain values. The editions come from the build
+(`digest.issues.build.frozen_editions`); the delivery core never builds. Opening the send queues
+one ledger row per mailable recipient before anything leaves, set-based; finishing it reads the
+outcome back from the ledger. Both executors open and finish a send through here, so they cannot
+differ in either.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from digest.config import Settings
 from digest.delivery import ledger
 from digest.delivery.provider import EditionMessage
 from digest.delivery.report import SendReport
+from digest.issues.editions import Edition
+from digest.issues.store import issue_classes
 from digest.period import Period
-from digest.storage.editions import StoredEdition, issue_classes
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import issues as it
 from digest.storage.schema import subscribers as s
@@ -34,7 +36,7 @@ class Group:
     tier: str
     locale: str
     interests: str
-    edition: StoredEdition
+    edition: Edition
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Plan:
 
     period: Period
     issue_id: int
-    editions: tuple[StoredEdition, ...]
+    editions: tuple[Edition, ...]
     groups: tuple[Group, ...]
     tiers: frozenset[str] | None = None
     timezones: frozenset[str] | None = None
@@ -51,14 +53,14 @@ class Plan:
     @property
     def scope(self) -> list[int]:
         """The edition ids in scope: what the ledger's counts of this send cover."""
-        return [e.id for e in self.editions]
+        return [e.stored_id for e in self.editions]
 
 
 def make_plan(
     engine: Engine,
     period: Period,
     issue_id: int,
-    editions: Collection[StoredEdition],
+    editions: Collection[Edition],
     *,
     tiers: Collection[str] | None = None,
     timezones: Collection[str] | None = None,
@@ -79,7 +81,7 @@ def make_plan(
 
 def _groups(
     conn: Connection,
-    editions: Collection[StoredEdition],
+    editions: Collection[Edition],
     classes: frozenset[str],
     tiers: Collection[str] | None,
 ) -> list[Group]:
@@ -128,7 +130,7 @@ def open_send(
         ledger.enqueue_group(
             conn,
             issue_id,
-            g.edition.id,
+            g.edition.stored_id,
             tier=g.tier,
             locale=g.locale,
             interests=g.interests,
@@ -198,7 +200,7 @@ def dry_run(engine: Engine, plan: Plan, report: SendReport) -> SendReport:
 
 
 class EditionParts(Protocol):
-    """What a message needs of an edition, stored (StoredEdition) or just built (Edition)."""
+    """What a message needs of an edition (an `Edition`, stored or just built)."""
 
     @property
     def tier(self) -> str: ...
@@ -244,7 +246,7 @@ def edition_message(
 
 
 def stored_message(
-    settings: Settings, period: Period, issue_id: int, e: StoredEdition, *, test: bool = False
+    settings: Settings, period: Period, issue_id: int, e: Edition, *, test: bool = False
 ) -> EditionMessage:
     """The message of a frozen edition."""
-    return edition_message(settings, period, issue_id, e.id, e, test=test)
+    return edition_message(settings, period, issue_id, e.stored_id, e, test=test)

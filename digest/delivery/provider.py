@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from digest.config import ProviderSettings, Settings
-from digest.render.placeholders import fill
+from digest.issues.render.placeholders import fill
 
 MAX_BATCH = 1000
 """Most recipients one `send` call may carry: SendGrid's personalizations-per-request limit."""
@@ -132,20 +132,35 @@ class ProviderDefaults:
         return None
 
 
+Level = Literal["fail", "warn"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing `digest check` found: the setting, what is wrong and how to fix it."""
+
+    setting: str
+    message: str
+    fix: str
+    level: Level = "fail"
+
+    def __str__(self) -> str:
+        return f"{self.setting}: {self.message}. Fix: {self.fix}"
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     """What the registry knows of a provider: its module declares one, named `PROVIDER`.
 
     `make` builds it from the settings (ConfigError names what is missing); `checks` are what
     `digest check` verifies for it beyond the shared checks (its credentials, say); `settings`
-    is its own section of the configuration, if it has one. The
-    `Problem` type is `digest.delivery.check.Problem`.
+    is its own section of the configuration, if it has one.
     """
 
     name: str
     kind: type[Provider]
     make: Callable[[Settings], Provider]
-    checks: Callable[[Settings], list[Any]]
+    checks: Callable[[Settings], list[Problem]]
     settings: type[ProviderSettings] | None = None
     """Its `[section]` of `digest.toml`, declared in its module; the registry registers it with
     `digest.config` so the configuration validates it on load."""
@@ -164,4 +179,4 @@ def check_batch(recipients: Sequence[Recipient]) -> None:
 
 
 personalize = fill
-"""The placeholder filler shared with previews (`digest.render.placeholders.fill`)."""
+"""The placeholder filler shared with previews (`digest.issues.render.placeholders.fill`)."""

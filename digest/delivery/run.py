@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from digest.audience.tokens import MissingSecretKey
-from digest.build import EditionsUnavailable, frozen_editions
 from digest.config import Settings
 from digest.delivery import ledger
 from digest.delivery.batch import recover
+from digest.delivery.check import failures, run_checks
+from digest.delivery.distributed import Celery
 from digest.delivery.executors import Executor, InProcess, lease_of
 from digest.delivery.headers import TEST_PREFIX
 from digest.delivery.heap import quiet_collector
@@ -31,10 +32,12 @@ from digest.delivery.links import FastTokens, LinkValues, signing_keys
 from digest.delivery.plan import dry_run as what_would_send
 from digest.delivery.plan import finish, make_plan, open_send, stored_message
 from digest.delivery.provider import MAX_BATCH, Outcome, Provider, Recipient
+from digest.delivery.providers import spec
 from digest.delivery.report import Progress, SendError, SendReport
+from digest.issues.build import EditionsUnavailable, frozen_editions
+from digest.issues.editions import Edition
+from digest.issues.render.i18n import translations
 from digest.period import Period
-from digest.render.i18n import translations
-from digest.storage.editions import StoredEdition
 
 EXECUTORS = ("inprocess", "celery")
 
@@ -95,8 +98,6 @@ def send_period(
     report.skipped = sum(before.get(str(st), 0) for st in ledger.FINAL)
     runner: Executor
     if executor == "celery":
-        from digest.delivery.distributed import Celery  # Celery is imported only when used
-
         provider.close()  # the workers make their own
         runner = Celery(settings, engine, provider.name, app=celery_app, sleep=sleep, clock=clock)
     else:
@@ -135,7 +136,7 @@ def _send_test(
     settings: Settings,
     period: Period,
     issue_id: int,
-    editions: Collection[StoredEdition],
+    editions: Collection[Edition],
     provider: Provider,
     links: LinkValues,
     address: str,
@@ -188,43 +189,18 @@ def configured_provider(settings: Settings) -> str:
     return "outbox"
 
 
-def preflight(settings: Settings, engine: Engine, provider: str, period: Period) -> list[str]:
-    """`digest check`'s blocking failures for a provider whose mail leaves the machine."""
-    from digest.delivery.check import failures, run_checks
-    from digest.delivery.providers import spec
+def preflight(
+    settings: Settings,
+    engine: Engine,
+    provider: str,
+    period: Period,
+    built: Sequence[Edition] | None = None,
+) -> list[str]:
+    """`digest check`'s blocking failures for a provider whose mail leaves the machine.
 
+    `built`: the editions a build just made, whose check results are reused (no second build).
+    """
     if not spec(provider).leaves_machine:
         return []
-    return [str(p) for p in failures(run_checks(settings, engine, provider, period=period))]
-
-
-def send_for_schedule(
-    settings: Settings, engine: Engine, built: Any, zones: frozenset[str] | None
-) -> Any:
-    """The pipeline's send step: preflight, then `send_period` with the configured provider,
-    through Celery workers when `celery.enabled`."""
-    from digest.delivery.providers import make_provider
-    from digest.pipeline import SendSummary
-
-    name = configured_provider(settings)
-    problems = preflight(settings, engine, name, built.period)
-    if problems:
-        raise SendError("digest check failed: " + "; ".join(problems))
-    executor = "celery" if settings.celery.enabled else "inprocess"
-    report = send_period(
-        settings,
-        engine,
-        built.period,
-        make_provider(name, settings),
-        executor=executor,
-        timezones=zones,
-    )
-    where = " on Celery workers" if executor == "celery" else ""
-    return SendSummary(
-        accepted=report.accepted,
-        failed=report.failed,
-        uncertain=report.uncertain,
-        suppressed=report.suppressed,
-        detail=f"{report.sent_now} sent now through {name}{where}; "
-        f"{report.skipped} already settled, {report.pending} pending",
-    )
+    found = run_checks(settings, engine, provider, period=period, built=built)
+    return [str(p) for p in failures(found)]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -58,7 +59,7 @@ signals = Table(
 )
 
 # Each source's own record of a signal; `signals.data` is these folded in import order, so
-# re-importing one source changes only what that source says (digest.merging).
+# re-importing one source changes only what that source says (digest.signals.merging).
 signal_sources = Table(
     "signal_sources",
     metadata,
@@ -164,7 +165,14 @@ deliveries = Table(
     Column("handed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("issue_id", "subscriber_id", name="uq_deliveries_issue_subscriber"),
     Index("ix_deliveries_issue_state", "issue_id", "state"),
-    Index("ix_deliveries_claim", "issue_id", "edition_id", "state", "id"),  # claiming a batch
+    Index(  # claiming a batch: queued rows only (a row leaves it once, when it is claimed)
+        "ix_deliveries_claim",
+        "issue_id",
+        "edition_id",
+        "id",
+        sqlite_where=text("state = 'queued'"),
+        postgresql_where=text("state = 'queued'"),
+    ),
 )
 
 events = Table(

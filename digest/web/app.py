@@ -1,4 +1,4 @@
-"""The web app's factory and what every page shares: state, rendering, CSRF, flash messages.
+"""The web app's factory: the pages, the middleware and the state they share (`deps`).
 
 One small Starlette app serves editors (behind a login) and subscribers (signed links, no login).
 Pages are rendered server-side with the same sandboxed, autoescaping Jinja environment the emails
@@ -13,41 +13,36 @@ import datetime as dt
 import ipaddress
 import logging
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import URLSafeSerializer
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
 from sqlalchemy import Engine
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from digest.audience.tokens import LinkSigner
 from digest.config import Settings
 from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
-from digest.render.engine import Renderer, template_dirs
+from digest.delivery.run import configured_provider
+from digest.issues.render.engine import Renderer, template_dirs
+from digest.web import archive, editor, subscriber, webhooks
 from digest.web.accounts import has_accounts
+from digest.web.deps import WebState, render, web
 from digest.web.limits import RateLimit
 from digest.web.security import (
-    CSRF_COOKIE,
-    CSRF_FIELD,
     BodyLimit,
     Csrf,
     HeadAsGet,
-    Network,
     SecurityHeaders,
     Sessions,
-    forwarded_client,
     page_csp,
     plain_keys,
     proxy_networks,
@@ -56,9 +51,9 @@ from digest.web.security import (
 
 log = logging.getLogger(__name__)
 
-FLASH_COOKIE = "digest_flash"
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
+
 WIDTH_SCRIPT = "web/_width.js"
 
 
@@ -74,54 +69,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-@dataclass
-class WebState:
-    """Everything a handler needs, built once per app."""
-
-    settings: Settings
-    engine: Engine
-    links: LinkSigner
-    sessions: Sessions
-    csrf: Csrf
-    flash: URLSafeSerializer
-    env: SandboxedEnvironment
-    provider: Callable[[], Provider]
-    login_required: bool
-    per_ip: RateLimit
-    per_address: RateLimit
-    now: Callable[[], dt.datetime]
-    tag_key: str = ""
-    """Key of the tags that tie bootstrap sessions to the configured password or token."""
-    trusted_proxies: tuple[Network, ...] = ()
-    width_script: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def base_url(self) -> str:
-        return self.settings.publication.base_url.rstrip("/")
-
-    @property
-    def secure_cookies(self) -> bool:
-        return self.base_url.startswith("https://")
-
-
-def web(request: Request) -> WebState:
-    state: WebState = request.app.state.web
-    return state
-
-
-def client_address(request: Request) -> str:
-    """Who is asking, for every limit and log line in the app: use this, never `request.client`.
-
-    The connection's address, or, when that is one of `web.trusted_proxies`, the client the
-    proxies forwarded (`security.forwarded_client`). uvicorn runs with its own proxy-header
-    handling off (`security.UVICORN_OPTIONS`), so the connection's address here is the real one.
-    """
-    peer = request.client.host if request.client else "unknown"
-    forwarded = request.headers.getlist("x-forwarded-for")
-    return forwarded_client(peer, forwarded, web(request).trusted_proxies)
 
 
 def _keys(settings: Settings) -> list[str]:
@@ -169,8 +116,6 @@ def create_app(
     `provider` (an instance or a factory) replaces `web.provider` for test sends and sign-up
     confirmations; `now` drives the recorded times and the sign-up limits (tests step it).
     """
-    from digest.web import archive, editor, subscriber, webhooks
-
     has_credentials = bool(
         settings.web.editor_password or settings.web.editor_token or has_accounts(engine)
     )
@@ -241,8 +186,6 @@ def _provider_factory(
     settings: Settings, given: Provider | Callable[[], Provider] | None
 ) -> Callable[[], Provider]:
     if given is None:
-        from digest.delivery.run import configured_provider
-
         name = settings.web.provider or configured_provider(settings)
         return lambda: make_provider(name, settings)
     if callable(given):  # a factory; a provider itself is not callable
@@ -272,108 +215,3 @@ async def stylesheet(request: Request) -> Response:
     assert state.env.loader is not None
     css, _, _ = state.env.loader.get_source(state.env, "web/web.css")
     return Response(css, media_type="text/css", headers={"cache-control": "max-age=300"})
-
-
-# --- rendering, CSRF and flash ----------------------------------------------------------------
-
-
-def csrf_cookie(request: Request) -> tuple[str, bool]:
-    """This browser's CSRF cookie value, and whether it is new (and must be set)."""
-    value = request.cookies.get(CSRF_COOKIE)
-    if value and 16 <= len(value) <= 64:
-        return value, False
-    if "csrf_cookie" not in request.scope:
-        request.scope["csrf_cookie"] = Csrf.new_cookie()
-    return str(request.scope["csrf_cookie"]), True
-
-
-def render(
-    request: Request,
-    name: str,
-    context: Mapping[str, Any],
-    *,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> HTMLResponse:
-    """A page from `templates/web/`, with the CSRF token, flash message and shared values."""
-    state = web(request)
-    cookie, new = csrf_cookie(request)
-    flash = read_flash(request)
-    full = {
-        "publication": state.settings.publication.name,
-        "base_url": state.base_url,
-        "csrf_field": CSRF_FIELD,
-        "csrf": state.csrf.token(cookie),
-        "editor": request.scope.get("editor"),
-        "flash": flash,
-        "width_script": Markup(state.width_script),
-        "detail": "",
-        **context,
-    }
-    html = state.env.get_template(name).render(full)
-    response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
-    response.headers.setdefault("cache-control", "no-store")
-    if new:
-        response.set_cookie(
-            CSRF_COOKIE,
-            cookie,
-            httponly=True,
-            samesite="lax",
-            secure=state.secure_cookies,
-            path="/",
-        )
-    if flash is not None:
-        response.delete_cookie(FLASH_COOKIE, path="/")
-    return response
-
-
-async def checked_form(request: Request) -> FormData:
-    """The posted form, or 403 when its CSRF token is not this browser's."""
-    form = await request.form(max_files=0, max_fields=200, max_part_size=64 * 1024)
-    require_csrf(request, form)
-    return form
-
-
-def require_csrf(request: Request, form: FormData) -> None:
-    """403 unless the form's CSRF token is the signed twin of this browser's cookie."""
-    token = form.get(CSRF_FIELD)
-    if not web(request).csrf.valid(
-        request.cookies.get(CSRF_COOKIE), token if isinstance(token, str) else None
-    ):
-        raise HTTPException(403, "This form has expired or did not come from this site: reload")
-
-
-def field_text(form: FormData, name: str, default: str = "") -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else default
-
-
-def redirect_with_flash(
-    request: Request, url: str, message: str, level: str = "ok"
-) -> RedirectResponse:
-    """Post/redirect/get with a one-time message in a signed cookie (never in the URL)."""
-    state = web(request)
-    response = RedirectResponse(url, status_code=303)
-    signed = state.flash.dumps({"m": message[:1500], "l": level})
-    response.set_cookie(
-        FLASH_COOKIE,
-        str(signed),
-        httponly=True,
-        samesite="lax",
-        secure=state.secure_cookies,
-        path="/",
-    )
-    return response
-
-
-def read_flash(request: Request) -> dict[str, str] | None:
-    raw = request.cookies.get(FLASH_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = web(request).flash.loads(raw)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict):
-        return None
-    return {"message": str(data.get("m", "")), "level": str(data.get("l", "ok"))}

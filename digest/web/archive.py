@@ -20,15 +20,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from digest.build import preview_copy
-from digest.group import group
+from digest.issues.build import preview_copy
+from digest.issues.group import group
+from digest.issues.policy import policies
+from digest.issues.render.view import Item, build_item
 from digest.model import Lang
 from digest.period import PeriodError, parse_period
-from digest.policy import policies
-from digest.render.view import Item, build_item
+from digest.signals.store import get_signal, signals_between
 from digest.storage.schema import issues, signals
-from digest.storage.signals import get_signal, signals_between
-from digest.web.app import WebState, render, web
+from digest.web.deps import WebState, render, web
 from digest.web.editor import edition_response, edition_rows, pick_edition
 from digest.web.login import current_editor
 

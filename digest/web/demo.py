@@ -19,14 +19,14 @@ import uvicorn
 from sqlalchemy import Engine
 
 from digest.audience.csvio import import_file
-from digest.build import build
 from digest.config import Settings
 from digest.delivery.providers import register_settings
-from digest.ingest import ingest
+from digest.issues.build import build
 from digest.period import Period, latest_week_with
 from digest.resources import bundled, example_signals
+from digest.signals.ingest import ingest
+from digest.signals.store import latest_published
 from digest.storage.db import open_database
-from digest.storage.signals import latest_published
 from digest.web.app import create_app
 from digest.web.security import UVICORN_OPTIONS
 

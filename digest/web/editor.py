@@ -1,8 +1,8 @@
 """Editor pages: issues by period, one issue's editions as subscribers get them, and the buttons.
 
 Everything here sits behind the login (unless the app serves only this machine and no
-credential is configured). Actions are the library's own calls: `digest.build.build` to
-rebuild, `digest.schedule.approval.approve` for the scheduler's gate, a provider for test
+credential is configured). Actions are the library's own calls: `digest.issues.build.build` to
+rebuild, `digest.jobs.approval.approve` for the scheduler's gate, a provider for test
 sends, so the browser and the CLI can never disagree.
 """
 
@@ -22,22 +22,23 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from digest.audience.addresses import InvalidAddress, normalize_email
-from digest.build import build, preview_copy
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import edition_stats
 from digest.delivery.plan import edition_message
-from digest.editions import Edition
+from digest.delivery.report import SendError
+from digest.delivery.run import send_period
+from digest.issues.build import build, preview_copy
+from digest.issues.editions import Edition
+from digest.issues.render import placeholders as ph
+from digest.issues.render.engine import RenderError
+from digest.issues.store import FrozenError, issue_and_editions
+from digest.jobs.approval import ApprovalError, approve
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
-from digest.render import placeholders as ph
-from digest.render.engine import RenderError
-from digest.schedule.approval import ApprovalError, approve
-from digest.storage.editions import FrozenError, edition_from_row
-from digest.storage.schema import deliveries, issues, signals
-from digest.storage.schema import editions as et
-from digest.storage.signals import signals_between
+from digest.signals.store import published_counts, signals_between
+from digest.storage.schema import deliveries, issues
 from digest.web import login
-from digest.web.app import (
+from digest.web.deps import (
     WebState,
     checked_form,
     field_text,
@@ -78,11 +79,7 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
         ):
             counts.setdefault(issue_id, {})[delivery_state] = n
         rows = conn.execute(select(issues).order_by(issues.c.period_start.desc())).all()
-        dates = conn.execute(
-            select(signals.c.published, func.count())
-            .where(signals.c.published.is_not(None))
-            .group_by(signals.c.published)
-        ).all()
+        dates = published_counts(conn)
     out = [
         IssueSummary(
             r.period_key, r.status, r.built_at, r.approved_by, r.sent_at, counts.get(r.id, {})
@@ -123,12 +120,8 @@ def _period(request: Request) -> Period:
 
 def edition_rows(state: WebState, period: Period) -> tuple[Any, list[tuple[int, Edition]]]:
     """The issue row and its frozen editions with their ids (the ids name test sends)."""
-    with state.engine.connect() as conn:
-        row = conn.execute(select(issues).where(issues.c.period_key == period.key)).first()
-        if row is None:
-            return None, []
-        found = conn.execute(select(et).where(et.c.issue_id == row.id).order_by(et.c.id)).all()
-    return row, [(r.id, edition_from_row(r)) for r in found]
+    row, editions = issue_and_editions(state.engine, period)
+    return row, [(e.id, e) for e in editions if e.id is not None]
 
 
 def pick_edition(
@@ -302,8 +295,6 @@ def send_tests(
 
 
 def send_all_tests(state: WebState, period: Period, email: str) -> list[str]:
-    from digest.delivery.run import SendError, send_period
-
     try:
         report = send_period(state.settings, state.engine, period, state.provider(), test_to=email)
     except SendError as exc:

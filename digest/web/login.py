@@ -30,7 +30,7 @@ from digest.web.accounts import (
     start_session,
     verify,
 )
-from digest.web.app import WebState, checked_form, client_address, field_text, render, web
+from digest.web.deps import WebState, checked_form, client_address, field_text, render, web
 from digest.web.security import SESSION_COOKIE, limit_key, same_secret
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ ARGS = [
 def shrink(path: Path) -> None:
     """Reduce to a 128-colour palette (text and flat colours survive it well)."""
     try:
-        from PIL import Image
+        from PIL import Image  # optional (not a dependency): without it, no shrinking
     except ModuleNotFoundError:
         return
     with Image.open(path) as image:
@@ -44,7 +44,7 @@ def make_screenshots(out: Path, browser: Any = None) -> list[Path]:
     caller already has one); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     if browser is None:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright  # Playwright only for screenshots
 
         with sync_playwright() as p:
             launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import logging
 
-from sqlalchemy import select
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -31,8 +30,8 @@ from digest.audience.tokens import Claims, InvalidToken, Purpose
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import record_own_unsubscribe
 from digest.model import TIER_NAMES
-from digest.storage.schema import signals
-from digest.web.app import (
+from digest.signals.store import stored_classes
+from digest.web.deps import (
     WebState,
     checked_form,
     client_address,
@@ -98,11 +97,7 @@ async def unsubscribe_page(request: Request) -> Response:
 def market_classes(state: WebState) -> list[str]:
     """Classes a reader can follow: the configured order, then any the store has seen."""
     with state.engine.connect() as conn:
-        seen = {
-            c
-            for (c,) in conn.execute(select(signals.c.market_class).distinct())
-            if c and not str(c).isspace()
-        }
+        seen = {c for c in stored_classes(conn) if c.strip()}
     ordered = list(state.settings.editions.class_order)
     return ordered + sorted(seen - set(ordered))
 

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from digest.delivery.events import SIGNATURE_HEADER, TIMESTAMP_HEADER, handle_webhook
-from digest.web.app import web
+from digest.web.deps import web
 
 PATH = "/webhooks/sendgrid"
 

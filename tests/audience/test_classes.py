@@ -13,8 +13,7 @@ from sqlalchemy import Engine, insert
 from digest.audience import store
 from digest.audience.classes import MarketClasses, known_classes
 from digest.audience.model import Profile
-from digest.audience.selection import select_recipients
-from digest.storage.editions import audience_interest_sets
+from digest.audience.selection import audience_interest_sets, select_recipients
 from digest.storage.schema import signals, subscribers
 
 from .conftest import HEADER, import_text

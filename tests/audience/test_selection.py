@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, insert, update
 
 from digest.audience import store
 from digest.audience.model import Locale, Status, Tier
-from digest.audience.selection import GroupKey, grouped, select_recipients
+from digest.audience.selection import (
+    GroupKey,
+    audience_interest_sets,
+    grouped,
+    select_recipients,
+)
 from digest.audience.suppression import suppress
 from digest.storage.schema import subscribers
 
@@ -126,3 +132,37 @@ def test_status_changes_in_sql_are_respected(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(update(subscribers).values(status="complained"))
     assert emails(engine) == []
+
+
+def test_interest_sets_are_narrowed_to_the_issues_classes(engine: Engine) -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        ("a@x", "", "active"),
+        ("b@x", "Case File;Policy Track", "active"),
+        ("c@x", "Capital Flows", "active"),  # nothing of it in this issue: no edition
+        ("d@x", "Supply Chain", "unsubscribed"),
+        ("e@x", "Policy Track;Unknown", "active"),  # narrows to the same set as below
+        ("f@x", "Policy Track", "active"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(subscribers),
+            [
+                {
+                    "email": email,
+                    "email_hash": email,
+                    "name": "",
+                    "tier": "open",
+                    "locale": "en",
+                    "timezone": "UTC",
+                    "interests": interests,
+                    "status": status,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for email, interests, status in rows
+            ],
+        )
+    sets = audience_interest_sets(engine, {"Policy Track", "Case File", "Supply Chain"})
+    assert sets[0] == frozenset()
+    assert sorted(map(sorted, sets[1:])) == [["Case File", "Policy Track"], ["Policy Track"]]

@@ -8,8 +8,8 @@ import pytest
 
 import digest.audience.model as audience_model
 import digest.config as config
-import digest.editions as editions
-import digest.render.view as view
+import digest.issues.editions as editions
+import digest.issues.render.view as view
 import digest.web.editor as editor
 from digest import zones
 from digest.audience.model import Tier, interests_key, parse_timezone

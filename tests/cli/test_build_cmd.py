@@ -118,6 +118,16 @@ def test_a_template_error_names_the_template_and_exits_1(tmp_path: Path) -> None
     assert code == 1 and "digest.txt.j2, line 2" in output
 
 
+def test_a_build_from_the_store_reads_no_source(tmp_path: Path) -> None:
+    """Only ingest reads sources: neither the folder nor the (unreachable) feed is read here."""
+    (tmp_path / "digest.toml").write_text(
+        f"[sources]\npaths = ['{EXAMPLES}', 'http://127.0.0.1:9/feed.xml']\n", "utf-8"
+    )
+    code, output = build("--period", "2026-W47", "--out", "out")
+    assert code == 0, output
+    assert "warning: no signals were published in 2026-W47" in output
+
+
 def test_builds_from_the_store_are_frozen_and_force_is_refused_once_sending_began(
     tmp_path: Path,
 ) -> None:

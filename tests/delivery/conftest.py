@@ -126,8 +126,8 @@ def seed_issue(engine: object, period_key: str = SEND_PERIOD) -> int:
 
     from sqlalchemy import Engine, insert
 
+    from digest.issues.render import placeholders as ph
     from digest.period import parse_period
-    from digest.render import placeholders as ph
     from digest.storage.schema import editions, issues
 
     assert isinstance(engine, Engine)

@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from digest.config import Settings
 from digest.delivery.check import failures, placeholder_address, run_checks
+from digest.issues.checks import Check
+from digest.issues.editions import build_issue
 from digest.period import parse_period
 
 PERIOD = parse_period("2026-W47")
@@ -80,3 +82,23 @@ def test_a_broken_template_fails(ready: Settings, engine: Engine, tmp_path: Path
 def test_for_the_outbox_everything_is_only_a_warning(ready: Settings, engine: Engine) -> None:
     problems = run_checks(Settings(), engine, "outbox", period=PERIOD, strict=False)
     assert problems and failures(problems) == []
+
+
+def test_editions_just_built_are_checked_as_they_are_not_built_again(
+    ready: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's preflight reuses the build's check results instead of building again."""
+    import digest.delivery.check as check
+
+    def no_second_build(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the preflight built the issue again")
+
+    monkeypatch.setattr(check, "build", no_second_build)
+    monkeypatch.setattr(check, "build_issue", no_second_build)
+    settings = settings_with(ready, smtp={"url": "smtp://127.0.0.1:2525"})
+    edition = build_issue([], settings, PERIOD).editions[0]
+    edition.checks.append(Check("size", "fail", "HTML is 120 KB; Gmail clips above 102 KB"))
+    problems = run_checks(settings, engine, "smtp", period=PERIOD, built=[edition])
+    assert [p.message for p in failures(problems)] == [
+        "inbox check size: HTML is 120 KB; Gmail clips above 102 KB"
+    ]

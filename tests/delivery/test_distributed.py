@@ -39,9 +39,9 @@ from digest.delivery.links import FastTokens, LinkValues
 from digest.delivery.plan import stored_message
 from digest.delivery.report import SendReport
 from digest.delivery.run import send_period
+from digest.issues.store import stored_editions
 from digest.period import parse_period
 from digest.storage.db import open_database
-from digest.storage.editions import stored_editions
 from digest.storage.schema import deliveries
 
 aiosmtpd_controller = pytest.importorskip(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 
 from digest.audience import store
 from digest.audience.model import Status
 from digest.audience.tokens import LinkSigner, Purpose
 from digest.delivery import Outcome, Result, ledger
 from digest.delivery.links import FastTokens
+from digest.storage.db import open_database
 from digest.storage.schema import deliveries
 
 NOW = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)
@@ -234,3 +236,37 @@ def test_the_pair_is_the_two_purposes_tokens() -> None:
         fast.sign(Purpose.UNSUBSCRIBE, 7, "a@x.com"),
         fast.sign(Purpose.PREFERENCES, 7, "a@x.com"),
     )
+
+
+def test_the_claim_index_holds_queued_rows_only(engine: Engine) -> None:
+    if engine.dialect.name == "postgresql":
+        query = (
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_deliveries_claim'"
+            " AND schemaname = current_schema()"
+        )
+    else:
+        query = "SELECT sql FROM sqlite_master WHERE name = 'ix_deliveries_claim'"
+    with engine.connect() as conn:
+        definition = conn.execute(text(query)).scalar_one()
+    assert "WHERE" in definition.upper() and "'queued'" in definition
+
+
+def test_a_claim_finds_its_rows_through_the_claim_index(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'plan.db'}")
+    pick = (
+        select(deliveries.c.id)
+        .where(
+            deliveries.c.issue_id == 1,
+            deliveries.c.edition_id == 1,
+            deliveries.c.state == ledger.QUEUED_ONLY,
+        )
+        .order_by(deliveries.c.id)
+        .limit(1000)
+    )
+    compiled = pick.compile(engine)  # ids bound as the claim binds them
+    params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params)
+        plan = " ".join(str(row[-1]) for row in rows)
+    engine.dispose()
+    assert "ix_deliveries_claim" in plan

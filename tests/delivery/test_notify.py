@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from digest.config import load_settings
+from digest.delivery.memory import MemoryProvider
 from digest.delivery.notify import NoticeError, notify_editors
 from digest.delivery.provider import Outcome
-from digest.delivery.providers.memory import MemoryProvider
-from digest.pipeline import default_steps
+from digest.jobs.pipeline import default_steps
 
 
 def test_each_editor_gets_the_notice_in_the_outbox(tmp_path: Path) -> None:

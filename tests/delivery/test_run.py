@@ -20,8 +20,8 @@ from digest.delivery import BOUNCE_PREFIX, MemoryProvider, OutboxProvider, Outco
 from digest.delivery.headers import TEST_PREFIX
 from digest.delivery.heap import GEN0
 from digest.delivery.run import SendError, SendReport, send_period
+from digest.issues.render import placeholders as ph
 from digest.period import parse_period
-from digest.render import placeholders as ph
 from digest.storage.schema import deliveries, issues
 
 
@@ -315,8 +315,8 @@ def test_a_dead_outbox_senders_claim_without_a_file_is_sent_again(
 def test_editions_are_built_and_frozen_when_there_are_none(
     settings: Settings, engine: Engine, seeded: SimpleNamespace
 ) -> None:
-    from digest.ingest import ingest
     from digest.resources import example_signals
+    from digest.signals.ingest import ingest
 
     ingest(engine, [str(example_signals())], settings.sources)
     seeded.subscribers(engine, 1)
@@ -330,8 +330,7 @@ def test_editions_are_built_and_frozen_when_there_are_none(
 def test_the_scheduler_step_sends_through_the_outbox_by_default(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace, tmp_path: Path
 ) -> None:
-    from digest.delivery.run import send_for_schedule
-    from digest.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue, send_for_schedule
 
     seeded.subscribers(engine, 2)
     built = BuiltIssue(parse_period("2026-W47"), issue, 6, 0)
@@ -343,8 +342,7 @@ def test_the_scheduler_step_sends_through_the_outbox_by_default(
 def test_the_scheduler_step_sends_only_to_the_buckets_zones(
     settings: Settings, engine: Engine, issue: int, seeded: SimpleNamespace
 ) -> None:
-    from digest.delivery.run import send_for_schedule
-    from digest.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue, send_for_schedule
 
     seeded.subscribers(engine, 2)  # in UTC
     built = BuiltIssue(parse_period("2026-W47"), issue, 6, 0)
@@ -355,8 +353,7 @@ def test_the_scheduler_step_sends_only_to_the_buckets_zones(
 def test_the_scheduler_step_refuses_a_real_send_that_fails_the_check(
     engine: Engine, issue: int, seeded: SimpleNamespace, db_url: str, tmp_path: Path
 ) -> None:
-    from digest.delivery.run import send_for_schedule
-    from digest.pipeline import BuiltIssue
+    from digest.jobs.pipeline import BuiltIssue, send_for_schedule
 
     settings = Settings.model_validate(
         {"database": {"url": db_url}, "sendgrid": {"api_key": "SG.test"}}

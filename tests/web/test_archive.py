@@ -7,11 +7,11 @@ import datetime as dt
 import feedparser
 from sqlalchemy import update
 
-from digest.build import build
+from digest.issues.build import build
 from digest.model import Signal
 from digest.period import parse_period
+from digest.signals.store import signals_between, store_signals
 from digest.storage.schema import issues
-from digest.storage.signals import signals_between, store_signals
 from tests.web.conftest import Site
 
 INTERNAL_ID = "s-1688dde9e176e644"

@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 from digest.delivery import MemoryProvider
 from digest.delivery.run import send_period
 from digest.model import Signal
+from digest.signals.store import store_signals
 from digest.storage.schema import deliveries, issues
-from digest.storage.signals import store_signals
 from digest.web.app import create_app
 from tests.web.conftest import Client, Site
 

@@ -9,8 +9,8 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select
 
 from digest.audience.tokens import Purpose, email_tag, tag_key
-from digest.build import build
 from digest.delivery.providers.outbox import OutboxProvider
+from digest.issues.build import build
 from digest.storage.schema import events, subscribers, suppressions
 from digest.web.app import create_app
 from tests.web.conftest import Client, Site

@@ -4,32 +4,40 @@ Each module declares `PROVIDER`, a `ProviderSpec` (name, class, how to make it f
 settings, what `digest check` verifies for it, its own settings section); the class declares
 its properties (whether mail leaves the machine, whether it answers per message or per
 request, how many batches it takes at once) and its proof after a crash. Nothing outside a
-provider's module asks which one it is. Adding a provider is writing one module and one line
-here. Importing the registry registers each provider's settings section with `digest.config`
-(which sits below this package and cannot import it), so `load_settings` validates `[smtp]`,
-`[sendgrid]`, `[outbox]` … from then on.
+provider's module asks which one it is. Adding a provider is writing one module here: the
+registry finds every module of this package by its name. Importing the registry registers each
+provider's settings section with `digest.config` (which sits below this package and cannot
+import it), so `load_settings` validates `[smtp]`, `[sendgrid]`, `[outbox]` … from then on.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
 from digest.config import ConfigError, Settings, register_section
 from digest.delivery.provider import Provider, ProviderSpec
 
-REGISTRY: dict[str, str] = {
-    "outbox": "digest.delivery.providers.outbox",
-    "smtp": "digest.delivery.providers.smtp",
-    "sendgrid": "digest.delivery.providers.sendgrid",
-}
-PROVIDERS = tuple(REGISTRY)
+_LISTED_FIRST = ("outbox", "smtp", "sendgrid")
+"""Where the bundled providers stand in listings (the default first); others follow by name."""
+
+
+def names() -> tuple[str, ...]:
+    """Every provider: the modules of this package, found by name without importing them."""
+    found = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    first = [n for n in _LISTED_FIRST if n in found]
+    return (*first, *sorted(found - set(first)))
+
+
+PROVIDERS = names()
 
 
 def spec(name: str) -> ProviderSpec:
-    """The registered provider called `name`; ConfigError for an unknown name."""
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown provider {name!r}: choose one of {', '.join(PROVIDERS)}")
-    found: ProviderSpec = importlib.import_module(REGISTRY[name]).PROVIDER
+    """The provider called `name` (its module's `PROVIDER`); ConfigError for an unknown name."""
+    known = names()
+    if name not in known:
+        raise ConfigError(f"unknown provider {name!r}: choose one of {', '.join(known)}")
+    found: ProviderSpec = importlib.import_module(f"{__name__}.{name}").PROVIDER
     return found
 
 
@@ -40,7 +48,7 @@ def make_provider(name: str, settings: Settings) -> Provider:
 
 def register_settings() -> None:
     """Register every provider's settings section with the configuration (idempotent)."""
-    for name in REGISTRY:
+    for name in names():
         model = spec(name).settings
         if model is not None:
             register_section(model)

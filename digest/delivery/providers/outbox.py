@@ -3,7 +3,7 @@
 Files are named by edition and subscriber, so sending the same edition to the same person again
 replaces the file instead of adding a second copy, and each is written to a temporary file and
 renamed into place, so a crash never leaves half a message where a reader would open it. They
-hold addresses and personal links: files 0600, folders 0700 (`digest.files`).
+hold addresses and personal links: files 0600, folders 0700 (`digest.issues.files`).
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from typing import ClassVar
 from pydantic import Field
 
 from digest.config import ProviderSettings, Settings
-from digest.delivery.check import Problem
 from digest.delivery.mime import prepared
 from digest.delivery.provider import (
     EditionMessage,
     Outcome,
+    Problem,
     ProviderSpec,
     Recipient,
     Result,
     check_batch,
 )
-from digest.files import write_private
+from digest.issues.files import write_private
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -34,7 +34,6 @@ from pydantic import Field, SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from digest.config import ConfigError, ProviderSettings, Settings
-from digest.delivery.check import Problem
 from digest.delivery.headers import (
     address,
     clean_header_text,
@@ -47,6 +46,7 @@ from digest.delivery.provider import (
     EditionMessage,
     InvalidMessage,
     Outcome,
+    Problem,
     ProviderDefaults,
     ProviderSpec,
     Recipient,

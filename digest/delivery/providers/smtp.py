@@ -21,13 +21,13 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr
 
 from digest.config import ConfigError, ProviderSettings, Settings
-from digest.delivery.check import Problem
 from digest.delivery.headers import envelope_address, needs_smtputf8
 from digest.delivery.mime import prepared
 from digest.delivery.provider import (
     BOUNCE_PREFIX,
     EditionMessage,
     Outcome,
+    Problem,
     ProviderDefaults,
     ProviderSpec,
     Recipient,

@@ -1,4 +1,4 @@
-"""The provider registry: one module plus one line makes a provider, and nothing else changes."""
+"""The provider registry: one module makes a provider, and nothing else changes."""
 
 from __future__ import annotations
 
@@ -38,17 +38,16 @@ def test_an_unknown_provider_is_a_config_error_naming_the_choices() -> None:
 
 @pytest.fixture
 def readme_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The README's example module, importable, and its one registry line added."""
+    """The README's example module, in a folder searched as part of the providers package."""
     found = re.search(r"### Adding a provider.*?```python\n(.*?)```", README.read_text(), re.S)
     assert found is not None
-    (tmp_path / "logfile_provider.py").write_text(found.group(1))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(providers.REGISTRY, "logfile", "logfile_provider")
+    (tmp_path / "logfile.py").write_text(found.group(1))
+    monkeypatch.setattr(providers, "__path__", [*providers.__path__, str(tmp_path)])
     monkeypatch.chdir(tmp_path)
-    providers.register_settings()  # what importing the registry does with the line in place
+    providers.register_settings()  # what importing the registry does with the file in place
     yield tmp_path / "sent.log"
     forget_section("logfile")
-    sys.modules.pop("logfile_provider", None)
+    sys.modules.pop("digest.delivery.providers.logfile", None)
 
 
 def test_the_readmes_example_provider_sends_once_registered(

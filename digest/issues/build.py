@@ -1,0 +1,205 @@
+"""The build workflow behind `digest build`, `digest preview` and the main job.
+
+Collect the period (from files, or from the store only: no source is read), reuse the frozen
+editions when there are some, else build, freeze (unless a check failed) and write the files.
+Every step is a library call; the CLI only prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from sqlalchemy import Engine
+
+from digest.audience.model import interests_key
+from digest.audience.selection import audience_interest_sets
+from digest.config import Settings
+from digest.issues import collect
+from digest.issues.editions import Edition, build_issue, edition_files, manifest
+from digest.issues.files import private_dir, write_private
+from digest.issues.render.i18n import translations
+from digest.issues.render.placeholders import Recipient, personalize
+from digest.issues.store import (
+    FrozenError,
+    add_editions,
+    find_issue,
+    freeze,
+    issue_classes,
+    stored_editions,
+)
+from digest.issues.store import load_editions as load_frozen
+from digest.model import Signal
+from digest.period import Period
+from digest.signals.readers.base import SourceError
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class BuildResult:
+    period: Period
+    editions: list[Edition]
+    out_dir: Path | None = None
+    signals: list[Signal] = field(default_factory=list)  # the period's, internal ones included
+    errors: list[SourceError] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)
+    reused: bool = False
+    frozen: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(e.failures for e in self.editions)
+
+    def path(self, edition: Edition, kind: str = "html") -> Path:
+        assert self.out_dir is not None
+        return self.out_dir / edition_files(edition)[kind]
+
+
+def preview_copy(edition: Edition, base_url: str) -> tuple[str, str]:
+    """The edition as a sample reader gets it: the files are for looking at, so their
+    placeholders are filled (the frozen editions in the database keep them for sending)."""
+    base = base_url.rstrip("/")
+    reader = Recipient(
+        name="",
+        unsubscribe_url=f"{base}/unsubscribe?preview=1",
+        preferences_url=f"{base}/preferences?preview=1",
+    )
+    fallback = translations(edition.locale).gettext("reader")
+    return personalize(edition.html, edition.text, reader, fallback)
+
+
+def write_editions(
+    result: BuildResult, out_dir: Path, editions: Sequence[Edition], base_url: str
+) -> Path:
+    """Write each all-classes edition's HTML and text (filled for a sample reader) and a
+    manifest listing every edition, interest-set ones included."""
+    private_dir(out_dir)  # member-only text: files 0600, a new folder 0700
+    for edition in editions:
+        if edition.interests:  # per-interest-set editions live in the database only
+            continue
+        names = edition_files(edition)
+        html, text = preview_copy(edition, base_url)
+        write_private(out_dir / names["html"], html.encode("utf-8"))
+        write_private(out_dir / names["text"], text.encode("utf-8"))
+    data = manifest(
+        result.period,
+        editions,
+        duplicates=result.duplicates,
+        internal_ids=[s.id for s in result.signals if s.internal],
+        reused=result.reused,
+    )
+    path = out_dir / MANIFEST
+    write_private(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    result.out_dir = out_dir
+    return path
+
+
+def build(
+    settings: Settings,
+    period: Period,
+    *,
+    engine: Engine | None = None,
+    signal_paths: Sequence[str] | None = None,
+    force: bool = False,
+    store: bool = True,
+) -> BuildResult:
+    """Build a period's editions, or reuse the frozen ones.
+
+    With `signal_paths` only those inputs are read and no database is touched. Otherwise the
+    store (only: sources are ingest's) is collected and, when `store` is set and every check
+    passed, the editions are frozen. `force` rebuilds frozen editions, unless sending began
+    (FrozenError).
+    """
+    if signal_paths:
+        found = collect.from_files(signal_paths, settings.sources, period)
+        issue = build_issue(found.signals, settings, period)
+        return BuildResult(
+            period,
+            issue.editions,
+            signals=found.signals,
+            errors=found.errors,
+            duplicates=issue.grouped.duplicates,
+        )
+    if engine is None:
+        raise ValueError("build needs a database engine or signal paths")
+    row = find_issue(engine, period)
+    if force and row is not None and row.send_started_at is not None:
+        raise FrozenError(f"{period.key}: sending has begun; its editions are final")
+    found = collect.from_store(engine, period)
+    if not force:
+        frozen = load_frozen(engine, period)
+        if frozen:
+            return BuildResult(
+                period, frozen, signals=found.signals, errors=found.errors, reused=True, frozen=True
+            )
+    classes = {s.market_class for s in found.publishable if s.market_class}
+    issue = build_issue(found.signals, settings, period, audience_interest_sets(engine, classes))
+    result = BuildResult(
+        period,
+        issue.editions,
+        signals=found.signals,
+        errors=found.errors,
+        duplicates=issue.grouped.duplicates,
+    )
+    if store and not issue.failed:
+        result.frozen = freeze(engine, issue, force=force)
+        if not result.frozen:  # another build froze this period first: theirs is the truth
+            result.editions, result.reused, result.frozen = load_frozen(engine, period), True, True
+    return result
+
+
+class EditionsUnavailable(Exception):
+    """A send asked for a period's editions and they cannot be built (failing inbox checks)."""
+
+
+def frozen_editions(
+    settings: Settings, engine: Engine, period: Period
+) -> tuple[int, list[Edition]]:
+    """The period's frozen editions with ids, for a send; built and frozen first when there are
+    none, plus an edition for each interest set that appeared since the build (rendered now).
+
+    This is the build's job, done before a send hands its plan to the delivery core, which
+    never builds.
+    """
+    row = find_issue(engine, period)
+    with engine.connect() as conn:
+        found = stored_editions(conn, row.id) if row is not None else []
+    if row is not None and found:
+        return row.id, _with_new_interest_sets(settings, engine, period, row.id, found)
+    result = build(settings, period, engine=engine)
+    if result.failed or not result.frozen:
+        problems = "; ".join(
+            f"{e.tier}.{e.locale}: {c.name}: {c.message}"
+            for e in result.editions
+            for c in e.failures
+        )
+        raise EditionsUnavailable(f"{period.key}: the editions fail the inbox checks ({problems})")
+    row = find_issue(engine, period)
+    assert row is not None  # just frozen
+    with engine.connect() as conn:
+        return row.id, stored_editions(conn, row.id)
+
+
+def _with_new_interest_sets(
+    settings: Settings, engine: Engine, period: Period, issue_id: int, found: list[Edition]
+) -> list[Edition]:
+    """The frozen editions plus any interest set that appeared since the build, rendered now.
+
+    Without this, someone who chose some classes after the build would silently get the
+    all-classes edition. New sets are rendered from the store's signals of the period; the
+    frozen editions themselves never change.
+    """
+    with engine.connect() as conn:
+        classes = issue_classes(conn, found)
+    have = {e.interests_key for e in found}
+    missing = [s for s in audience_interest_sets(engine, classes) if interests_key(s) not in have]
+    if not missing:
+        return found
+    collection = collect.from_store(engine, period)
+    issue = build_issue(collection.signals, settings, period, [frozenset(), *missing])
+    add_editions(engine, period, [e for e in issue.editions if e.interests and not e.failures])
+    with engine.connect() as conn:
+        return stored_editions(conn, issue_id)

@@ -1,0 +1,237 @@
+"""Rendering one edition view to MJML → HTML and to plain text, with errors that name a template.
+
+The Jinja environment is sandboxed and autoescaping: signal text is data, so `{{ 7*7 }}` in a
+title is printed, never evaluated. Templates are looked up most-specific-first
+(`{tier}.mjml.j2`, then `digest.mjml.j2`) in a chain of folders (the configured user folder, then
+./templates in the working directory, then the bundled ones), so a publication restyles by
+copying one file, without forking.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+)
+from jinja2.sandbox import SandboxedEnvironment
+from mjml import mjml2html
+
+from digest.config import Settings
+from digest.issues.render.i18n import translations
+from digest.issues.render.view import EditionView, Invite, Item, Note, Para, SectionView
+from digest.model import Lang
+from digest.resources import bundled
+
+FALLBACK_HTML = "digest.mjml.j2"
+FALLBACK_TEXT = "digest.txt.j2"
+
+
+class RenderError(Exception):
+    """A template or its MJML is wrong: the message names the template and the line."""
+
+
+def template_dirs(settings: Settings, cwd: Path | None = None) -> tuple[Path, ...]:
+    """Where templates are looked for, first match wins."""
+    dirs: list[Path] = []
+    if settings.editions.templates_dir:
+        user = Path(settings.editions.templates_dir).expanduser()
+        if not user.is_dir():
+            raise RenderError(f"editions.templates_dir: {user} is not a folder")
+        dirs.append(user.resolve())
+    local = (cwd or Path.cwd()) / "templates"
+    if local.is_dir():
+        dirs.append(local.resolve())
+    shipped = bundled("templates").resolve()
+    if shipped not in dirs:
+        dirs.append(shipped)
+    return tuple(dirs)
+
+
+_VIEW_TYPES: frozenset[type] = frozenset({EditionView, SectionView, Item, Para, Note, Invite})
+
+
+class ViewSandbox(SandboxedEnvironment):
+    """The sandbox, with a fast path for our own frozen view values.
+
+    The view classes are plain dataclasses holding strings, numbers and tuples; reading one of
+    their public fields cannot reach anything dangerous, so it skips the sandbox's per-access
+    safety analysis (the costliest part of rendering). Everything else, signal strings
+    included, still goes through the full sandbox.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) in _VIEW_TYPES and not attribute.startswith("_"):
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
+                pass
+        return super().getattr(obj, attribute)
+
+
+def _environment(dirs: Sequence[Path], locale: Lang, *, html: bool) -> SandboxedEnvironment:
+    loader: BaseLoader = ChoiceLoader([FileSystemLoader(str(d)) for d in dirs])
+    env = ViewSandbox(
+        loader=loader,
+        autoescape=html,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def _where(exc: BaseException) -> str:
+    """`partials/_item.mjml.j2, line 12` from a Jinja error or its rewritten traceback."""
+    if isinstance(exc, TemplateSyntaxError):
+        return f"{exc.name or exc.filename or '?'}, line {exc.lineno}"
+    tb: TracebackType | None = exc.__traceback__
+    found = ""
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.endswith(".j2"):
+            found = f"{name}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found or "template (line unknown)"
+
+
+_MJ_TAG = re.compile(r"<(/?)(mj[\w-]*)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*?(/?)>")
+
+
+def mjml_structure_problem(mjml: str) -> tuple[int, str] | None:
+    """(line, problem) for the first unbalanced MJML tag: mjml-python's errors carry no line."""
+    stack: list[tuple[str, int]] = []
+    for match in _MJ_TAG.finditer(mjml):
+        closing, name, self_closing = match.group(1), match.group(2), match.group(3)
+        line = mjml.count("\n", 0, match.start()) + 1
+        if self_closing:
+            continue
+        if not closing:
+            stack.append((name, line))
+        elif not stack or stack[-1][0] != name:
+            expected = f"</{stack[-1][0]}> (opened on line {stack[-1][1]})" if stack else "nothing"
+            return line, f"</{name}> closes {expected}"
+        else:
+            stack.pop()
+    if stack:
+        name, line = stack[-1]
+        return line, f"<{name}> is never closed"
+    return None
+
+
+_JINJA = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}")
+
+
+def _template_line(env: SandboxedEnvironment, names: Sequence[str], text: str) -> str | None:
+    """The template line whose fixed text produced an output line (best effort)."""
+    target = text.strip()
+    for name in names:
+        try:
+            source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        except TemplateNotFound:
+            continue
+        for number, line in enumerate(source.splitlines(), 1):
+            pieces = [p.strip() for p in _JINJA.split(line) if p.strip()]
+            if pieces and all(p in target for p in pieces) and target.startswith(pieces[0][:8]):
+                return f"{filename}, line {number}"
+    return None
+
+
+class Renderer:
+    """Compiled templates for one folder chain, reused across editions and builds."""
+
+    def __init__(self, dirs: Sequence[Path]) -> None:
+        self.dirs = tuple(dirs)
+        self._envs: dict[tuple[Lang, bool], SandboxedEnvironment] = {}
+
+    def env(self, locale: Lang, *, html: bool) -> SandboxedEnvironment:
+        key = (locale, html)
+        if key not in self._envs:
+            self._envs[key] = _environment(self.dirs, locale, html=html)
+        return self._envs[key]
+
+    def _template(self, locale: Lang, tier: str, html: bool) -> Template:
+        env = self.env(locale, html=html)
+        suffix = "mjml.j2" if html else "txt.j2"
+        fallback = FALLBACK_HTML if html else FALLBACK_TEXT
+        try:
+            return env.select_template([f"{tier}.{suffix}", fallback])
+        except TemplateSyntaxError as exc:
+            raise RenderError(f"template error at {_where(exc)}: {exc.message}") from exc
+        except TemplateNotFound as exc:
+            raise RenderError(
+                f"no template {exc.name} in {', '.join(map(str, self.dirs))}"
+            ) from exc
+
+    def _render(self, template: Template, view: EditionView) -> str:
+        context: dict[str, Any] = {"view": view}
+        try:
+            return template.render(context)
+        except TemplateError as exc:
+            raise RenderError(f"template error at {_where(exc)}: {exc}") from exc
+        except Exception as exc:
+            raise RenderError(
+                f"template error at {_where(exc)}: {exc.__class__.__name__}: {exc}"
+            ) from exc
+
+    def template_name(self, view: EditionView, *, html: bool = True) -> str:
+        return str(self._template(view.locale, view.tier, html).filename)
+
+    def mjml(self, view: EditionView) -> str:
+        return self._render(self._template(view.locale, view.tier, True), view)
+
+    def text(self, view: EditionView) -> str:
+        rendered = self._render(self._template(view.locale, view.tier, False), view)
+        return re.sub(r"\n{3,}", "\n\n", rendered).strip() + "\n"
+
+    def html(self, view: EditionView, mjml: str) -> str:
+        try:
+            return str(mjml2html(mjml, fonts={}, disable_comments=True))
+        except ValueError as exc:
+            raise RenderError(self._mjml_message(view, mjml, exc)) from exc
+
+    def _mjml_message(self, view: EditionView, mjml: str, exc: ValueError) -> str:
+        template = self._template(view.locale, view.tier, True)
+        message = f"MJML error in the edition rendered from {template.filename}: {exc}"
+        problem = mjml_structure_problem(mjml)
+        if problem is None:
+            return message
+        line, what = problem
+        text = mjml.splitlines()[line - 1]
+        env = self.env(view.locale, html=True)
+        names = sorted(env.list_templates(filter_func=lambda n: n.endswith(".mjml.j2")))
+        source = _template_line(env, names, text)
+        where = f" (from {source})" if source else ""
+        return f"{message}; at MJML line {line}{where}: {what}: {text.strip()[:120]}"
+
+    def render(self, view: EditionView) -> tuple[str, str, str]:
+        """(mjml, html, text) for one edition."""
+        mjml = self.mjml(view)
+        return mjml, self.html(view, mjml), self.text(view)
+
+
+@cache
+def renderer_for(dirs: tuple[Path, ...]) -> Renderer:
+    return Renderer(dirs)
+
+
+def view_as_dict(view: EditionView) -> dict[str, Any]:
+    """The view as plain data (for debugging and tests of what a template receives)."""
+    return asdict(view)

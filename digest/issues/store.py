@@ -1,0 +1,210 @@
+"""The issues stage's tables: freezing editions, so sending and preview reuse what was built.
+
+Once built for a period, an issue's editions are stored; `load_editions` gives them back with
+their ids.
+
+A rebuild (`--force`) replaces them only while nothing has been sent: once `send_started_at` is
+set on the issue, its editions are what subscribers received (or are receiving) and stay put.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from digest.issues.checks import Check
+from digest.issues.editions import Edition, Issue
+from digest.period import Period
+from digest.signals.store import classes_of
+from digest.storage.schema import editions as et
+from digest.storage.schema import issues as it
+
+BUILT = "awaiting_approval"
+
+
+class FrozenError(Exception):
+    """The period's editions cannot be rebuilt: sending has begun."""
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    id: int
+    period: Period
+    status: str
+    built_at: dt.datetime | None
+    send_started_at: dt.datetime | None
+
+
+def issue_row(conn: Connection, period_key: str) -> IssueRow | None:
+    """The period's issue (None before its first build)."""
+    row = conn.execute(select(it).where(it.c.period_key == period_key)).first()
+    if row is None:
+        return None
+    return IssueRow(
+        row.id,
+        Period(row.period_start, row.period_end),
+        row.status,
+        row.built_at,
+        row.send_started_at,
+    )
+
+
+def find_issue(engine: Engine, period: Period) -> IssueRow | None:
+    with engine.connect() as conn:
+        return issue_row(conn, period.key)
+
+
+def edition_from_row(row: Any) -> Edition:
+    """A stored edition (a row of `editions`), its id included."""
+    interests = frozenset(filter(None, str(row.interests_key).split(";")))
+    return Edition(
+        tier=row.tier,
+        locale=row.locale,
+        interests=interests,
+        subject=row.subject,
+        preheader=row.preheader,
+        html=row.html,
+        text=row.text,
+        signal_ids=list(row.signal_ids),
+        checks=[Check(c["name"], c["level"], c["message"]) for c in row.checks],
+        id=row.id,
+    )
+
+
+def load_editions(engine: Engine, period: Period) -> list[Edition]:
+    """The frozen editions of a period, tiers and locales in a stable order ([] if none)."""
+    with engine.connect() as conn:
+        issue = issue_row(conn, period.key)
+        if issue is None:
+            return []
+        rows = conn.execute(select(et).where(et.c.issue_id == issue.id).order_by(et.c.id)).all()
+    return [edition_from_row(r) for r in rows]
+
+
+def issue_and_editions(engine: Engine, period: Period) -> tuple[Any, list[Edition]]:
+    """The period's whole `issues` row (None before a build) and its frozen editions."""
+    with engine.connect() as conn:
+        row = conn.execute(select(it).where(it.c.period_key == period.key)).first()
+        if row is None:
+            return None, []
+        rows = conn.execute(select(et).where(et.c.issue_id == row.id).order_by(et.c.id)).all()
+    return row, [edition_from_row(r) for r in rows]
+
+
+def _ensure_issue(conn: Connection, period: Period, now: dt.datetime) -> IssueRow:
+    existing = issue_row(conn, period.key)
+    if existing is not None:
+        return existing
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(it).values(
+                    period_key=period.key,
+                    period_start=period.start,
+                    period_end=period.end,
+                    status="building",
+                    created_at=now,
+                )
+            )
+    except IntegrityError:  # another build inserted it first: use theirs
+        pass
+    found = issue_row(conn, period.key)
+    assert found is not None
+    return found
+
+
+def freeze(engine: Engine, issue: Issue, *, force: bool = False) -> bool:
+    """Store an issue's editions. Returns False (storing nothing) when editions already exist
+    and `force` is not set; raises FrozenError on `force` once sending has begun."""
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        row = issue_row(conn, issue.period.key)
+        if row is not None:
+            # Lock the issue row for the rest of the transaction (PostgreSQL; SQLite's writer
+            # lock does the same), so a send cannot start between this check and the write.
+            conn.execute(select(it.c.id).where(it.c.id == row.id).with_for_update())
+            row = issue_row(conn, issue.period.key)
+            assert row is not None
+            if row.send_started_at is not None and force:
+                raise FrozenError(
+                    f"{issue.period.key}: sending began at {row.send_started_at:%Y-%m-%d %H:%M}"
+                    " UTC; its editions are final and cannot be rebuilt"
+                )
+            has_editions = conn.execute(
+                select(et.c.id).where(et.c.issue_id == row.id).limit(1)
+            ).first()
+            if has_editions and not force:
+                return False
+        row = _ensure_issue(conn, issue.period, now)
+        conn.execute(delete(et).where(et.c.issue_id == row.id))
+        conn.execute(insert(et), [_edition_values(row.id, e, now) for e in issue.editions])
+        conn.execute(update(it).where(it.c.id == row.id).values(status=BUILT, built_at=now))
+    return True
+
+
+def add_editions(engine: Engine, period: Period, editions: Iterable[Edition]) -> int:
+    """Add editions for interest sets the frozen issue lacks; never touches an existing one.
+
+    A subscriber who starts following some classes after the build has no edition of their
+    own; the sender renders it then and adds it here. Frozen editions stay as they are (a
+    concurrent sender that added the same set first wins: its row is kept).
+    """
+    now = dt.datetime.now(dt.UTC)
+    added = 0
+    with engine.begin() as conn:
+        row = issue_row(conn, period.key)
+        if row is None:
+            raise ValueError(f"{period.key} has no built issue")
+        for edition in editions:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(et).values(_edition_values(row.id, edition, now)))
+                added += 1
+            except IntegrityError:
+                pass
+    return added
+
+
+def _edition_values(issue_id: int, edition: Edition, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "issue_id": issue_id,
+        "tier": edition.tier,
+        "locale": edition.locale,
+        "interests_key": edition.interests_key,
+        "subject": edition.subject,
+        "preheader": edition.preheader,
+        "html": edition.html,
+        "text": edition.text,
+        "signal_ids": edition.signal_ids,
+        "checks": [c.as_dict() for c in edition.checks],
+        "created_at": now,
+    }
+
+
+def stored_editions(conn: Connection, issue_id: int) -> list[Edition]:
+    """The issue's frozen editions, in id order."""
+    query = select(et).where(et.c.issue_id == issue_id).order_by(et.c.id)
+    return [edition_from_row(row) for row in conn.execute(query).all()]
+
+
+def stored_edition(conn: Connection, edition_id: int) -> Edition:
+    """One frozen edition by id (what a worker sends)."""
+    return edition_from_row(conn.execute(select(et).where(et.c.id == edition_id)).one())
+
+
+def issue_classes(conn: Connection, editions: Iterable[Edition]) -> frozenset[str]:
+    """The market classes the issue covers: those of the signals its editions show."""
+    editions = list(editions)
+    ids: set[str] = set()
+    for e in editions:
+        value = conn.execute(select(et.c.signal_ids).where(et.c.id == e.id)).scalar_one()
+        ids.update(str(v) for v in value or [])
+    classes = set(classes_of(conn, ids))
+    for e in editions:
+        classes.update(c for c in e.interests_key.split(";") if c)
+    return frozenset(classes)

@@ -1,0 +1,65 @@
+"""Hostile signal text is data: markup, template syntax and CR/LF come out inert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from digest.issues.editions import Issue, build_issue
+from digest.issues.render.placeholders import Recipient, personalize
+
+HOSTILE_TITLE = "<script>alert(1)</script> {{ 7*7 }} {% raw %}x{% endraw %}\r\nInjected: line"
+
+
+@pytest.fixture
+def hostile(h: Any) -> Issue:
+    signal = h.make_signal(
+        "evil",
+        titles={"en": HOSTILE_TITLE},
+        summary={"en": ['<img src=x onerror="alert(1)"> and {{ config }} and %%name_html%%']},
+        trend_context="{% for x in range(10**9) %}{% endfor %} <b>bold</b>",
+        market_class="<i>Class</i>",
+    )
+    return build_issue([signal], h.settings_for(), h.week)
+
+
+def test_no_script_or_injected_elements(hostile: Issue, h: Any) -> None:
+    for edition in hostile.editions:
+        tree = h.parse(edition)
+        assert tree.css("script") == [] and tree.css("i") == []
+        assert [img for img in tree.css("img") if img.attributes.get("onerror")] == []
+
+
+def test_markup_shows_as_the_characters_typed(hostile: Issue, h: Any) -> None:
+    text = h.visible_text(hostile.edition("leadership_alliance", "en"))
+    assert "<script>alert(1)</script>" in text
+    assert '<img src=x onerror="alert(1)">' in text and "<b>bold</b>" in text
+
+
+def test_template_syntax_is_not_evaluated(hostile: Issue, h: Any) -> None:
+    edition = hostile.edition("leadership_alliance", "en")
+    for part in (h.visible_text(edition), edition.text, edition.subject):
+        assert "{{ 7*7 }}" in part and "49" not in part
+    assert "{% raw %}x{% endraw %}" in edition.text
+    assert "{{ config }}" in edition.text
+
+
+def test_cr_lf_in_a_title_stays_on_one_line(hostile: Issue) -> None:
+    edition = hostile.edition("open", "en")
+    assert "\r" not in edition.subject and "\n" not in edition.subject
+    assert "\n" not in edition.preheader
+    (title_line,) = [line for line in edition.text.splitlines() if "<script>" in line]
+    assert title_line.endswith("Injected: line")
+
+
+def test_placeholder_tokens_in_signal_text_are_not_substituted(hostile: Issue) -> None:
+    edition = hostile.edition("open", "en")
+    reader = Recipient("Mallory", "https://u.example/x", "https://p.example/x")
+    html, text = personalize(edition.html, edition.text, reader)
+    assert html.count("Mallory") == 1  # the greeting only, not the signal's summary
+    assert text.count("Mallory") == 1
+
+
+def test_hostile_editions_pass_their_checks(hostile: Issue) -> None:
+    assert not hostile.failed

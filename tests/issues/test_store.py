@@ -1,0 +1,75 @@
+"""Freezing editions, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from digest.config import Settings
+from digest.issues.editions import Issue, build_issue
+from digest.issues.store import FrozenError, find_issue, freeze, load_editions
+from digest.model import Signal
+from digest.period import parse_period
+from digest.storage.schema import editions, issues
+
+WEEK = parse_period("2026-W47")
+
+
+def make_issue(title: str, classes: tuple[str, ...] = ("Policy Track",)) -> Issue:
+    signals = [
+        Signal(id=f"s{i}", title=f"{title} {c}", published=dt.date(2026, 11, 18), market_class=c)
+        for i, c in enumerate(classes)
+    ]
+    sets = [frozenset(), frozenset({classes[0]})]
+    return build_issue(signals, Settings(), WEEK, sets)
+
+
+def test_freezing_stores_every_edition(engine: Engine) -> None:
+    issue = make_issue("First")
+    assert freeze(engine, issue)
+    stored = load_editions(engine, WEEK)
+    assert len(stored) == len(issue.editions) == 12
+    first = stored[0]
+    assert (first.html, first.text, first.subject) == (
+        issue.editions[0].html,
+        issue.editions[0].text,
+        issue.editions[0].subject,
+    )
+    assert {e.interests for e in stored} == {frozenset(), frozenset({"Policy Track"})}
+    row = find_issue(engine, WEEK)
+    assert row is not None and row.status == "awaiting_approval" and row.built_at is not None
+
+
+def test_a_second_build_reuses_the_frozen_editions(engine: Engine) -> None:
+    freeze(engine, make_issue("First"))
+    assert not freeze(engine, make_issue("Second"))
+    assert "First" in load_editions(engine, WEEK)[0].html
+
+
+def test_force_rebuilds_before_sending(engine: Engine) -> None:
+    freeze(engine, make_issue("First"))
+    assert freeze(engine, make_issue("Second"), force=True)
+    html = "".join(e.html for e in load_editions(engine, WEEK))
+    assert "Second" in html and "First" not in html
+
+
+def test_force_is_refused_once_sending_began(engine: Engine) -> None:
+    freeze(engine, make_issue("First"))
+    with engine.begin() as conn:
+        conn.execute(update(issues).values(send_started_at=dt.datetime.now(dt.UTC)))
+    with pytest.raises(FrozenError, match="sending began"):
+        freeze(engine, make_issue("Second"), force=True)
+    assert "First" in load_editions(engine, WEEK)[0].html
+
+
+def test_no_editions_for_an_unbuilt_period(engine: Engine) -> None:
+    assert load_editions(engine, WEEK) == []
+
+
+def test_stored_editions_carry_their_ids(engine: Engine) -> None:
+    freeze(engine, make_issue("First"))
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(select(editions.c.id)).scalars())
+    assert sorted(e.id for e in load_editions(engine, WEEK) if e.id is not None) == ids
