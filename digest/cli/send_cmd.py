@@ -24,13 +24,12 @@ from digest.delivery import PROVIDERS, make_provider
 from digest.delivery.check import failures, run_checks
 from digest.delivery.events import RejectedEvent, edition_stats, rejected_summary
 from digest.delivery.provider import Problem
-from digest.delivery.providers import spec
+from digest.delivery.providers import configured_provider, spec
 from digest.delivery.report import Progress as SendProgress
 from digest.delivery.run import (
     EXECUTORS,
     SendError,
     SendReport,
-    configured_provider,
     send_period,
 )
 from digest.model import MEMBERSHIP_TIERS

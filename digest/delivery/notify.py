@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from digest.config import Settings
 from digest.delivery import make_provider
 from digest.delivery.provider import EditionMessage, Outcome, Provider, Recipient
-from digest.delivery.run import configured_provider
+from digest.delivery.providers import configured_provider
 
 NOTICES = "notices"  # the outbox folder (period key) notices are written under
 

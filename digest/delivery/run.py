@@ -33,8 +33,6 @@ from digest.delivery.plan import dry_run as what_would_send
 from digest.delivery.plan import finish, make_plan, open_send, stored_message
 from digest.delivery.provider import MAX_BATCH, Outcome, Provider, Recipient
 from digest.delivery.providers import spec
-from digest.delivery.providers.sendgrid import SendGridSettings
-from digest.delivery.providers.smtp import SmtpSettings
 from digest.delivery.report import Progress, SendError, SendReport
 from digest.issues.build import EditionsUnavailable, frozen_editions
 from digest.issues.editions import Edition
@@ -176,16 +174,6 @@ def outbox_files(report: SendReport) -> list[Path]:
 
 
 # --- the scheduler's send step -----------------------------------------------------------------
-
-
-def configured_provider(settings: Settings) -> str:
-    """The provider an unattended send uses: SendGrid when it has a key, else SMTP when it has
-    a URL, else the outbox (so a fresh install's schedule never mails anyone by surprise)."""
-    if SendGridSettings.of(settings).api_key is not None:
-        return "sendgrid"
-    if SmtpSettings.of(settings).url is not None:
-        return "smtp"
-    return "outbox"
 
 
 def preflight(

@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 from digest.audience.csvio import ImportReport, import_file
 from digest.config import Settings
 from digest.delivery.notify import notify_editors
-from digest.delivery.providers import make_provider
+from digest.delivery.providers import configured_provider, make_provider
 from digest.delivery.report import SendError, SendReport
-from digest.delivery.run import configured_provider, preflight, send_period
+from digest.delivery.run import preflight, send_period
 from digest.issues.build import BuildResult, build, write_editions
 from digest.issues.store import find_issue
 from digest.jobs.runs import record_run

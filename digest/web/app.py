@@ -31,7 +31,7 @@ from digest.audience.tokens import LinkSigner
 from digest.config import Settings
 from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
-from digest.delivery.run import configured_provider
+from digest.delivery.providers import configured_provider
 from digest.issues.render.engine import Renderer, template_dirs
 from digest.web import archive, editor, subscriber, webhooks
 from digest.web.accounts import has_accounts

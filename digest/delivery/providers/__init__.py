@@ -41,6 +41,18 @@ def spec(name: str) -> ProviderSpec:
     return found
 
 
+def configured_provider(settings: Settings) -> str:
+    """The provider an unattended send uses: the first bundled provider that leaves the machine
+    and whose own checks pass (SendGrid, then SMTP), else the default (the outbox), so a fresh
+    install's schedule never mails anyone by surprise. Each provider's checks are the one place
+    that says whether it is configured."""
+    for name in reversed(_LISTED_FIRST):
+        found = spec(name)
+        if found.leaves_machine and not found.checks(settings):
+            return name
+    return _LISTED_FIRST[0]
+
+
 def make_provider(name: str, settings: Settings) -> Provider:
     """The provider called `name`, configured from `settings`; ConfigError names what is missing."""
     return spec(name).make(settings)

@@ -20,6 +20,7 @@ from digest.config import (
     register_section,
 )
 from digest.delivery import providers
+from digest.delivery.providers import configured_provider
 from digest.delivery.run import send_period
 from digest.period import parse_period
 
@@ -115,3 +116,20 @@ def test_a_provider_section_cannot_take_a_declared_sections_name() -> None:
 
     with pytest.raises(ValueError, match=r"\[publication\] is already declared"):
         register_section(Clash)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "outbox"),
+        ({"DIGEST_SMTP_URL": "smtp://mail.example.org:587"}, "smtp"),
+        (
+            {"DIGEST_SMTP_URL": "smtp://mail.example.org:587", "SENDGRID_API_KEY": "SG.k"},
+            "sendgrid",
+        ),
+    ],
+)
+def test_an_unattended_send_uses_the_configured_provider_that_leaves_the_machine(
+    environ: dict[str, str], expected: str
+) -> None:
+    assert configured_provider(load_settings(environ=environ)) == expected
