@@ -79,3 +79,24 @@ def band_for_evidence(text: str) -> Band | None:
 def tier_rank(tier: str | None) -> int:
     """Sort key: A first, unrated last."""
     return TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER)
+
+
+METER_STEPS = len(TIER_ORDER)
+"""Steps on the confidence meter: one per published tier, A filling all of them."""
+
+
+def meter_filled(tier: str | None) -> int:
+    """How many of the meter's steps a tier fills: A fills 5, D fills 1, unrated fills none.
+
+    One visual scale for the email, its text part and the web pages, so a reader learns it once.
+    """
+    if tier not in TIER_ORDER:
+        return 0
+    return METER_STEPS - TIER_ORDER.index(tier)
+
+
+def meter_text(tier: str | None) -> str:
+    """The meter as text (`●●●○○ B/C`), for the text part and anywhere markup is unavailable."""
+    filled = meter_filled(tier)
+    dots = "●" * filled + "○" * (METER_STEPS - filled)
+    return f"{dots} {tier}" if tier else dots

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.scale import band_for, band_for_label
+from digest.scale import band_for, band_for_label, meter_filled, meter_text
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,12 @@ def test_labels_match_whatever_dash_and_case(text: str) -> None:
 
 def test_other_text_is_no_label() -> None:
     assert band_for_label("Direct public sources") is None
+
+
+def test_meter_fills_one_step_per_tier_from_d_to_a() -> None:
+    assert [meter_filled(t) for t in ("A", "A/B", "B/C", "C/D", "D")] == [5, 4, 3, 2, 1]
+
+
+def test_meter_text_of_an_unrated_signal_is_hollow_with_no_label() -> None:
+    assert meter_text(None) == "○○○○○"
+    assert meter_text("B/C") == "●●●○○ B/C"
