@@ -8,6 +8,7 @@ import typer
 
 from digest import __version__
 from digest.cli import (
+    backup_cmd,
     build_cmd,
     config_cmd,
     editors_cmd,
@@ -74,6 +75,7 @@ serve_cmd.register(app)
 send_cmd.register(app)
 worker_cmd.register(app)
 editors_cmd.register(app)
+backup_cmd.register(app)
 
 
 def main() -> None:
