@@ -13,6 +13,7 @@ from digest.cli import (
     config_cmd,
     editors_cmd,
     ingest_cmd,
+    init_cmd,
     run_cmd,
     schedule_cmd,
     send_cmd,
@@ -76,6 +77,7 @@ send_cmd.register(app)
 worker_cmd.register(app)
 editors_cmd.register(app)
 backup_cmd.register(app)
+init_cmd.register(app)
 
 
 def main() -> None:
