@@ -3,7 +3,7 @@
 Every setting is declared once, with its help text in the field description: here, or for a
 provider's own section (`[smtp]`, `[sendgrid]`, `[outbox]` …) in the provider's module, which the
 provider registry registers here (`ProviderSettings`, `register_section`) since this module must
-not import the delivery package. The README's configuration reference is checked against these
+not import the delivery package. The configuration reference in docs/ is generated from these
 declarations by a test, so docs cannot drift.
 """
 
@@ -559,7 +559,8 @@ def redacted(settings: Settings) -> dict[str, Any]:
 
 
 def documented_keys() -> list[tuple[str, str, str]]:
-    """(dotted key, default, help) for every setting: the README's reference is built from this."""
+    """(dotted key, default, help) for every setting: docs/configuration.md's reference is
+    built from this."""
     return _keys_of(Settings, "")
 
 

@@ -1,7 +1,7 @@
 """The normalized signal: the one record every importer produces and every later stage reads.
 
 Field names are a published contract (`digest ingest --json` prints them), so they are spelled
-exactly as the README documents them and every one is always present.
+exactly as docs/signals.md documents them and every one is always present.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ LANGS: tuple[Lang, ...] = ("en", "zh")
 TierName = Literal["A", "A/B", "B/C", "C/D", "D"]
 
 # Size caps: generous for any real signal, bounded so a hostile or broken source cannot store
-# megabytes that every build then renders (README "The signal schema" lists them).
+# megabytes that every build then renders (docs/signals.md lists them).
 ID_MAX = 200  # the database's key column
 TITLE_MAX = 1_000
 ADDRESS_MAX = 2_048  # `url` and `source` (a path or feed URL)
@@ -77,7 +77,7 @@ MEMBER_FIELDS: dict[str, str] = {
 
 
 class Signal(BaseModel):
-    """One intelligence signal, validated; see README "The signal schema"."""
+    """One intelligence signal, validated; see docs/signals.md."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 

@@ -16,7 +16,8 @@ PROXY_WARNING = (
     "HTTP server, but web.trusted_proxies is empty: every client then counts as the proxy, so "
     "5 failed logins from anyone lock every editor out and web.subscribe_per_ip_per_hour "
     "sign-ups stop everyone's. Set "
-    'web.trusted_proxies to the proxy\'s address (e.g. ["127.0.0.1"]; README, "Client address").'
+    'web.trusted_proxies to the proxy\'s address (e.g. ["127.0.0.1"]; docs/web.md, '
+    '"Client address").'
 )
 """`digest serve` cannot speak TLS, so an https base URL means a proxy it must be told about."""
 

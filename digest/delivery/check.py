@@ -47,8 +47,8 @@ def _publication(settings: Settings) -> list[Problem]:
                 "publication.from_email",
                 f"{pub.from_email or 'empty'} is a placeholder, not an address you own",
                 "set publication.from_email in digest.toml to an address at your own domain, "
-                "with SPF, DKIM and DMARC set up for that domain (see the README's "
-                "Deliverability section)",
+                "with SPF, DKIM and DMARC set up for that domain (docs/sending.md, "
+                "Deliverability; docs/guide.md, step 5)",
             )
         )
     if not pub.base_url.lower().startswith("https://"):

@@ -131,4 +131,4 @@ def _over_cap(err: Any) -> str | None:
         return None
     if found is None or cap is None:
         return None
-    return f"too long: {found:,} {unit}; the cap is {cap:,} (README: The signal schema)"
+    return f"too long: {found:,} {unit}; the cap is {cap:,} (docs/signals.md: The signal schema)"

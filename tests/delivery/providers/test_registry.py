@@ -24,7 +24,7 @@ from digest.delivery.providers import configured_provider
 from digest.delivery.run import send_period
 from digest.period import parse_period
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+SENDING_DOCS = Path(__file__).resolve().parents[3] / "docs" / "sending.md"
 
 
 def test_every_registered_module_declares_its_provider_under_its_name() -> None:
@@ -39,8 +39,10 @@ def test_an_unknown_provider_is_a_config_error_naming_the_choices() -> None:
 
 @pytest.fixture
 def readme_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The README's example module, in a folder searched as part of the providers package."""
-    found = re.search(r"### Adding a provider.*?```python\n(.*?)```", README.read_text(), re.S)
+    """The example module in docs/sending.md, in a folder searched as part of the providers
+    package."""
+    text = SENDING_DOCS.read_text()
+    found = re.search(r"### Adding a provider.*?```python\n(.*?)```", text, re.S)
     assert found is not None
     (tmp_path / "logfile.py").write_text(found.group(1))
     monkeypatch.setattr(providers, "__path__", [*providers.__path__, str(tmp_path)])

@@ -121,7 +121,7 @@ def test_an_entry_over_another_size_cap_is_an_error_naming_entry_and_field() -> 
     assert [s.title for s in parsed.signals] == ["Fine"]
     assert [str(e) for e in parsed.errors] == [
         "desk.xml: entry 2 'Odd': field 'market_class': too long: 300 characters; the cap "
-        "is 200 (README: The signal schema)"
+        "is 200 (docs/signals.md: The signal schema)"
     ]
 
 

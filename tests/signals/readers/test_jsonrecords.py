@@ -78,5 +78,5 @@ def test_an_oversized_field_is_an_error_naming_field_line_and_sizes() -> None:
     assert [s.title for s in parsed.signals] == ["Fine"]
     assert [str(e) for e in parsed.errors] == [
         "dump.json:2: field 'body.en.0': too long: 200,000 characters; the cap is 10,000 "
-        "(README: The signal schema)"
+        "(docs/signals.md: The signal schema)"
     ]

@@ -9,12 +9,13 @@ from digest.config import Sources
 from digest.signals import readers
 from digest.signals.ingest import discover, load_signals
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+SIGNALS_DOCS = Path(__file__).resolve().parents[3] / "docs" / "signals.md"
 
 
 def readme_reader() -> str:
-    """The example reader module the README gives under "A new format is one new module"."""
-    after = README.read_text(encoding="utf-8").split("**A new format is one new module**", 1)[1]
+    """The example reader module docs/signals.md gives under "A new format is one new module"."""
+    text = SIGNALS_DOCS.read_text(encoding="utf-8")
+    after = text.split("**A new format is one new module**", 1)[1]
     return after.split("```python\n", 1)[1].split("```", 1)[0]
 
 
@@ -44,7 +45,7 @@ def test_urls_go_to_the_reader_of_their_scheme() -> None:
 
 
 def test_a_new_format_is_one_new_module(extra_readers: Path, tmp_path: Path) -> None:
-    """The README's example module, dropped into the package, is read with nothing else changed."""
+    """The docs example module, dropped into the package, is read with nothing else changed."""
     (extra_readers / "readme_titles.py").write_text(readme_reader(), encoding="utf-8")
     data = tmp_path / "in"
     data.mkdir()
