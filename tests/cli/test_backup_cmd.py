@@ -8,11 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from digest.cli import app
 from digest.jobs.lock import FileLock, lock_file_for
 from digest.resources import example_audience
+from digest.storage.db import _alembic_config, _head, create, open_database
 
 runner = CliRunner()
 
@@ -110,3 +113,16 @@ def test_restore_puts_the_backup_in_place_and_migrates_it(backed_up: Path) -> No
     assert "the previous database was kept as digest.db.replaced-" in result.output
     listed = runner.invoke(app, ["subscribers", "count"])
     assert "16" in listed.output
+
+
+def test_a_backup_from_an_older_schema_is_migrated_on_restore(tmp_path: Path) -> None:
+    old = create(f"sqlite:///{tmp_path / 'old.db'}")
+    command.upgrade(_alembic_config(old), "0009")
+    old.dispose()
+    result = runner.invoke(app, ["restore", str(tmp_path / "old.db")])
+    assert result.exit_code == 0, result.output
+    assert "schema 0009" in result.output
+    engine = open_database("sqlite:///digest.db")
+    with engine.connect() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == _head()
+    engine.dispose()
