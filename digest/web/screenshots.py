@@ -1,4 +1,4 @@
-"""`python -m digest.web.screenshots DIR`: the README's two screenshots, made from the real app.
+"""`python -m digest.web.screenshots DIR`: the docs' two screenshots, made from the real app.
 
 Serves a throwaway installation of the bundled examples (digest.web.demo), drives Debian's
 Chromium with Playwright (the test extra) and writes `DIR/editor-issue.png` (an editor's issue
