@@ -33,7 +33,7 @@ from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
 from digest.delivery.providers import configured_provider
 from digest.issues.render.engine import Renderer, template_dirs
-from digest.web import archive, editor, subscriber, webhooks
+from digest.web import archive, editor, membership, reader, subscriber, webhooks
 from digest.web.accounts import has_accounts
 from digest.web.deps import WebState, render, web
 from digest.web.limits import RateLimit
@@ -97,9 +97,13 @@ def _link_signer(settings: Settings, engine: Engine) -> LinkSigner:
     this database; the web app must verify those same links, or the Quickstart's one-click
     unsubscribe from an outbox email would answer 404.
     """
-    keys, _note = signing_keys(settings, engine, allow_local=True)
     hours = dt.timedelta(hours=settings.security.confirm_max_age_hours)
-    return LinkSigner(keys, confirm_max_age=hours)
+    return LinkSigner(_link_keys(settings, engine), confirm_max_age=hours)
+
+
+def _link_keys(settings: Settings, engine: Engine) -> list[str]:
+    keys, _note = signing_keys(settings, engine, allow_local=True)
+    return keys
 
 
 def create_app(
@@ -127,12 +131,14 @@ def create_app(
         )
     keys = _keys(settings)
     clock = now or (lambda: dt.datetime.now(dt.UTC))
-    env = Renderer(template_dirs(settings)).env("en", html=True)
+    renderer = Renderer(template_dirs(settings))
+    env = renderer.env("en", html=True)
     script = _width_script(env)
     state = WebState(
         settings=settings,
         engine=engine,
         links=_link_signer(settings, engine),
+        link_keys=tuple(_link_keys(settings, engine)),
         sessions=Sessions(keys, settings.web.session_hours * 3600),
         csrf=Csrf(keys),
         flash=URLSafeSerializer(list(reversed(keys)), salt="digest.web.flash"),
@@ -149,6 +155,7 @@ def create_app(
         tag_key=keys[0],
         trusted_proxies=proxy_networks(settings.web.trusted_proxies),
         width_script=script,
+        envs=lambda lang: renderer.env(lang, html=True),
     )
     routes: list[BaseRoute] = [
         Route("/", home),
@@ -157,6 +164,8 @@ def create_app(
         *editor.routes(),
         *subscriber.routes(),
         *archive.routes(),
+        *reader.routes(),
+        *membership.routes(),
         *webhooks.routes(),
     ]
     middleware = [

@@ -45,9 +45,11 @@ def test_sent_issues_are_listed_newest_first(site: Site) -> None:
 
 
 def test_a_sent_issue_has_its_page_with_the_open_edition(site: Site) -> None:
+    """Issue #14 item 9: the edition on the page itself (no iframe), the email one link away."""
     mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     page = site.client.get(f"/archive/{site.period.key}").text
-    assert f'src="/archive/{site.period.key}/edition/en"' in page
+    assert "<iframe" not in page
+    assert f'href="/archive/{site.period.key}/edition/en"' in page
     edition = site.client.get(f"/archive/{site.period.key}/edition/en")
     assert edition.headers["x-frame-options"] == "SAMEORIGIN" and "%%" not in edition.text
 
