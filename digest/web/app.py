@@ -33,9 +33,11 @@ from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
 from digest.delivery.providers import configured_provider
 from digest.issues.render.engine import Renderer, template_dirs
+from digest.issues.render.i18n import translations
 from digest.web import archive, editor, membership, reader, subscriber, webhooks
 from digest.web.accounts import has_accounts
 from digest.web.deps import WebState, render, web
+from digest.web.lang import page_lang
 from digest.web.limits import RateLimit
 from digest.web.security import (
     BodyLimit,
@@ -203,14 +205,22 @@ def _provider_factory(
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
+    lang = page_lang(request)  # a reader's broken link answers in the reader's language
+    _ = translations(lang).gettext
     if exc.status_code == 404:
-        return render(request, "web/error.html.j2", {"title": "Not found"}, status=404)
+        return render(
+            request, "web/error.html.j2", {"title": _("Not found")}, status=404, lang=lang
+        )
     if exc.status_code == 403:
         return render(
             request,
             "web/error.html.j2",
-            {"title": "Refused", "detail": exc.detail or "This form has expired: reload the page"},
+            {
+                "title": _("Refused"),
+                "detail": exc.detail or "This form has expired: reload the page",
+            },
             status=403,
+            lang=lang,
         )
     return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
 

@@ -2,12 +2,13 @@
 
 Pages reached through a signed link know their reader and use the stored language. Pages without
 a token (sign-up, join, the scale) take `?lang=` first (a link from a Chinese email carries
-`?lang=zh`), then the browser's `Accept-Language`, negotiated by Werkzeug's parser (quality
-values, `zh-CN` → `zh`, `*`) rather than by hand, then English.
+`?lang=zh`), then the browser's `Accept-Language` — parsed by Werkzeug (quality values, in
+their order) and negotiated by Babel (`zh-TW` → `zh`), never by hand — then English.
 """
 
 from __future__ import annotations
 
+from babel import negotiate_locale
 from starlette.requests import Request
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -29,8 +30,9 @@ def negotiated(accept_language: str | None) -> Lang | None:
     """The best of our languages for an `Accept-Language` header, or None when none fits."""
     if not accept_language:
         return None
-    best = parse_accept_header(accept_language, LanguageAccept).best_match(list(LANGS))
-    return as_lang(best)
+    wanted = [tag for tag, _quality in parse_accept_header(accept_language, LanguageAccept)]
+    best = negotiate_locale(wanted, list(LANGS), sep="-", aliases={})
+    return as_lang(best.lower()) if best else None
 
 
 def page_lang(request: Request) -> Lang:
