@@ -23,9 +23,10 @@ from starlette.routing import BaseRoute, Route
 from digest.issues.build import preview_copy
 from digest.issues.group import group
 from digest.issues.policy import policies
+from digest.issues.render.i18n import format_span, translations
 from digest.issues.render.view import Item, build_item
 from digest.model import Lang
-from digest.period import PeriodError, parse_period
+from digest.period import Period, PeriodError, parse_period
 from digest.signals.store import get_signal, signals_between
 from digest.storage.schema import issues, signals
 from digest.web.deps import WebState, render, web
@@ -100,11 +101,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _entries(state: WebState) -> list[dict[str, Any]]:
+def _entries(state: WebState, lang: Lang = "en") -> list[dict[str, Any]]:
     out = []
     for row in sent_issues(state):
         _, editions = edition_rows(state, parse_period(row.period_key))
-        chosen = pick_edition(editions, "open", "en")
+        chosen = pick_edition(editions, "open", lang)
         if chosen is None:
             continue
         edition = chosen[1]
@@ -112,7 +113,8 @@ def _entries(state: WebState) -> list[dict[str, Any]]:
         out.append(
             {
                 "period": row.period_key,
-                "url": f"/archive/{quote(row.period_key)}",
+                "url": f"/archive/{quote(row.period_key)}"
+                + ("" if lang == "en" else f"?lang={lang}"),
                 "subject": edition.subject,
                 "preheader": edition.preheader,
                 "when": when,
@@ -122,8 +124,17 @@ def _entries(state: WebState) -> list[dict[str, Any]]:
 
 
 async def archive_index(request: Request) -> Response:
-    return render(
-        request, "web/archive.html.j2", {"title": "Archive", "entries": _entries(web(request))}
+    lang = page_lang(request)
+    title = translations(lang).gettext("Archive")
+    entries = _entries(web(request), lang)
+    return render(request, "web/archive.html.j2", {"title": title, "entries": entries}, lang=lang)
+
+
+def _class_title(period: Period, wanted: str | None, lang: Lang) -> str:
+    """`16 – 22 Nov 2026: Supply Chain` in the reader's language."""
+    _ = translations(lang).gettext
+    return f"{format_span(period.start, period.end, lang)}{'：' if lang == 'zh' else ': '}" + (
+        _(wanted) if wanted else _("all classes")
     )
 
 
@@ -237,7 +248,7 @@ async def issue_class_page(request: Request) -> Response:
         request,
         "web/issue_class.html.j2",
         {
-            "title": f"{period.key}: {wanted or 'all classes'}",
+            "title": _class_title(period, wanted, lang),
             "sections": sections,
             "period": period.key,
         },
