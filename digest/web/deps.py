@@ -131,6 +131,7 @@ def render(
         "html_lang": LANG_TAGS[lang],
         "meter_filled": meter_filled,  # the confidence meter (templates/web/_meter.html.j2)
         "meter_steps": METER_STEPS,
+        "sp": "" if lang == "zh" else " ",  # between two sentences: Chinese puts no space
         "lang_q": "" if lang == "en" else f"?lang={lang}",  # keeps the language across links
         **context,
     }

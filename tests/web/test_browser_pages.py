@@ -127,9 +127,10 @@ def test_the_archive_issue_fits_a_phone_under_its_lead_title(
     page.context.close()
 
 
-def test_the_editors_issue_page_fits_a_phone(browser: Any, demo: Demo) -> None:
+def test_the_editors_pages_fit_a_phone(browser: Any, demo: Demo) -> None:
     page = new_page(browser)
     page.goto(f"{demo.url}/editor/login")
+    assert scroll_width(page) <= PHONE["width"]
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
     for url in ("/editor/", f"/editor/issues/{demo.period.key}"):
