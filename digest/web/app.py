@@ -226,7 +226,8 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def home(request: Request) -> Response:
-    return render(request, "web/home.html.j2", {"title": web(request).settings.publication.name})
+    title = web(request).settings.publication.name
+    return render(request, "web/home.html.j2", {"title": title}, lang=page_lang(request))
 
 
 async def stylesheet(request: Request) -> Response:
