@@ -101,3 +101,9 @@ def test_the_view_of_a_forgotten_reader_is_gone(site: Site) -> None:
 def test_the_view_of_a_period_never_built_is_gone(site: Site) -> None:
     token = make_view_token([DEMO_KEY], reader_id(site), "2020-W01", "strategy_circle", "en")
     assert site.client.get(f"/view/{token}").status_code == 410
+
+
+def test_hostile_signal_text_stays_inert_on_the_view(site: Site) -> None:
+    page = site.client.get(view(site, "leadership_alliance")).text
+    assert "evaluated {{ 7*7 }} and &lt;b&gt; tags" in page
+    assert "<b> tags" not in page and "evaluated 49" not in page
