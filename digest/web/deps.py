@@ -138,6 +138,7 @@ def render(
     html = state.env_for(lang).get_template(name).render(full)
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
     response.headers.setdefault("cache-control", "no-store")
+    response.headers.setdefault("vary", "Accept-Language")  # token-less pages negotiate on it
     if new:
         response.set_cookie(
             CSRF_COOKIE,

@@ -33,8 +33,8 @@ def _refused(request: Request, status: int, lang: Lang) -> Response:
     if status == 403:
         title = _("This link is not valid")
         detail = _(
-            "The link may have been copied only in part. Open it again from your email, or "
-            "ask us for a new one by replying to any issue."
+            "The link may have been copied only in part, or it has expired. Open it again from "
+            "your latest issue, or ask us for a new one by replying to any issue."
         )
     else:
         title = _("This edition is no longer available")

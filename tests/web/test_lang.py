@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from digest.web.lang import negotiated
+from tests.web.conftest import Site
 
 
 def test_a_chinese_browser_gets_chinese() -> None:
@@ -19,3 +20,7 @@ def test_a_regional_english_gets_english() -> None:
 
 def test_a_language_we_do_not_write_gets_nothing() -> None:
     assert negotiated("fr-FR,de;q=0.8") is None
+
+
+def test_pages_tell_caches_they_depend_on_accept_language(site: Site) -> None:
+    assert site.client.get("/subscribe").headers["vary"] == "Accept-Language"
