@@ -159,6 +159,35 @@ class TierPolicy(_Section):
     max_items: int = Field(
         10, ge=1, le=100, description='Items per market class before "N more in <class>".'
     )
+    sample_signal_id: str | None = Field(
+        None,
+        description="The signal `/join/<tier>` shows as a sample, as this tier sees it (one of "
+        "an issue already sent); unset = no sample.",
+    )
+    join_url: str | None = Field(
+        None,
+        description="Where `/join/<tier>`'s call to action leads (https://… or mailto:…); unset "
+        "= the page asks readers to reply to any issue.",
+    )
+    join_text: str = Field(
+        "",
+        max_length=80,
+        description="The call to action's words; empty = \"Join the <tier>\" in the reader's "
+        "language.",
+    )
+    price_text: str = Field(
+        "",
+        max_length=120,
+        description='A price line shown beside the call to action (e.g. "£12 a month"); empty = '
+        "none.",
+    )
+
+    @field_validator("join_url")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://", "mailto:")):
+            raise ValueError(f"{value!r} is not a link: use https://… or mailto:…")
+        return value
 
     @field_validator("confidence_tiers")
     @classmethod

@@ -329,3 +329,59 @@ class LinkSigner:
         """The subscriber verified `claims` are about, or None (gone, or the address changed)."""
         found = store.get_by_id(conn, claims.subscriber_id)
         return found if found is not None and self.binds(claims, found.email) else None
+
+
+# --- the paid reader's web view -------------------------------------------------------------------
+
+VIEW_SALT = "digest.link.view"
+
+
+@dataclass(frozen=True)
+class ViewGrant:
+    """What a genuine view token grants: one reader's edition of one period, at their tier and in
+    their language, as it was when the link was sent (a later change of tier changes nothing)."""
+
+    subscriber_id: int
+    period_key: str
+    tier: str
+    lang: str
+
+
+def _view_serializer(secret_keys: Sequence[str | SecretStr]) -> URLSafeSerializer:
+    # itsdangerous signs with the LAST key of the list; ours is newest first.
+    return URLSafeSerializer(
+        list(reversed(_plain_keys(secret_keys))),
+        salt=VIEW_SALT,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
+def make_view_token(
+    secret_keys: Sequence[str | SecretStr],
+    subscriber_id: int,
+    period_key: str,
+    tier: str,
+    lang: str,
+) -> str:
+    """The per-recipient token of `{base_url}/view/<token>`: one per email, never one per item
+    (items are `#<signal-id>` anchors of the one page). Signed under its own salt, so no other
+    link's token is a view token; the newest key signs, every key verifies."""
+    token = _view_serializer(secret_keys).dumps([subscriber_id, period_key, tier, lang])
+    assert isinstance(token, str)
+    return token
+
+
+def verify_view_token(secret_keys: Sequence[str | SecretStr], token: str) -> ViewGrant | None:
+    """The grant a genuine view token carries, or None (forged, tampered, another purpose's)."""
+    try:
+        payload = _view_serializer(secret_keys).loads(token)
+    except BadSignature:
+        return None
+    if not (isinstance(payload, list) and len(payload) == 4):
+        return None
+    subscriber_id, period_key, tier, lang = payload
+    if not isinstance(subscriber_id, int) or not all(
+        isinstance(v, str) for v in (period_key, tier, lang)
+    ):
+        return None
+    return ViewGrant(subscriber_id, period_key, tier, lang)

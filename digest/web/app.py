@@ -33,9 +33,11 @@ from digest.delivery import Provider, make_provider
 from digest.delivery.links import signing_keys
 from digest.delivery.providers import configured_provider
 from digest.issues.render.engine import Renderer, template_dirs
-from digest.web import archive, editor, subscriber, webhooks
+from digest.issues.render.i18n import translations
+from digest.web import archive, editor, membership, reader, subscriber, webhooks
 from digest.web.accounts import has_accounts
 from digest.web.deps import WebState, render, web
+from digest.web.lang import page_lang
 from digest.web.limits import RateLimit
 from digest.web.security import (
     BodyLimit,
@@ -97,9 +99,13 @@ def _link_signer(settings: Settings, engine: Engine) -> LinkSigner:
     this database; the web app must verify those same links, or the Quickstart's one-click
     unsubscribe from an outbox email would answer 404.
     """
-    keys, _note = signing_keys(settings, engine, allow_local=True)
     hours = dt.timedelta(hours=settings.security.confirm_max_age_hours)
-    return LinkSigner(keys, confirm_max_age=hours)
+    return LinkSigner(_link_keys(settings, engine), confirm_max_age=hours)
+
+
+def _link_keys(settings: Settings, engine: Engine) -> list[str]:
+    keys, _note = signing_keys(settings, engine, allow_local=True)
+    return keys
 
 
 def create_app(
@@ -127,12 +133,14 @@ def create_app(
         )
     keys = _keys(settings)
     clock = now or (lambda: dt.datetime.now(dt.UTC))
-    env = Renderer(template_dirs(settings)).env("en", html=True)
+    renderer = Renderer(template_dirs(settings))
+    env = renderer.env("en", html=True)
     script = _width_script(env)
     state = WebState(
         settings=settings,
         engine=engine,
         links=_link_signer(settings, engine),
+        link_keys=tuple(_link_keys(settings, engine)),
         sessions=Sessions(keys, settings.web.session_hours * 3600),
         csrf=Csrf(keys),
         flash=URLSafeSerializer(list(reversed(keys)), salt="digest.web.flash"),
@@ -149,6 +157,7 @@ def create_app(
         tag_key=keys[0],
         trusted_proxies=proxy_networks(settings.web.trusted_proxies),
         width_script=script,
+        envs=lambda lang: renderer.env(lang, html=True),
     )
     routes: list[BaseRoute] = [
         Route("/", home),
@@ -157,6 +166,8 @@ def create_app(
         *editor.routes(),
         *subscriber.routes(),
         *archive.routes(),
+        *reader.routes(),
+        *membership.routes(),
         *webhooks.routes(),
     ]
     middleware = [
@@ -194,20 +205,29 @@ def _provider_factory(
 
 
 async def _http_error(request: Request, exc: HTTPException) -> Response:
+    lang = page_lang(request)  # a reader's broken link answers in the reader's language
+    _ = translations(lang).gettext
     if exc.status_code == 404:
-        return render(request, "web/error.html.j2", {"title": "Not found"}, status=404)
+        return render(
+            request, "web/error.html.j2", {"title": _("Not found")}, status=404, lang=lang
+        )
     if exc.status_code == 403:
         return render(
             request,
             "web/error.html.j2",
-            {"title": "Refused", "detail": exc.detail or "This form has expired: reload the page"},
+            {
+                "title": _("Refused"),
+                "detail": exc.detail or "This form has expired: reload the page",
+            },
             status=403,
+            lang=lang,
         )
     return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
 
 
 async def home(request: Request) -> Response:
-    return render(request, "web/home.html.j2", {"title": web(request).settings.publication.name})
+    title = web(request).settings.publication.name
+    return render(request, "web/home.html.j2", {"title": title}, lang=page_lang(request))
 
 
 async def stylesheet(request: Request) -> Response:

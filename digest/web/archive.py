@@ -23,21 +23,20 @@ from starlette.routing import BaseRoute, Route
 from digest.issues.build import preview_copy
 from digest.issues.group import group
 from digest.issues.policy import policies
+from digest.issues.render.i18n import format_span, translations
 from digest.issues.render.view import Item, build_item
 from digest.model import Lang
-from digest.period import PeriodError, parse_period
+from digest.period import Period, PeriodError, parse_period
 from digest.signals.store import get_signal, signals_between
 from digest.storage.schema import issues, signals
 from digest.web.deps import WebState, render, web
+from digest.web.edition_page import edition_page
 from digest.web.editor import edition_response, edition_rows, pick_edition
+from digest.web.lang import page_lang
 from digest.web.login import current_editor
 
 SENT = ("sent",)
 SENDING = ("sending", "sent")
-
-
-def _lang(request: Request) -> Lang:
-    return "zh" if request.query_params.get("lang") == "zh" else "en"
 
 
 def sent_issues(state: WebState) -> list[Any]:
@@ -102,11 +101,11 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC)
 
 
-def _entries(state: WebState) -> list[dict[str, Any]]:
+def _entries(state: WebState, lang: Lang = "en") -> list[dict[str, Any]]:
     out = []
     for row in sent_issues(state):
         _, editions = edition_rows(state, parse_period(row.period_key))
-        chosen = pick_edition(editions, "open", "en")
+        chosen = pick_edition(editions, "open", lang)
         if chosen is None:
             continue
         edition = chosen[1]
@@ -114,7 +113,8 @@ def _entries(state: WebState) -> list[dict[str, Any]]:
         out.append(
             {
                 "period": row.period_key,
-                "url": f"/archive/{quote(row.period_key)}",
+                "url": f"/archive/{quote(row.period_key)}"
+                + ("" if lang == "en" else f"?lang={lang}"),
                 "subject": edition.subject,
                 "preheader": edition.preheader,
                 "when": when,
@@ -124,8 +124,17 @@ def _entries(state: WebState) -> list[dict[str, Any]]:
 
 
 async def archive_index(request: Request) -> Response:
-    return render(
-        request, "web/archive.html.j2", {"title": "Archive", "entries": _entries(web(request))}
+    lang = page_lang(request)
+    title = translations(lang).gettext("Archive")
+    entries = _entries(web(request), lang)
+    return render(request, "web/archive.html.j2", {"title": title, "entries": entries}, lang=lang)
+
+
+def _class_title(period: Period, wanted: str | None, lang: Lang) -> str:
+    """`16 – 22 Nov 2026: Supply Chain` in the reader's language."""
+    _ = translations(lang).gettext
+    return f"{format_span(period.start, period.end, lang)}{'：' if lang == 'zh' else ': '}" + (
+        _(wanted) if wanted else _("all classes")
     )
 
 
@@ -155,22 +164,26 @@ def _public_issue(request: Request) -> tuple[Any, Any]:
 
 
 async def archive_issue(request: Request) -> Response:
+    """The Open edition as a page that reflows (no fixed-width iframe), titled by its lead."""
+    state = web(request)
     row, editions = _public_issue(request)
-    lang = _lang(request)
+    lang = page_lang(request)
     chosen = pick_edition(editions, "open", lang)
     if chosen is None:
         raise HTTPException(404)
     edition = chosen[1]
+    with state.engine.connect() as conn:
+        page = edition_page(state, conn, parse_period(row.period_key), edition, lang)
     return render(
         request,
         "web/archive_issue.html.j2",
         {
-            "title": edition.subject,
-            "edition": edition,
+            "title": page.title,
+            "page": page,
             "period": row.period_key,
-            "lang": lang,
-            "frame_src": f"/archive/{quote(row.period_key)}/edition/{lang}",
+            "email_url": f"/archive/{quote(row.period_key)}/edition/{lang}",
         },
+        lang=lang,
     )
 
 
@@ -196,11 +209,13 @@ async def signal_page(request: Request) -> Response:
         public = signal is not None and in_issue_being_sent(conn, signal.id)
     if signal is None or signal.internal or not (public or current_editor(request)):
         raise HTTPException(404)  # the same answer for "embargoed" as for "no such signal"
-    item = open_item(state, signal, _lang(request))
+    lang = page_lang(request)
+    item = open_item(state, signal, lang)
     return render(
         request,
         "web/signal.html.j2",
         {"title": item.title.text, "item": item, "market_class": signal.market_class or ""},
+        lang=lang,
     )
 
 
@@ -223,7 +238,7 @@ async def issue_class_page(request: Request) -> Response:
     grouped = group(
         found, state.settings.editions.class_order, state.settings.editions.duplicate_threshold
     )
-    lang = _lang(request)
+    lang = page_lang(request)
     sections = [
         (s.market_class or "Other", [open_item(state, sig, lang) for sig in s.signals])
         for s in grouped.sections
@@ -233,10 +248,11 @@ async def issue_class_page(request: Request) -> Response:
         request,
         "web/issue_class.html.j2",
         {
-            "title": f"{period.key}: {wanted or 'all classes'}",
+            "title": _class_title(period, wanted, lang),
             "sections": sections,
             "period": period.key,
         },
+        lang=lang,
     )
 
 

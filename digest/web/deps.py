@@ -23,6 +23,9 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from digest.audience.tokens import LinkSigner
 from digest.config import Settings
 from digest.delivery import Provider
+from digest.issues.render.i18n import LANG_TAGS
+from digest.model import Lang
+from digest.scale import METER_STEPS, meter_filled
 from digest.web.limits import RateLimit
 from digest.web.security import (
     CSRF_COOKIE,
@@ -57,6 +60,13 @@ class WebState:
     trusted_proxies: tuple[Network, ...] = ()
     width_script: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    link_keys: tuple[str, ...] = ()
+    """The keys subscriber links are signed with (configured, else the database's local key)."""
+    envs: Callable[[Lang], SandboxedEnvironment] | None = None
+    """The page environment per language (its gettext the language's catalog); `env` is English."""
+
+    def env_for(self, lang: Lang) -> SandboxedEnvironment:
+        return self.envs(lang) if self.envs is not None else self.env
 
     @property
     def base_url(self) -> str:
@@ -101,8 +111,10 @@ def render(
     *,
     status: int = 200,
     headers: Mapping[str, str] | None = None,
+    lang: Lang = "en",
 ) -> HTMLResponse:
-    """A page from `templates/web/`, with the CSRF token, flash message and shared values."""
+    """A page from `templates/web/`, with the CSRF token, flash message and shared values,
+    its strings in `lang` (the Babel catalog) and `<html lang>` saying so."""
     state = web(request)
     cookie, new = csrf_cookie(request)
     flash = read_flash(request)
@@ -115,11 +127,18 @@ def render(
         "flash": flash,
         "width_script": Markup(state.width_script),
         "detail": "",
+        "page_lang": lang,
+        "html_lang": LANG_TAGS[lang],
+        "meter_filled": meter_filled,  # the confidence meter (templates/web/_meter.html.j2)
+        "meter_steps": METER_STEPS,
+        "sp": "" if lang == "zh" else " ",  # between two sentences: Chinese puts no space
+        "lang_q": "" if lang == "en" else f"?lang={lang}",  # keeps the language across links
         **context,
     }
-    html = state.env.get_template(name).render(full)
+    html = state.env_for(lang).get_template(name).render(full)
     response = HTMLResponse(html, status_code=status, headers=dict(headers or {}))
     response.headers.setdefault("cache-control", "no-store")
+    response.headers.setdefault("vary", "Accept-Language")  # token-less pages negotiate on it
     if new:
         response.set_cookie(
             CSRF_COOKIE,

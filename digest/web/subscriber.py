@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,7 +30,8 @@ from digest.audience.model import Locale, Status, Subscriber, parse_interests
 from digest.audience.tokens import Claims, InvalidToken, Purpose
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import record_own_unsubscribe
-from digest.model import TIER_NAMES
+from digest.issues.render.i18n import LANG_TAGS, translations
+from digest.model import TIER_NAMES, Lang
 from digest.signals.store import stored_classes
 from digest.web.deps import (
     WebState,
@@ -40,6 +42,7 @@ from digest.web.deps import (
     require_csrf,
     web,
 )
+from digest.web.lang import as_lang, page_lang
 from digest.web.security import limit_key
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,16 @@ CONFIRMED_SOURCE = "web double opt-in"
 UNSUBSCRIBE_REASON = "unsubscribe link"
 ONE_CLICK_REASON = "one-click unsubscribe (RFC 8058)"
 LANGUAGES = (("en", "English"), ("zh", "中文"))
+
+
+def gettext(lang: Lang) -> Callable[[str], str]:
+    """The catalog's gettext for `lang` (page titles and messages made in Python)."""
+    return translations(lang).gettext
+
+
+def reader_lang(subscriber: Subscriber) -> Lang:
+    """A token page speaks the language the subscriber reads the issues in."""
+    return as_lang(subscriber.locale.value) or "en"
 
 
 def verified(request: Request, purpose: Purpose) -> Subscriber:
@@ -75,6 +88,8 @@ def unsubscribe(state: WebState, subscriber: Subscriber, reason: str) -> None:
 
 async def unsubscribe_page(request: Request) -> Response:
     subscriber = verified(request, Purpose.UNSUBSCRIBE)
+    lang = reader_lang(subscriber)
+    _ = gettext(lang)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=50, max_part_size=4096)
         if form.get("List-Unsubscribe") == "One-Click":  # RFC 8058: the mailbox provider's POST
@@ -85,12 +100,14 @@ async def unsubscribe_page(request: Request) -> Response:
         return render(
             request,
             "web/unsubscribed.html.j2",
-            {"title": "Unsubscribed", "email": subscriber.email},
+            {"title": _("You are unsubscribed"), "email": subscriber.email},
+            lang=lang,
         )
     return render(
         request,
         "web/unsubscribe.html.j2",
-        {"title": "Unsubscribe", "subscriber": subscriber, "preview": False},
+        {"title": _("Unsubscribe"), "subscriber": subscriber, "preview": False},
+        lang=lang,
     )
 
 
@@ -110,10 +127,12 @@ async def preferences_page(request: Request) -> Response:
         form = await checked_form(request)
         if field_text(form, "action") == "unsubscribe":
             unsubscribe(state, subscriber, UNSUBSCRIBE_REASON)
+            lang = reader_lang(subscriber)
             return render(
                 request,
                 "web/unsubscribed.html.j2",
-                {"title": "Unsubscribed", "email": subscriber.email},
+                {"title": gettext(lang)("You are unsubscribed"), "email": subscriber.email},
+                lang=lang,
             )
         classes = set(market_classes(state))
         chosen = [str(v) for v in form.getlist("interests") if isinstance(v, str) and v in classes]
@@ -127,11 +146,12 @@ async def preferences_page(request: Request) -> Response:
             fresh = store.get_by_id(conn, subscriber.id)
         assert fresh is not None
         subscriber, saved = fresh, True
+    lang = reader_lang(subscriber)  # after a save, the language just chosen
     return render(
         request,
         "web/preferences.html.j2",
         {
-            "title": "Your preferences",
+            "title": gettext(lang)("Your preferences"),
             "subscriber": subscriber,
             "classes": market_classes(state),
             "languages": LANGUAGES,
@@ -139,25 +159,29 @@ async def preferences_page(request: Request) -> Response:
             "saved": saved,
             "preview": False,
         },
+        lang=lang,
     )
 
 
 async def unsubscribe_preview(request: Request) -> Response:
     """The target of a preview's unsubscribe link: what the real page looks like, inert."""
+    lang = page_lang(request)
     return render(
         request,
         "web/unsubscribe.html.j2",
-        {"title": "Unsubscribe", "preview": True, "subscriber": None},
+        {"title": gettext(lang)("Unsubscribe"), "preview": True, "subscriber": None},
+        lang=lang,
     )
 
 
 async def preferences_preview(request: Request) -> Response:
     state = web(request)
+    lang = page_lang(request)
     return render(
         request,
         "web/preferences.html.j2",
         {
-            "title": "Your preferences",
+            "title": gettext(lang)("Your preferences"),
             "subscriber": None,
             "classes": market_classes(state),
             "languages": LANGUAGES,
@@ -165,6 +189,7 @@ async def preferences_preview(request: Request) -> Response:
             "saved": False,
             "preview": True,
         },
+        lang=lang,
     )
 
 
@@ -176,24 +201,29 @@ def confirmation_id(email: str) -> int:
     return int.from_bytes(hashlib.blake2b(email.encode(), digest_size=6).digest(), "big")
 
 
-def send_confirmation(state: WebState, email: str, locale: str) -> None:
-    """Email the signed confirmation link; a provider failure is logged, never shown (the page
-    must read the same whatever happened to the address)."""
+def send_confirmation(state: WebState, email: str, locale: Lang) -> None:
+    """Email the signed confirmation link, in the language the reader chose; a provider failure
+    is logged, never shown (the page must read the same whatever happened to the address)."""
     token = state.links.sign(Purpose.CONFIRM, 0, email, issued_at=state.now())
     url = f"{state.base_url}/c/{token}?lang={locale}"
     pub = state.settings.publication
-    template = state.env.get_template("web/confirm_email.txt.j2")
-    text = template.render(publication=pub.name, url=url, postal_address=pub.postal_address)
-    html = state.env.get_template("web/confirm_email.html.j2").render(
-        publication=pub.name, url=url, postal_address=pub.postal_address
-    )
+    env = state.env_for(locale)
+    values = {
+        "publication": pub.name,
+        "url": url,
+        "postal_address": pub.postal_address,
+        "html_lang": LANG_TAGS[locale],
+    }
+    text = env.get_template("web/confirm_email.txt.j2").render(values)
+    html = env.get_template("web/confirm_email.html.j2").render(values)
     message = EditionMessage(
         issue_id=0,
         edition_id=0,
         period_key="confirmations",
         tier="open",
         locale=locale,
-        subject=f"Confirm your subscription to {pub.name}",
+        subject=gettext(locale)("Confirm your subscription to %(publication)s")
+        % {"publication": pub.name},
         html=html,
         text=text,
         from_email=pub.from_email,
@@ -223,10 +253,16 @@ def send_confirmation(state: WebState, email: str, locale: str) -> None:
 
 async def subscribe_page(request: Request) -> Response:
     state = web(request)
-    context = {"title": "Subscribe", "languages": LANGUAGES, "sent": False, "error": ""}
+    lang = page_lang(request)
+    title = gettext(lang)("Subscribe to %(publication)s") % {
+        "publication": state.settings.publication.name
+    }
+    context = {"title": title, "languages": LANGUAGES, "sent": False, "error": ""}
     if request.method == "GET":
-        return render(request, "web/subscribe.html.j2", context)
+        return render(request, "web/subscribe.html.j2", context, lang=lang)
     form = await checked_form(request)
+    # The form's language choice is the reader's: the answer speaks it.
+    lang = as_lang(field_text(form, "locale")) or lang
     if not state.per_ip.allow(limit_key(client_address(request))):
         return render(
             request,
@@ -234,6 +270,7 @@ async def subscribe_page(request: Request) -> Response:
             {**context, "error": "Too many sign-ups from your network: try again in an hour."},
             status=429,
             headers={"retry-after": "3600"},
+            lang=lang,
         )
     try:
         email = normalize_email(field_text(form, "email"))
@@ -243,13 +280,14 @@ async def subscribe_page(request: Request) -> Response:
             "web/subscribe.html.j2",
             {**context, "error": "That does not look like an email address."},
             status=400,
+            lang=lang,
         )
-    locale = field_text(form, "locale")
-    locale = locale if locale in ("en", "zh") else "en"
     # Over the per-mailbox limit, say exactly what we say otherwise: nothing about the address.
     if state.per_address.allow(mailbox_key(email)):
-        send_confirmation(state, email, locale)
-    return render(request, "web/subscribe.html.j2", {**context, "sent": True, "email": email})
+        send_confirmation(state, email, lang)
+    return render(
+        request, "web/subscribe.html.j2", {**context, "sent": True, "email": email}, lang=lang
+    )
 
 
 def _confirm_claims(request: Request) -> Claims:
@@ -280,7 +318,11 @@ def confirm(state: WebState, claims: Claims, locale: str) -> None:
 def _spent_page(request: Request) -> Response:
     """One answer for "used already" and "replaced by a later opt-out": whoever holds the link
     learns nothing about the address's status from it."""
-    return render(request, "web/confirm.html.j2", {"title": "Link used", "spent": True}, status=410)
+    lang = page_lang(request)
+    title = gettext(lang)("This link has been used")
+    return render(
+        request, "web/confirm.html.j2", {"title": title, "spent": True}, status=410, lang=lang
+    )
 
 
 async def confirm_page(request: Request) -> Response:
@@ -290,31 +332,28 @@ async def confirm_page(request: Request) -> Response:
         with state.engine.connect() as conn:
             if link_spent(conn, claims):
                 return _spent_page(request)
-        lang = request.query_params.get("lang", "en")
+        lang = page_lang(request)
         return render(
             request,
             "web/confirm.html.j2",
-            {"title": "Confirm", "email": claims.email, "lang": lang, "done": False},
+            {
+                "title": gettext(lang)("Confirm your subscription"),
+                "email": claims.email,
+                "done": False,
+            },
+            lang=lang,
         )
     form = await checked_form(request)
-    locale = field_text(form, "locale")
+    lang = as_lang(field_text(form, "locale")) or "en"
     try:
-        confirm(state, claims, locale if locale in ("en", "zh") else "en")
+        confirm(state, claims, lang)
     except LinkSpent:
         return _spent_page(request)
     return render(
-        request, "web/confirm.html.j2", {"title": "Subscribed", "email": claims.email, "done": True}
-    )
-
-
-async def join_page(request: Request) -> Response:
-    tier = str(request.path_params["tier"])
-    if tier not in TIER_NAMES or tier == "open":
-        raise HTTPException(404)
-    return render(
         request,
-        "web/join.html.j2",
-        {"title": f"Join the {TIER_NAMES[tier]}", "tier": tier, "tier_name": TIER_NAMES[tier]},
+        "web/confirm.html.j2",
+        {"title": gettext(lang)("You are subscribed"), "email": claims.email, "done": True},
+        lang=lang,
     )
 
 
@@ -326,5 +365,4 @@ def routes() -> list[BaseRoute]:
         Route("/preferences", preferences_preview),
         Route("/subscribe", subscribe_page, methods=["GET", "POST"]),
         Route("/c/{token}", confirm_page, methods=["GET", "POST"]),
-        Route("/join/{tier}", join_page),
     ]

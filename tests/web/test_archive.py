@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import feedparser
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from sqlalchemy import update
 
 from digest.issues.build import build
+from digest.issues.store import load_editions
 from digest.model import Signal
 from digest.period import parse_period
-from digest.signals.store import signals_between, store_signals
+from digest.scale import METER_STEPS, meter_filled
+from digest.signals.store import get_signal, signals_between, store_signals
 from digest.storage.schema import issues
 from tests.web.conftest import Site
 
@@ -45,9 +49,11 @@ def test_sent_issues_are_listed_newest_first(site: Site) -> None:
 
 
 def test_a_sent_issue_has_its_page_with_the_open_edition(site: Site) -> None:
+    """Issue #14 item 9: the edition on the page itself (no iframe), the email one link away."""
     mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     page = site.client.get(f"/archive/{site.period.key}").text
-    assert f'src="/archive/{site.period.key}/edition/en"' in page
+    assert "<iframe" not in page
+    assert f'href="/archive/{site.period.key}/edition/en"' in page
     edition = site.client.get(f"/archive/{site.period.key}/edition/en")
     assert edition.headers["x-frame-options"] == "SAMEORIGIN" and "%%" not in edition.text
 
@@ -181,3 +187,54 @@ def test_editors_see_signals_stored_after_the_build(editor: Site) -> None:
     mark_sending(editor, editor.period.key)
     store_late_signal(editor)
     assert editor.client.get("/signals/late/1").status_code == 200
+
+
+# --- the edition as a page (issue #14) ------------------------------------------------------------
+
+
+def open_edition(site: Site, lang: str = "en") -> Any:
+    (edition,) = [
+        e
+        for e in load_editions(site.engine, site.period)
+        if (e.tier, e.locale, e.interests) == ("open", lang, frozenset())
+    ]
+    return edition
+
+
+def test_the_issue_page_is_titled_by_its_lead_in_full(site: Site) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = HTMLParser(site.client.get(f"/archive/{site.period.key}").text)
+    with site.engine.connect() as conn:
+        lead = get_signal(conn, open_edition(site).signal_ids[0])
+    assert lead is not None
+    assert page.css_first("h1").text() == lead.titles.get("en", lead.title)
+
+
+def test_the_issue_page_holds_the_open_editions_items_anchored_by_id(site: Site) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = HTMLParser(site.client.get(f"/archive/{site.period.key}").text)
+    ids = [str(node.attributes["id"]) for node in page.css("article.item")]
+    assert ids == open_edition(site).signal_ids
+
+
+def test_the_issue_page_never_shows_a_member_field(site: Site) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get(f"/archive/{site.period.key}").text
+    assert "Member analysis" not in page
+    assert public_signal(site).trend_context[:30] not in page  # type: ignore[index]
+
+
+def test_the_chinese_issue_page_is_the_chinese_edition(site: Site) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get(f"/archive/{site.period.key}", headers={"accept-language": "zh-CN"})
+    ids = [str(n.attributes["id"]) for n in HTMLParser(page.text).css("article.item")]
+    assert '<html lang="zh-Hans">' in page.text and ids == open_edition(site, "zh").signal_ids
+
+
+def test_a_signal_page_shows_the_confidence_meter_not_a_letter_badge(site: Site) -> None:
+    mark_sending(site, site.period.key)
+    signal = public_signal(site)
+    page = HTMLParser(site.client.get(f"/signals/{signal.id}").text)
+    assert len(page.css(".meter .pip.on")) == meter_filled(signal.tier)
+    assert len(page.css(".meter .pip")) == METER_STEPS
+    assert f"tier {signal.tier}" not in page.text()

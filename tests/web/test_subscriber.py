@@ -339,3 +339,78 @@ def test_an_unsubscribe_made_after_the_link_was_sent_stands(site: Site, reader: 
     csrf = site.client.csrf("/subscribe")
     assert site.client.post(link, data={"csrf": csrf, "locale": "en"}).status_code == 410
     assert site.subscriber(reader).status == "unsubscribed"
+
+
+# --- the reader's language (issue #14) ----------------------------------------------------------
+
+
+def html_lang(page: str) -> str:
+    found = re.search(r'<html lang="([^"]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def chinese_reader(site: Site) -> str:
+    with site.engine.connect() as conn:
+        email = conn.execute(
+            select(subscribers.c.email)
+            .where(subscribers.c.status == "active", subscribers.c.locale == "zh")
+            .order_by(subscribers.c.id)
+            .limit(1)
+        ).scalar_one()
+    return str(email)
+
+
+def test_a_chinese_readers_unsubscribe_page_is_in_chinese(site: Site) -> None:
+    page = site.client.get(f"/u/{site.token(Purpose.UNSUBSCRIBE, chinese_reader(site))}").text
+    assert html_lang(page) == "zh-Hans" and "<h1>退订</h1>" in page
+
+
+def test_a_chinese_readers_preferences_page_is_in_chinese(site: Site) -> None:
+    page = site.client.get(f"/p/{site.token(Purpose.PREFERENCES, chinese_reader(site))}").text
+    assert html_lang(page) == "zh-Hans" and "保存偏好" in page
+
+
+def test_the_token_page_follows_the_reader_not_the_browser(site: Site, reader: str) -> None:
+    page = site.client.get(
+        f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}", headers={"accept-language": "zh-CN"}
+    ).text
+    assert html_lang(page) == "en"
+
+
+def test_saving_chinese_answers_in_chinese(site: Site, reader: str) -> None:
+    link = f"/p/{site.token(Purpose.PREFERENCES, reader)}"
+    page = site.client.submit(link, link, {"locale": "zh", "action": "save"}).text
+    assert html_lang(page) == "zh-Hans" and "已保存" in page
+
+
+def test_the_sign_up_page_follows_accept_language(site: Site) -> None:
+    page = site.client.get("/subscribe", headers={"accept-language": "zh-CN,zh;q=0.9"}).text
+    assert html_lang(page) == "zh-Hans" and 'value="zh" checked' in page
+
+
+def test_lang_in_the_address_outranks_accept_language(site: Site) -> None:
+    page = site.client.get("/subscribe?lang=en", headers={"accept-language": "zh-CN"}).text
+    assert html_lang(page) == "en"
+
+
+def test_the_sign_up_page_is_english_for_other_browsers(site: Site) -> None:
+    assert html_lang(site.client.get("/subscribe", headers={"accept-language": "fr"}).text) == "en"
+
+
+def test_the_confirmation_email_is_in_the_language_chosen(site: Site) -> None:
+    sign_up(site, "new.reader@example.com")  # chooses 中文
+    message, _ = site.provider.sent[-1]
+    assert message.subject == "确认订阅《Signal Weekly》"
+    assert 'lang="zh-Hans"' in message.html and "如需确认" in message.text
+
+
+def test_the_confirm_page_speaks_the_language_of_its_link(site: Site) -> None:
+    sign_up(site, "new.reader@example.com")
+    page = site.client.get(confirmation_link(site)).text
+    assert html_lang(page) == "zh-Hans" and "是的，为我订阅" in page
+
+
+def test_a_broken_link_answers_in_the_browsers_language(site: Site) -> None:
+    page = site.client.get("/u/forged", headers={"accept-language": "zh-CN"})
+    assert page.status_code == 404 and html_lang(page.text) == "zh-Hans"
