@@ -20,7 +20,8 @@ from digest.audience.selection import effective_interests, mailable
 from digest.config import Settings
 from digest.delivery import ledger
 from digest.delivery.provider import EditionMessage
-from digest.delivery.report import SendReport
+from digest.delivery.report import SendError, SendReport
+from digest.issues.build import stale_message
 from digest.issues.editions import Edition
 from digest.issues.store import issue_classes
 from digest.period import Period
@@ -115,6 +116,7 @@ def open_send(
     Returns the ledger's counts from before the queuing (what earlier runs already settled).
     """
     issue_id, scope = plan.issue_id, plan.scope
+    _refuse_stale(conn, plan)
     conn.execute(
         update(it)
         .where(it.c.id == issue_id, it.c.send_started_at.is_(None))
@@ -138,6 +140,23 @@ def open_send(
             timezones=plan.timezones,
         )
     return before
+
+
+def _refuse_stale(conn: Connection, plan: Plan) -> None:
+    """Refuse to start sending editions an editor's change made stale.
+
+    The issue row is locked first, as a change locks it (digest.issues.controls_store): either
+    the change lands before and this refuses, or the send starts before and the change is
+    refused. Checked here, not only when the editions were fetched, because a change can land
+    in between.
+    """
+    row = conn.execute(
+        select(it.c.stale_at, it.c.send_started_at)
+        .where(it.c.id == plan.issue_id)
+        .with_for_update()
+    ).one()
+    if row.stale_at is not None and row.send_started_at is None:
+        raise SendError(stale_message(plan.period, row.stale_at))
 
 
 def unmailable_without_row(conn: Connection, plan: Plan) -> int:
