@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 import time_machine
 from sqlalchemy import Engine, insert, select
 
+from digest.issues.controls_store import set_note
 from digest.jobs.approval import approve
 from digest.jobs.scheduler import stored_jobs
 from digest.jobs.weekly import WEEKLY_JOB_ID
+from digest.period import parse_period
 from digest.storage.db import open_database
 from digest.storage.schema import schedule_runs, subscribers
 
@@ -367,3 +369,21 @@ def test_local_time_buckets_are_recorded_with_their_local_times(
         h.start().step()
     [planned] = runs(sqlite_url, event="planned")
     assert (planned.zone, planned.detail) == ("Asia/Tokyo", "local Tue 2026-11-24 07:00 JST")
+
+
+def test_a_change_after_approval_holds_the_send_until_approved_again(
+    harness_for: Any, sqlite_url: str, send_log: Path
+) -> None:
+    h = harness_for(sqlite_url, **APPROVAL)
+    with time_machine.travel(SUNDAY_NIGHT, tick=False) as clock:
+        sched = _fire_with_approval(h, clock)
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=2))
+        engine = open_database(sqlite_url)
+        approve(engine, "2026-W47", "editor@example.com", MONDAY_0700 + dt.timedelta(hours=2))
+        set_note(engine, parse_period("2026-W47"), "en", "One more thing.", by="ed")
+        engine.dispose()
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=2, minutes=10))
+        sched.step()
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=3))
+        sched.step()
+    assert sent_lines(send_log) == []
