@@ -49,16 +49,8 @@ def _apply(
     except FrozenError as exc:
         fail(str(exc), code=1)
     typer.echo(f"{chosen.key}: {done}")
-    if result.stale:
-        typer.echo(
-            f"The built editions are now stale: `digest build --period {chosen.key}` rebuilds "
-            "them (the scheduler rebuilds them itself); `digest send` refuses them until then."
-        )
-    if result.unapproved:
-        typer.echo(
-            f"The earlier approval is withdrawn: approve again (`digest approve --period "
-            f"{chosen.key}`) before the scheduler sends it."
-        )
+    for line in result.consequences(chosen.key):
+        typer.echo(line)
 
 
 @app.command("exclude")

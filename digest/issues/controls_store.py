@@ -53,6 +53,22 @@ class Change:
     unapproved: bool
     """An approval was withdrawn: the issue needs an editor's approval again."""
 
+    def consequences(self, period_key: str) -> list[str]:
+        """What follows from the change, in the words the CLI and the editor's page both use."""
+        lines = []
+        if self.stale:
+            lines.append(
+                f"The built editions are now stale: `digest build --period {period_key}` "
+                "rebuilds them (the scheduler rebuilds them itself); `digest send` refuses them "
+                "until then."
+            )
+        if self.unapproved:
+            lines.append(
+                f"The earlier approval is withdrawn: approve again (`digest approve --period "
+                f"{period_key}`) before the scheduler sends it."
+            )
+        return lines
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
