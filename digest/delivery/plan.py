@@ -116,12 +116,12 @@ def open_send(
     Returns the ledger's counts from before the queuing (what earlier runs already settled).
     """
     issue_id, scope = plan.issue_id, plan.scope
-    _refuse_stale(conn, plan)
     conn.execute(
         update(it)
-        .where(it.c.id == issue_id, it.c.send_started_at.is_(None))
+        .where(it.c.id == issue_id, it.c.send_started_at.is_(None), it.c.stale_at.is_(None))
         .values(send_started_at=now)
     )
+    _refuse_stale(conn, plan)
     conn.execute(
         update(it).where(it.c.id == issue_id, it.c.status != "sent").values(status="sending")
     )
@@ -145,16 +145,13 @@ def open_send(
 def _refuse_stale(conn: Connection, plan: Plan) -> None:
     """Refuse to start sending editions an editor's change made stale.
 
-    The issue row is locked first, as a change locks it (digest.issues.controls_store): either
-    the change lands before and this refuses, or the send starts before and the change is
-    refused. Checked here, not only when the editions were fetched, because a change can land
-    in between.
+    Runs right after the write that marks the send started (which skips a stale issue), so the
+    row is this transaction's: either a change landed before and this refuses (rolling back), or
+    the send started first and every later change is refused (digest.issues.controls_store).
+    Checked here, not only when the editions were fetched, because a change can land between.
     """
-    row = conn.execute(
-        select(it.c.stale_at, it.c.send_started_at)
-        .where(it.c.id == plan.issue_id)
-        .with_for_update()
-    ).one()
+    query = select(it.c.stale_at, it.c.send_started_at).where(it.c.id == plan.issue_id)
+    row = conn.execute(query).one()
     if row.stale_at is not None and row.send_started_at is None:
         raise SendError(stale_message(plan.period, row.stale_at))
 

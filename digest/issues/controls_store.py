@@ -17,8 +17,9 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from digest.issues import controls as rules
 from digest.issues.controls import ControlsError, IssueControls
@@ -102,23 +103,24 @@ def _check_ids(conn: Connection, period: Period, ids: Iterable[str]) -> None:
 
 
 def _lock_controls(conn: Connection, period: Period, now: dt.datetime, by: str) -> IssueControls:
-    """The period's controls, their row created if missing and locked for this transaction."""
-    try:
-        with conn.begin_nested():
-            conn.execute(
-                insert(ct).values(
-                    period_key=period.key,
-                    excluded=[],
-                    lead=None,
-                    merges={},
-                    unmerged=[],
-                    notes={},
-                    changed_at=now,
-                    changed_by=by,
-                )
-            )
-    except IntegrityError:  # there is one already (perhaps just made by another change)
-        pass
+    """The period's controls, their row created if missing and locked for this transaction.
+
+    The first statement of a change is this write, so on SQLite too the change holds the
+    writer's lock before it reads anything (its reads then see every earlier change, and no
+    other writer can come between its read and its write); on PostgreSQL the row lock does it.
+    """
+    values = {
+        "period_key": period.key,
+        "excluded": [],
+        "lead": None,
+        "merges": {},
+        "unmerged": [],
+        "notes": {},
+        "changed_at": now,
+        "changed_by": by,
+    }
+    insert_ = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    conn.execute(insert_(ct).values(values).on_conflict_do_nothing(index_elements=["period_key"]))
     conn.execute(select(ct.c.period_key).where(ct.c.period_key == period.key).with_for_update())
     return controls_of(conn, period.key)
 
@@ -147,6 +149,7 @@ def _change(
 ) -> Change:
     now = _now()
     with engine.begin() as conn:
+        current = _lock_controls(conn, period, now, by)
         issue = issue_row(conn, period.key)
         if issue is not None:
             # Lock the issue row: a send starting (delivery.plan.open_send) or a build freezing
@@ -159,7 +162,6 @@ def _change(
                     f"{period.key}: sending began at {issue.send_started_at:%Y-%m-%d %H:%M} UTC;"
                     " its editions are final and the issue can no longer be changed"
                 )
-        current = _lock_controls(conn, period, now, by)
         new = edit(conn, current)
         if new == current:
             return Change(current, issue is not None and issue.stale_at is not None, False)

@@ -4,6 +4,8 @@ send starts, and marking built editions stale (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import Engine, update
@@ -16,7 +18,7 @@ from digest.issues.editions import build_issue
 from digest.issues.store import FrozenError, find_issue, freeze, load_controls
 from digest.period import parse_period
 from digest.storage.schema import issues
-from tests.issues.controls_data import WEEK, store_week
+from tests.issues.controls_data import IDS, WEEK, store_week
 
 BY = "ed"
 
@@ -165,3 +167,16 @@ def test_a_freeze_from_controls_changed_meanwhile_stays_stale(week: Engine) -> N
     assert freeze(week, issue)
     row = find_issue(week, WEEK)
     assert row is not None and row.stale_at is not None
+
+
+def test_concurrent_changes_all_land(week: Engine) -> None:
+    """Each change locks the period's controls, so simultaneous editors lose nothing."""
+    barrier = threading.Barrier(len(IDS))
+
+    def exclude_one(signal_id: str) -> None:
+        barrier.wait()
+        cs.exclude(week, WEEK, [signal_id], by=signal_id)
+
+    with ThreadPoolExecutor(len(IDS)) as pool:
+        list(pool.map(exclude_one, IDS))
+    assert load_controls(week, WEEK).excluded == set(IDS)
