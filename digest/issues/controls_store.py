@@ -109,7 +109,7 @@ def _lock_controls(conn: Connection, period: Period, now: dt.datetime, by: str) 
     writer's lock before it reads anything (its reads then see every earlier change, and no
     other writer can come between its read and its write); on PostgreSQL the row lock does it.
     """
-    values = {
+    values: dict[str, object] = {
         "period_key": period.key,
         "excluded": [],
         "lead": None,
