@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from itsdangerous import BadSignature
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -194,6 +195,8 @@ async def issue_page(request: Request) -> Response:
         "tier_names": TIER_NAMES,
         "link": lambda **kw: f"{base}?{urlencode({**_current(tier, locale, width), **kw})}",
         **controls_context(state, period, row, found),
+        "controls_flash": query.get("changed") == "controls",
+        "note_draft": note_draft(request),
     }
     return render(request, "web/issue.html.j2", context)
 
@@ -462,17 +465,59 @@ async def change_controls(request: Request) -> Response:
     state = web(request)
     period = _period(request)
     form = await checked_form(request)
-    back = _issue_url(period, form) + "#controls"
+    back = _issue_url(period, form)
+    back += ("&" if "?" in back else "?") + "changed=controls#controls"  # the outcome shows there
     try:
         change, done = await run_in_threadpool(_control_change, state, period, form, who)
-    except ControlsError as exc:
-        return redirect_with_flash(
-            request, back, f"{period.key}: {exc}; nothing was changed", "fail"
+    except (ControlsError, FrozenError) as exc:
+        text = (
+            f"{period.key}: {exc}; nothing was changed"
+            if isinstance(exc, ControlsError)
+            else str(exc)
         )
-    except FrozenError as exc:
-        return redirect_with_flash(request, back, str(exc), "fail")
+        response = redirect_with_flash(request, back, text, "fail")
+        _keep_draft(response, state, form)
+        return response
     message = " ".join([f"{period.key}: {done}.", *change.consequences(period.key)])
-    return redirect_with_flash(request, back, message, "warn" if change.unapproved else "ok")
+    response = redirect_with_flash(request, back, message, "warn" if change.unapproved else "ok")
+    response.delete_cookie(NOTE_DRAFT_COOKIE, path="/editor/")
+    return response
+
+
+NOTE_DRAFT_COOKIE = "digest_note_draft"
+"""A refused note's text, so the editor fixes it instead of typing it again (signed, 2 min)."""
+
+
+def _keep_draft(response: Response, state: WebState, form: Any) -> None:
+    raw = form.get("note")
+    if field_text(form, "action") != "note" or not isinstance(raw, str):
+        return
+    value = str(state.flash.dumps({"l": field_text(form, "lang"), "t": raw[: NOTE_MAX * 3]}))
+    if len(value) > 3800:  # beyond what a browser keeps in one cookie: no draft rather than none
+        return
+    response.set_cookie(
+        NOTE_DRAFT_COOKIE,
+        value,
+        max_age=120,
+        httponly=True,
+        samesite="lax",
+        secure=state.secure_cookies,
+        path="/editor/",
+    )
+
+
+def note_draft(request: Request) -> dict[str, str]:
+    """The refused note kept by `_keep_draft`, by language ({} when there is none)."""
+    raw = request.cookies.get(NOTE_DRAFT_COOKIE)
+    if not raw:
+        return {}
+    try:
+        data = web(request).flash.loads(raw)
+    except BadSignature:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("t"), str):
+        return {}
+    return {str(data.get("l", "")): str(data["t"])}
 
 
 def routes() -> list[BaseRoute]:

@@ -100,7 +100,13 @@ def test_merge_from_the_form_then_unmerge(page: Any, site: Demo) -> None:
 def test_a_bad_note_shows_the_reason(page: Any, site: Demo) -> None:
     page.fill("#note-text-en", "Hello {{ name }}")
     page.locator("#note-en button[value=note]").click()
-    assert "looks like template syntax" in page.locator(".flash.fail").inner_text()
+    assert "looks like template syntax" in page.locator("#controls-outcome.fail").inner_text()
+
+
+def test_the_outcome_of_a_change_is_in_view(page: Any, site: Demo) -> None:
+    row(page, ids(site)[-1]).locator("button[value=exclude]").click()
+    top = page.eval_on_selector("#controls-outcome", "e => e.getBoundingClientRect().top")
+    assert 0 <= top < page.viewport_size["height"]
 
 
 def test_a_note_reaches_the_rebuilt_edition_of_its_language(page: Any, site: Demo) -> None:

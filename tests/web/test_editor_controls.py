@@ -121,3 +121,15 @@ def test_a_change_without_the_csrf_token_is_forbidden(editor: Site) -> None:
 def test_a_change_without_login_is_forbidden(site: Site) -> None:
     response = site.client.submit("/editor/login", issue_url(site, "/controls"), {"id": "x"})
     assert response.status_code == 403
+
+
+def test_a_refused_note_stays_in_its_form_to_be_fixed(editor: Site) -> None:
+    page = change(editor, action="note", lang="en", note="Almost right <b>here</b>")
+    form = re.search(r'<textarea name="note" id="note-text-en"[^>]*>(.*?)</textarea>', page)
+    assert form and form.group(1) == "Almost right &lt;b&gt;here&lt;/b&gt;"
+
+
+def test_a_saved_change_forgets_the_refused_draft(editor: Site) -> None:
+    change(editor, action="note", lang="en", note="Almost right <b>here</b>")
+    page = change(editor, action="exclude", id=shown_signals(editor)[0].id)
+    assert "Almost right" not in page
