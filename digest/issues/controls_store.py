@@ -30,6 +30,7 @@ from digest.period import Period
 from digest.storage.schema import editions as et
 from digest.storage.schema import issue_controls as ct
 from digest.storage.schema import issues as it
+from digest.storage.schema import schedule_runs as sr
 from digest.storage.schema import signals as st
 
 __all__ = [
@@ -162,6 +163,7 @@ def _change(
                     f"{period.key}: sending began at {issue.send_started_at:%Y-%m-%d %H:%M} UTC;"
                     " its editions are final and the issue can no longer be changed"
                 )
+            _refuse_if_delivering(conn, period)
         new = edit(conn, current)
         if new == current:
             return Change(current, issue is not None and issue.stale_at is not None, False)
@@ -170,6 +172,34 @@ def _change(
         if issue is not None:
             stale, unapproved = _after_change(conn, issue.id, now)
     return Change(new, stale, unapproved)
+
+
+def _refuse_if_delivering(conn: Connection, period: Period) -> None:
+    """Refuse a change once the scheduler, its approval given, planned local-time buckets.
+
+    Those buckets send at their own hours without asking again, so a change now (which would
+    withdraw the approval) would reach readers unapproved: the delivery has begun in all but
+    its first message.
+    """
+    resolved = conn.execute(
+        select(sr.c.outcome, sr.c.recorded_at)
+        .where(sr.c.period_key == period.key, sr.c.kind == "approval")
+        .where(sr.c.event == "resolved", sr.c.outcome == "approved")
+        .limit(1)
+    ).first()
+    if resolved is None:
+        return
+    planned = conn.execute(
+        select(sr.c.id)
+        .where(sr.c.period_key == period.key, sr.c.kind == "bucket", sr.c.event == "planned")
+        .limit(1)
+    ).first()
+    if planned is not None:
+        raise FrozenError(
+            f"{period.key}: approved, and the scheduler is delivering it in local-time buckets "
+            f"(planned {resolved.recorded_at:%Y-%m-%d %H:%M} UTC); the issue can no longer be "
+            "changed"
+        )
 
 
 def _after_change(conn: Connection, issue_id: int, now: dt.datetime) -> tuple[bool, bool]:

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, insert, update
 
 from digest.config import Settings
 from digest.issues import controls_store as cs
@@ -17,7 +17,7 @@ from digest.issues.controls import NO_CONTROLS, ControlsError
 from digest.issues.editions import build_issue
 from digest.issues.store import FrozenError, find_issue, freeze, load_controls
 from digest.period import parse_period
-from digest.storage.schema import issues
+from digest.storage.schema import issues, schedule_runs
 from tests.issues.controls_data import IDS, WEEK, store_week
 
 BY = "ed"
@@ -180,3 +180,17 @@ def test_concurrent_changes_all_land(week: Engine) -> None:
     with ThreadPoolExecutor(len(IDS)) as pool:
         list(pool.map(exclude_one, IDS))
     assert load_controls(week, WEEK).excluded == set(IDS)
+
+
+def test_a_change_is_refused_once_approved_buckets_are_planned(week: Engine) -> None:
+    built(week)
+    now = dt.datetime.now(dt.UTC)
+    common = {"period_key": WEEK.key, "recorded_at": now, "detail": "", "holder": ""}
+    with week.begin() as conn:
+        for extra in (
+            {"job_id": "a", "kind": "approval", "event": "resolved", "outcome": "approved"},
+            {"job_id": "b", "kind": "bucket", "event": "planned", "zone": "Asia/Tokyo"},
+        ):
+            conn.execute(insert(schedule_runs).values(**common, **extra))
+    with pytest.raises(FrozenError, match="delivering it in local-time buckets"):
+        cs.exclude(week, WEEK, ["s1"], by=BY)

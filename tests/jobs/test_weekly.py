@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from sqlalchemy import Engine, insert, select
 
 from digest.issues.controls_store import set_note
+from digest.issues.store import FrozenError
 from digest.jobs.approval import approve
 from digest.jobs.scheduler import stored_jobs
 from digest.jobs.weekly import WEEKLY_JOB_ID
@@ -387,3 +389,20 @@ def test_a_change_after_approval_holds_the_send_until_approved_again(
         clock.move_to(MONDAY_0700 + dt.timedelta(hours=3))
         sched.step()
     assert sent_lines(send_log) == []
+
+
+def test_once_approved_buckets_are_planned_the_issue_is_closed_to_changes(
+    harness_for: Any, sqlite_url: str, send_log: Path
+) -> None:
+    h = harness_for(sqlite_url, local_time_delivery=True, **APPROVAL)
+    engine = open_database(sqlite_url)
+    _subscriber(engine, 1, "Asia/Tokyo")
+    with time_machine.travel(SUNDAY_NIGHT, tick=False) as clock:
+        sched = _fire_with_approval(h, clock)
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=1))
+        approve(engine, "2026-W47", "editor@example.com", MONDAY_0700 + dt.timedelta(hours=1))
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=1, minutes=10))
+        sched.step()  # the approval check plans Tokyo's bucket for Tuesday 07:00 JST
+        with pytest.raises(FrozenError, match="local-time buckets"):
+            set_note(engine, parse_period("2026-W47"), "en", "Too late.", by="ed")
+    engine.dispose()
