@@ -14,6 +14,7 @@ from digest.cli import (
     editors_cmd,
     ingest_cmd,
     init_cmd,
+    issue_cmd,
     run_cmd,
     schedule_cmd,
     send_cmd,
@@ -78,6 +79,7 @@ worker_cmd.register(app)
 editors_cmd.register(app)
 backup_cmd.register(app)
 init_cmd.register(app)
+issue_cmd.register(app)
 
 
 def main() -> None:

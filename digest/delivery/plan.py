@@ -20,7 +20,8 @@ from digest.audience.selection import effective_interests, mailable
 from digest.config import Settings
 from digest.delivery import ledger
 from digest.delivery.provider import EditionMessage
-from digest.delivery.report import SendReport
+from digest.delivery.report import SendError, SendReport
+from digest.issues.build import stale_message
 from digest.issues.editions import Edition
 from digest.issues.store import issue_classes
 from digest.period import Period
@@ -117,9 +118,10 @@ def open_send(
     issue_id, scope = plan.issue_id, plan.scope
     conn.execute(
         update(it)
-        .where(it.c.id == issue_id, it.c.send_started_at.is_(None))
+        .where(it.c.id == issue_id, it.c.send_started_at.is_(None), it.c.stale_at.is_(None))
         .values(send_started_at=now)
     )
+    _refuse_stale(conn, plan)
     conn.execute(
         update(it).where(it.c.id == issue_id, it.c.status != "sent").values(status="sending")
     )
@@ -138,6 +140,20 @@ def open_send(
             timezones=plan.timezones,
         )
     return before
+
+
+def _refuse_stale(conn: Connection, plan: Plan) -> None:
+    """Refuse to start sending editions an editor's change made stale.
+
+    Runs right after the write that marks the send started (which skips a stale issue), so the
+    row is this transaction's: either a change landed before and this refuses (rolling back), or
+    the send started first and every later change is refused (digest.issues.controls_store).
+    Checked here, not only when the editions were fetched, because a change can land between.
+    """
+    query = select(it.c.stale_at, it.c.send_started_at).where(it.c.id == plan.issue_id)
+    row = conn.execute(query).one()
+    if row.stale_at is not None and row.send_started_at is None:
+        raise SendError(stale_message(plan.period, row.stale_at))
 
 
 def unmailable_without_row(conn: Connection, plan: Plan) -> int:

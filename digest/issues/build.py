@@ -7,6 +7,7 @@ Every step is a library call; the CLI only prints.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from digest.issues.store import (
     find_issue,
     freeze,
     issue_classes,
+    load_controls,
     stored_editions,
 )
 from digest.issues.store import load_editions as load_frozen
@@ -129,14 +131,18 @@ def build(
     if force and row is not None and row.send_started_at is not None:
         raise FrozenError(f"{period.key}: sending has begun; its editions are final")
     found = collect.from_store(engine, period)
-    if not force:
+    stale = row is not None and row.stale_at is not None
+    if not force and not stale:  # stale: an editor changed the controls since the freeze
         frozen = load_frozen(engine, period)
         if frozen:
             return BuildResult(
                 period, frozen, signals=found.signals, errors=found.errors, reused=True, frozen=True
             )
     classes = {s.market_class for s in found.publishable if s.market_class}
-    issue = build_issue(found.signals, settings, period, audience_interest_sets(engine, classes))
+    sets = audience_interest_sets(engine, classes)
+    issue = build_issue(
+        found.signals, settings, period, sets, controls=load_controls(engine, period)
+    )
     result = BuildResult(
         period,
         issue.editions,
@@ -152,7 +158,17 @@ def build(
 
 
 class EditionsUnavailable(Exception):
-    """A send asked for a period's editions and they cannot be built (failing inbox checks)."""
+    """A send asked for a period's editions and they cannot be built (failing inbox checks), or
+    they are stale (an editor changed the issue since they were built)."""
+
+
+def stale_message(period: Period, since: dt.datetime) -> str:
+    """What a send refusing stale editions says: the one command that fixes it."""
+    return (
+        f"{period.key}: the editions are stale: an editor changed the issue at "
+        f"{since:%Y-%m-%d %H:%M} UTC, after they were built; run `digest build --period "
+        f"{period.key}` to rebuild them, then send"
+    )
 
 
 def frozen_editions(
@@ -167,6 +183,8 @@ def frozen_editions(
     row = find_issue(engine, period)
     with engine.connect() as conn:
         found = stored_editions(conn, row.id) if row is not None else []
+    if row is not None and found and row.stale_at is not None and row.send_started_at is None:
+        raise EditionsUnavailable(stale_message(period, row.stale_at))
     if row is not None and found:
         return row.id, _with_new_interest_sets(settings, engine, period, row.id, found)
     result = build(settings, period, engine=engine)
@@ -199,7 +217,9 @@ def _with_new_interest_sets(
     if not missing:
         return found
     collection = collect.from_store(engine, period)
-    issue = build_issue(collection.signals, settings, period, [frozenset(), *missing])
+    sets = [frozenset(), *missing]
+    controls = load_controls(engine, period)
+    issue = build_issue(collection.signals, settings, period, sets, controls=controls)
     add_editions(engine, period, [e for e in issue.editions if e.interests and not e.failures])
     with engine.connect() as conn:
         return stored_editions(conn, issue_id)

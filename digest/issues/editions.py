@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from digest.audience.model import interests_key
 from digest.config import Settings
 from digest.issues.checks import SIZE_FAIL, Check, check_edition, leak_needles
+from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.group import Grouped, group
 from digest.issues.policy import Policy, policies
 from digest.issues.render.engine import Renderer, renderer_for, template_dirs
+from digest.issues.render.note import RenderedNote, render_note
 from digest.issues.render.view import EditionView, ItemCache, build_view
 from digest.model import LANGS, Lang, MembershipTier, Signal
 from digest.period import Period
@@ -72,6 +74,9 @@ class Issue:
     editions: list[Edition]
     grouped: Grouped
     internal: list[Signal] = field(default_factory=list)
+    controls: IssueControls = NO_CONTROLS
+    """The editor's controls this issue was built with (freezing compares them with the
+    stored ones: a change made during the build leaves the editions stale)."""
 
     def edition(self, tier: str, locale: str, interests: frozenset[str] = ALL_CLASSES) -> Edition:
         for edition in self.editions:
@@ -123,6 +128,7 @@ def build_edition(
     renderer: Renderer,
     needles: Sequence[str],
     cache: ItemCache | None = None,
+    note: RenderedNote | None = None,
 ) -> Edition:
     """One edition; when it would be clipped, fewer items per section until it fits."""
     limit = policy.max_items
@@ -130,6 +136,8 @@ def build_edition(
         view = build_view(
             grouped.sections, policy, locale, settings, period, interests, limit, cache
         )
+        if note is not None:
+            view = replace(view, note_html=note.html, note_text=note.text)
         edition = _render_edition(renderer, view, settings, needles)
         if edition.html_bytes <= SIZE_FAIL or limit == 1:
             break
@@ -153,6 +161,7 @@ def build_issue(
     interest_sets: Sequence[frozenset[str]] = (ALL_CLASSES,),
     *,
     cwd: Path | None = None,
+    controls: IssueControls = NO_CONTROLS,
 ) -> Issue:
     """Every edition of a period: 3 tiers × 2 languages × each distinct interest set.
 
@@ -173,6 +182,7 @@ def build_issue(
     editions: list[Edition] = []
     sets = list(dict.fromkeys(interest_sets)) or [ALL_CLASSES]
     cache: ItemCache = {}
+    notes = {lang: render_note(text) for lang, text in controls.notes.items() if lang in LANGS}
     for policy in policies(settings).values():
         needles = leak_needles(publishable, policy.hidden_fields)
         for interests in sets:
@@ -188,9 +198,10 @@ def build_issue(
                         renderer,
                         needles,
                         cache,
+                        notes.get(locale),
                     )
                 )
-    return Issue(period, editions, grouped, internal)
+    return Issue(period, editions, grouped, internal, controls)
 
 
 def edition_files(edition: Edition) -> dict[str, str]:

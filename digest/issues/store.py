@@ -12,16 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.issues.checks import Check
+from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.editions import Edition, Issue
 from digest.period import Period
 from digest.signals.store import classes_of
 from digest.storage.schema import editions as et
+from digest.storage.schema import issue_controls as ct
 from digest.storage.schema import issues as it
 
 BUILT = "awaiting_approval"
@@ -38,6 +41,8 @@ class IssueRow:
     status: str
     built_at: dt.datetime | None
     send_started_at: dt.datetime | None
+    stale_at: dt.datetime | None = None
+    """When an editor's change made the frozen editions out of date (None: they are current)."""
 
 
 def issue_row(conn: Connection, period_key: str) -> IssueRow | None:
@@ -51,6 +56,7 @@ def issue_row(conn: Connection, period_key: str) -> IssueRow | None:
         row.status,
         row.built_at,
         row.send_started_at,
+        row.stale_at,
     )
 
 
@@ -138,12 +144,17 @@ def freeze(engine: Engine, issue: Issue, *, force: bool = False) -> bool:
             has_editions = conn.execute(
                 select(et.c.id).where(et.c.issue_id == row.id).limit(1)
             ).first()
-            if has_editions and not force:
+            stale_ok = row.stale_at is not None and row.send_started_at is None
+            if has_editions and not force and not stale_ok:
                 return False
         row = _ensure_issue(conn, issue.period, now)
         conn.execute(delete(et).where(et.c.issue_id == row.id))
         conn.execute(insert(et), [_edition_values(row.id, e, now) for e in issue.editions])
-        conn.execute(update(it).where(it.c.id == row.id).values(status=BUILT, built_at=now))
+        # Still stale when an editor changed the controls while this build ran.
+        stale = now if controls_of(conn, issue.period.key) != issue.controls else None
+        conn.execute(
+            update(it).where(it.c.id == row.id).values(status=BUILT, built_at=now, stale_at=stale)
+        )
     return True
 
 
@@ -208,3 +219,24 @@ def issue_classes(conn: Connection, editions: Iterable[Edition]) -> frozenset[st
     for e in editions:
         classes.update(c for c in e.interests_key.split(";") if c)
     return frozenset(classes)
+
+
+def controls_of(conn: Connection, period_key: str) -> IssueControls:
+    """The editor's controls of a period as stored (the empty value when none were set)."""
+    row = conn.execute(select(ct).where(ct.c.period_key == period_key)).first()
+    if row is None:
+        return NO_CONTROLS
+    return IssueControls(
+        excluded=frozenset(row.excluded),
+        lead=row.lead,
+        merges=MappingProxyType(dict(row.merges)),
+        unmerged=frozenset(row.unmerged),
+        notes=MappingProxyType(dict(row.notes)),
+    )
+
+
+def load_controls(engine: Engine, period: Period) -> IssueControls:
+    """What the build applies: the editor's controls of `period` (`digest issue …`, the web
+    page); the empty value, which changes nothing, when none were set."""
+    with engine.connect() as conn:
+        return controls_of(conn, period.key)

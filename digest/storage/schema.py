@@ -86,6 +86,23 @@ issues = Table(
     Column("approved_by", String(200), nullable=True),
     Column("send_started_at", DateTime(timezone=True), nullable=True),
     Column("sent_at", DateTime(timezone=True), nullable=True),
+    # Set when an editor's change lands after the editions were frozen; a rebuild clears it.
+    Column("stale_at", DateTime(timezone=True), nullable=True),
+)
+
+# An editor's hand on one period's issue (`digest issue …`, the editor's issue page), applied at
+# build. Keyed by period, not issue: controls may be set before the first build.
+issue_controls = Table(
+    "issue_controls",
+    metadata,
+    Column("period_key", String(32), primary_key=True),
+    Column("excluded", JSON, nullable=False),  # sorted signal ids left out of every edition
+    Column("lead", String(200), nullable=True),  # the lead story's signal id
+    Column("merges", JSON, nullable=False),  # {dropped id: kept id}, merges made by hand
+    Column("unmerged", JSON, nullable=False),  # sorted ids split out of automatic merges
+    Column("notes", JSON, nullable=False),  # {"en"|"zh": Markdown}, at most 600 characters each
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", String(200), nullable=False),
 )
 
 editions = Table(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from itsdangerous import BadSignature
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -27,11 +28,14 @@ from digest.delivery.events import edition_stats
 from digest.delivery.plan import edition_message
 from digest.delivery.report import SendError
 from digest.delivery.run import send_period
+from digest.issues import controls_store as cs
 from digest.issues.build import build, preview_copy
+from digest.issues.controls import ControlsError
 from digest.issues.editions import Edition
 from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import RenderError
-from digest.issues.store import FrozenError, issue_and_editions
+from digest.issues.render.note import NOTE_MAX
+from digest.issues.store import FrozenError, issue_and_editions, load_controls
 from digest.jobs.approval import ApprovalError, approve
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
@@ -190,6 +194,9 @@ async def issue_page(request: Request) -> Response:
         "stats": stats,
         "tier_names": TIER_NAMES,
         "link": lambda **kw: f"{base}?{urlencode({**_current(tier, locale, width), **kw})}",
+        **controls_context(state, period, row, found),
+        "controls_flash": query.get("changed") == "controls",
+        "note_draft": note_draft(request),
     }
     return render(request, "web/issue.html.j2", context)
 
@@ -374,6 +381,145 @@ async def rebuild_issue(request: Request) -> Response:
     return redirect_with_flash(request, back, f"Rebuilt {len(result.editions)} editions")
 
 
+# --- the editor's controls (`digest issue …` on the page) -------------------------------------
+
+
+@dataclass(frozen=True)
+class ControlRow:
+    """One signal of the period as the controls see it."""
+
+    signal: Signal
+    excluded: bool
+    lead: bool
+    merged_into: str | None
+    keeps: tuple[str, ...]
+    """Signals merged into this one by hand."""
+    split: bool
+    """Kept out of automatic merges by an editor (`unmerge`)."""
+
+
+def controls_context(
+    state: WebState, period: Period, row: Any, found: Sequence[Signal]
+) -> dict[str, Any]:
+    """What the page's controls section shows: each signal's state under the controls, the
+    notes, and whether changes are still possible (not once sending began)."""
+    controls = load_controls(state.engine, period)
+    rows = [
+        ControlRow(
+            s,
+            s.id in controls.excluded,
+            s.id == controls.lead,
+            controls.merges.get(s.id),
+            tuple(sorted(d for d, k in controls.merges.items() if k == s.id)),
+            s.id in controls.unmerged,
+        )
+        for s in found
+        if not s.internal
+    ]
+    return {
+        "control_rows": rows,
+        "controls": controls,
+        "controls_frozen": row is not None and row.send_started_at is not None,
+        "stale_at": row.stale_at if row is not None else None,
+        "note_max": NOTE_MAX,
+        "note_langs": [(loc, LOCALE_NAMES[loc]) for loc in LANGS],
+    }
+
+
+def _control_change(state: WebState, period: Period, form: Any, who: str) -> tuple[cs.Change, str]:
+    """Run the change the form asks for; the same library calls (and refusals) as the CLI."""
+    action = field_text(form, "action")
+    signal_id = field_text(form, "id")
+    if action == "exclude":
+        return cs.exclude(state.engine, period, [signal_id], by=who), f"excluded {signal_id}"
+    if action == "include":
+        return cs.include(state.engine, period, [signal_id], by=who), f"included {signal_id}"
+    if action == "lead":
+        return cs.set_lead(state.engine, period, signal_id, by=who), (
+            f"{signal_id} is the lead story"
+        )
+    if action == "clear-lead":
+        return cs.set_lead(state.engine, period, None, by=who), "lead cleared"
+    if action == "merge":
+        keep = field_text(form, "keep")
+        drops = [str(d).strip() for d in form.getlist("drop") if str(d).strip()]
+        done = f"merged {', '.join(drops)} into {keep}"
+        return cs.merge(state.engine, period, keep, drops, by=who), done
+    if action == "unmerge":
+        return cs.unmerge(
+            state.engine, period, signal_id, by=who
+        ), f"{signal_id} is shown on its own"
+    if action in ("note", "clear-note"):
+        lang = field_text(form, "lang")
+        raw = form.get("note") if action == "note" else None
+        text = raw if isinstance(raw, str) and raw.strip() else None
+        done = f"{lang} note {'set' if text else 'cleared'}"
+        return cs.set_note(state.engine, period, lang, text, by=who), done
+    raise ControlsError(f"unknown action {action!r}")
+
+
+async def change_controls(request: Request) -> Response:
+    """POST one change to the issue's controls; the outcome comes back as the page's flash."""
+    if (who := current_editor(request)) is None:
+        raise HTTPException(403)
+    state = web(request)
+    period = _period(request)
+    form = await checked_form(request)
+    back = _issue_url(period, form)
+    back += ("&" if "?" in back else "?") + "changed=controls#controls"  # the outcome shows there
+    try:
+        change, done = await run_in_threadpool(_control_change, state, period, form, who)
+    except (ControlsError, FrozenError) as exc:
+        text = (
+            f"{period.key}: {exc}; nothing was changed"
+            if isinstance(exc, ControlsError)
+            else str(exc)
+        )
+        response = redirect_with_flash(request, back, text, "fail")
+        _keep_draft(response, state, form)
+        return response
+    message = " ".join([f"{period.key}: {done}.", *change.consequences(period.key)])
+    response = redirect_with_flash(request, back, message, "warn" if change.unapproved else "ok")
+    response.delete_cookie(NOTE_DRAFT_COOKIE, path="/editor/")
+    return response
+
+
+NOTE_DRAFT_COOKIE = "digest_note_draft"
+"""A refused note's text, so the editor fixes it instead of typing it again (signed, 2 min)."""
+
+
+def _keep_draft(response: Response, state: WebState, form: Any) -> None:
+    raw = form.get("note")
+    if field_text(form, "action") != "note" or not isinstance(raw, str):
+        return
+    value = str(state.flash.dumps({"l": field_text(form, "lang"), "t": raw[: NOTE_MAX * 3]}))
+    if len(value) > 3800:  # beyond what a browser keeps in one cookie: no draft rather than none
+        return
+    response.set_cookie(
+        NOTE_DRAFT_COOKIE,
+        value,
+        max_age=120,
+        httponly=True,
+        samesite="lax",
+        secure=state.secure_cookies,
+        path="/editor/",
+    )
+
+
+def note_draft(request: Request) -> dict[str, str]:
+    """The refused note kept by `_keep_draft`, by language ({} when there is none)."""
+    raw = request.cookies.get(NOTE_DRAFT_COOKIE)
+    if not raw:
+        return {}
+    try:
+        data = web(request).flash.loads(raw)
+    except BadSignature:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("t"), str):
+        return {}
+    return {str(data.get("l", "")): str(data["t"])}
+
+
 def routes() -> list[BaseRoute]:
     return [
         *login.routes(),
@@ -383,4 +529,5 @@ def routes() -> list[BaseRoute]:
         Route("/editor/issues/{period}/test", send_test, methods=["POST"]),
         Route("/editor/issues/{period}/approve", approve_issue, methods=["POST"]),
         Route("/editor/issues/{period}/rebuild", rebuild_issue, methods=["POST"]),
+        Route("/editor/issues/{period}/controls", change_controls, methods=["POST"]),
     ]

@@ -10,16 +10,20 @@ import pytest
 from sqlalchemy import Engine, select
 
 from digest.config import Settings
+from digest.issues.controls_store import set_note
+from digest.issues.store import find_issue
 from digest.jobs.pipeline import (
     PREPARE_STAGES,
     BuiltIssue,
     PipelineSteps,
     SendSummary,
+    build_frozen,
     default_steps,
     run_period,
 )
 from digest.period import Period
 from digest.storage.schema import issues, schedule_runs
+from tests.issues.controls_data import WEEK, store_week
 
 NOW = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)
 
@@ -206,3 +210,13 @@ def test_the_examples_stand_in_for_sources_in_one_place() -> None:
     assert source_paths(Settings()) == ([str(example_signals())], True)
     configured = Settings.model_validate({"sources": {"paths": ["a.md"]}})
     assert source_paths(configured) == (["a.md"], False)
+
+
+def test_the_scheduled_build_rebuilds_editions_an_editor_made_stale(engine: Engine) -> None:
+    store_week(engine)
+    build_frozen(Settings(), engine, WEEK, NOW)
+    set_note(engine, WEEK, "en", "Read *this* first.", by="ed")
+    built = build_frozen(Settings(), engine, WEEK, NOW)
+    assert built.result is not None and not built.result.reused
+    row = find_issue(engine, WEEK)
+    assert row is not None and row.stale_at is None

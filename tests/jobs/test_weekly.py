@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from sqlalchemy import Engine, insert, select
 
+from digest.issues.controls_store import set_note
+from digest.issues.store import FrozenError
 from digest.jobs.approval import approve
 from digest.jobs.scheduler import stored_jobs
 from digest.jobs.weekly import WEEKLY_JOB_ID
+from digest.period import parse_period
 from digest.storage.db import open_database
 from digest.storage.schema import schedule_runs, subscribers
 
@@ -367,3 +371,38 @@ def test_local_time_buckets_are_recorded_with_their_local_times(
         h.start().step()
     [planned] = runs(sqlite_url, event="planned")
     assert (planned.zone, planned.detail) == ("Asia/Tokyo", "local Tue 2026-11-24 07:00 JST")
+
+
+def test_a_change_after_approval_holds_the_send_until_approved_again(
+    harness_for: Any, sqlite_url: str, send_log: Path
+) -> None:
+    h = harness_for(sqlite_url, **APPROVAL)
+    with time_machine.travel(SUNDAY_NIGHT, tick=False) as clock:
+        sched = _fire_with_approval(h, clock)
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=2))
+        engine = open_database(sqlite_url)
+        approve(engine, "2026-W47", "editor@example.com", MONDAY_0700 + dt.timedelta(hours=2))
+        set_note(engine, parse_period("2026-W47"), "en", "One more thing.", by="ed")
+        engine.dispose()
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=2, minutes=10))
+        sched.step()
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=3))
+        sched.step()
+    assert sent_lines(send_log) == []
+
+
+def test_once_approved_buckets_are_planned_the_issue_is_closed_to_changes(
+    harness_for: Any, sqlite_url: str, send_log: Path
+) -> None:
+    h = harness_for(sqlite_url, local_time_delivery=True, **APPROVAL)
+    engine = open_database(sqlite_url)
+    _subscriber(engine, 1, "Asia/Tokyo")
+    with time_machine.travel(SUNDAY_NIGHT, tick=False) as clock:
+        sched = _fire_with_approval(h, clock)
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=1))
+        approve(engine, "2026-W47", "editor@example.com", MONDAY_0700 + dt.timedelta(hours=1))
+        clock.move_to(MONDAY_0700 + dt.timedelta(hours=1, minutes=10))
+        sched.step()  # the approval check plans Tokyo's bucket for Tuesday 07:00 JST
+        with pytest.raises(FrozenError, match="local-time buckets"):
+            set_note(engine, parse_period("2026-W47"), "en", "Too late.", by="ed")
+    engine.dispose()

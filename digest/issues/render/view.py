@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from markupsafe import Markup
+
 from digest.config import Settings
 from digest.issues.group import OTHER, Section
 from digest.issues.policy import PUBLIC_FIELDS, Policy
@@ -107,6 +109,10 @@ class EditionView:
     name_text: str = ph.NAME_TEXT
     unsubscribe_url_text: str = ph.UNSUBSCRIBE_URL_TEXT
     preferences_url_text: str = ph.PREFERENCES_URL_TEXT
+    note_html: Markup | None = None
+    """The editor's note of this language, rendered safely (digest.issues.render.note)."""
+    note_text: str = ""
+    """The same note for the text part ("" when there is none)."""
 
     @property
     def signal_ids(self) -> list[str]:

@@ -1,0 +1,149 @@
+"""`digest issue …`: an editor's hand on one period's issue, the same controls as the editor's page.
+
+Each subcommand is one call into `digest.issues.controls_store` (one transaction: refused whole,
+or applied whole) and prints what changed and what follows from it (stale editions, an approval
+withdrawn).
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from digest.cli.build_cmd import PeriodOpt, resolve_period
+from digest.cli.context import AppContext, fail
+from digest.issues import controls_store as cs
+from digest.issues.controls import ControlsError
+from digest.issues.store import FrozenError
+from digest.model import LANGS
+from digest.period import Period
+
+app = typer.Typer(help="An editor's controls on one period's issue.", no_args_is_help=True)
+
+IdsArg = Annotated[list[str], typer.Argument(help="Signal ids of the period.", show_default=False)]
+
+
+def _who() -> str:
+    """Recorded with the change: the login name (as `digest approve` does by default)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _apply(
+    ctx: typer.Context, period: str | None, done: str, change: Callable[..., cs.Change]
+) -> None:
+    """Run one change for the chosen period and say what it did, or why it was refused."""
+    app_ctx: AppContext = ctx.obj
+    chosen: Period = resolve_period(period, app_ctx.settings)
+    try:
+        result = change(app_ctx.engine, chosen)
+    except ControlsError as exc:
+        fail(f"{chosen.key}: {exc}; nothing was changed")
+    except FrozenError as exc:
+        fail(str(exc), code=1)
+    typer.echo(f"{chosen.key}: {done}")
+    for line in result.consequences(chosen.key):
+        typer.echo(line)
+
+
+@app.command("exclude")
+def exclude_command(ctx: typer.Context, ids: IdsArg, period: PeriodOpt = None) -> None:
+    """Leave signals out of every edition of the period."""
+    _apply(ctx, period, f"excluded {', '.join(ids)}", lambda e, p: cs.exclude(e, p, ids, by=_who()))
+
+
+@app.command("include")
+def include_command(ctx: typer.Context, ids: IdsArg, period: PeriodOpt = None) -> None:
+    """Put excluded signals back."""
+    _apply(ctx, period, f"included {', '.join(ids)}", lambda e, p: cs.include(e, p, ids, by=_who()))
+
+
+@app.command("lead")
+def lead_command(
+    ctx: typer.Context,
+    signal_id: Annotated[
+        str | None, typer.Argument(metavar="ID", help="The lead story's id.", show_default=False)
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="No pick: the first shown signal leads.")
+    ] = False,
+    period: PeriodOpt = None,
+) -> None:
+    """Make a signal the lead story: first in its section and first in the subject."""
+    if (signal_id is None) == (not clear):
+        fail("give the lead story's ID, or --clear (not both)")
+    done = f"{signal_id} is the lead story" if signal_id else "lead cleared"
+    _apply(ctx, period, done, lambda e, p: cs.set_lead(e, p, signal_id, by=_who()))
+
+
+@app.command("merge")
+def merge_command(
+    ctx: typer.Context,
+    keep: Annotated[str, typer.Argument(metavar="KEEP", help="The signal shown.")],
+    drops: Annotated[
+        list[str], typer.Argument(metavar="DROP...", help="Signals merged into KEEP.")
+    ],
+    period: PeriodOpt = None,
+) -> None:
+    """Merge reports of one story: DROP... are shown as part of KEEP."""
+    done = f"merged {', '.join(drops)} into {keep}"
+    _apply(ctx, period, done, lambda e, p: cs.merge(e, p, keep, drops, by=_who()))
+
+
+@app.command("unmerge")
+def unmerge_command(
+    ctx: typer.Context,
+    drop: Annotated[str, typer.Argument(metavar="DROP", help="The merged signal.")],
+    period: PeriodOpt = None,
+) -> None:
+    """Show a merged signal on its own again (also splits it out of an automatic merge)."""
+    _apply(
+        ctx, period, f"{drop} is shown on its own", lambda e, p: cs.unmerge(e, p, drop, by=_who())
+    )
+
+
+def _read_note(source: str) -> str:
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        fail(f"note: cannot read {source}: {exc.strerror or exc}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = "standard input" if source == "-" else source
+        fail(f"note: {where} is not UTF-8 text (byte {exc.start})")
+
+
+@app.command("note")
+def note_command(
+    ctx: typer.Context,
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="FILE|-", help="Markdown file, or - for standard input.", show_default=False
+        ),
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="en or zh.")] = "en",
+    clear: Annotated[bool, typer.Option("--clear", help="Remove this language's note.")] = False,
+    period: PeriodOpt = None,
+) -> None:
+    """The editor's note at the top of every edition in one language (Markdown, at most 600
+    characters; links only to absolute http(s) URLs; no raw HTML, images or template syntax)."""
+    if lang not in LANGS:
+        fail(f"--lang: {lang!r} is not one of {', '.join(LANGS)}")
+    if (source is None) == (not clear):
+        fail("give the note's FILE (or - for standard input), or --clear (not both)")
+    text = _read_note(source) if source is not None else None
+    done = f"{lang} note {'set' if text and text.strip() else 'cleared'}"
+    _apply(ctx, period, done, lambda e, p: cs.set_note(e, p, lang, text, by=_who()))
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="issue")

@@ -1,0 +1,145 @@
+"""The editor's controls in a real browser: Playwright driving Debian's Chromium against the app.
+
+Each test gets a fresh installation (the example week built and frozen) and clicks the controls
+on the issue page, then looks for their effect on the page and in the rebuilt edition.
+Screenshots of the controls at 375 and 1024 px land in artifacts/web/. Skips without Chromium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.signals.store import signals_between
+from digest.web.demo import DEMO_PASSWORD, Demo
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Chromium is missing: apt-get update && apt-get install -y chromium fonts-noto-cjk",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Demo]:
+    with Demo(tmp_path / "site") as demo:
+        yield demo
+
+
+@pytest.fixture
+def page(browser: Any, site: Demo) -> Iterator[Any]:
+    """A logged-in editor's tab on the issue page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    tab.goto(f"{site.url}/editor/")
+    tab.fill("input[name=password]", DEMO_PASSWORD)
+    tab.click("button[type=submit]")
+    tab.goto(f"{site.url}/editor/issues/{site.period.key}")
+    yield tab
+    context.close()
+
+
+def ids(site: Demo) -> list[str]:
+    with site.engine.connect() as conn:
+        found = signals_between(conn, site.period.start, site.period.end)
+    return [s.id for s in found if not s.internal]
+
+
+def row(page: Any, signal_id: str) -> Any:
+    return page.locator(f'tr[data-signal="{signal_id}"]')
+
+
+def test_exclude_then_include(page: Any, site: Demo) -> None:
+    first = ids(site)[0]
+    row(page, first).locator("button[value=exclude]").click()
+    assert "excluded" in row(page, first).locator(".control-state").inner_text()
+    row(page, first).locator("button[value=include]").click()
+    assert row(page, first).locator(".control-state").inner_text().strip() == "as built"
+
+
+def test_make_lead_marks_the_row(page: Any, site: Demo) -> None:
+    second = ids(site)[1]
+    row(page, second).locator("button[value=lead]").click()
+    assert "lead story" in row(page, second).locator(".control-state").inner_text()
+    assert page.locator("#stale").is_visible()
+
+
+def test_merge_from_the_form_then_unmerge(page: Any, site: Demo) -> None:
+    keep, drop = ids(site)[:2]
+    page.select_option("#merge-keep", keep)
+    page.select_option("#merge-drop", drop)
+    page.click("#merge")
+    assert f"merged into {keep}" in row(page, drop).locator(".control-state").inner_text()
+    row(page, drop).locator("button[value=unmerge]").click()
+    assert "merged" not in row(page, drop).locator(".control-state").inner_text()
+
+
+def test_a_bad_note_shows_the_reason(page: Any, site: Demo) -> None:
+    page.fill("#note-text-en", "Hello {{ name }}")
+    page.locator("#note-en button[value=note]").click()
+    assert "looks like template syntax" in page.locator("#controls-outcome.fail").inner_text()
+
+
+def test_the_outcome_of_a_change_is_in_view(page: Any, site: Demo) -> None:
+    row(page, ids(site)[-1]).locator("button[value=exclude]").click()
+    top = page.eval_on_selector("#controls-outcome", "e => e.getBoundingClientRect().top")
+    assert 0 <= top < page.viewport_size["height"]
+
+
+def test_a_note_reaches_the_rebuilt_edition_of_its_language(page: Any, site: Demo) -> None:
+    page.fill("#note-text-en", "A *quiet* week: read [the brief](https://example.org/brief).")
+    page.locator("#note-en button[value=note]").click()
+    page.click("#rebuild")
+    frame = page.wait_for_selector("#edition").content_frame()
+    frame.wait_for_load_state()
+    assert frame.locator("a[href='https://example.org/brief']").inner_text() == "the brief"
+    page.goto(f"{site.url}/editor/issues/{site.period.key}?tier=open&locale=zh")
+    zh = page.wait_for_selector("#edition").content_frame()
+    zh.wait_for_load_state()
+    assert zh.locator("a[href='https://example.org/brief']").count() == 0
+
+
+@pytest.mark.parametrize("width", [375, 1024])
+def test_the_controls_fit_the_width(browser: Any, site: Demo, width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    tab = context.new_page()
+    tab.goto(f"{site.url}/editor/")
+    tab.fill("input[name=password]", DEMO_PASSWORD)
+    tab.click("button[type=submit]")
+    tab.goto(f"{site.url}/editor/issues/{site.period.key}")
+    first, second = ids(site)[:2]
+    row(tab, first).locator("button[value=exclude]").click()
+    row(tab, second).locator("button[value=lead]").click()
+    tab.fill("#note-text-zh", "本周较为平静：请先读[简报](https://example.org/brief)。")
+    tab.locator("#note-zh button[value=note]").click()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.locator("#controls").screenshot(path=ARTIFACTS / f"issue-controls-{width}.png")
+    widest = tab.evaluate(
+        "Math.max(...[...document.querySelectorAll('#controls *')]"
+        ".map(e => e.getBoundingClientRect().right))"
+    )
+    context.close()
+    assert widest <= width
