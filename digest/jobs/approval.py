@@ -69,3 +69,50 @@ def mark_awaiting(engine: Engine, period_key: str) -> None:
     with engine.begin() as conn:
         mark_awaiting_approval(conn, period_key)
 
+
+# --- the scheduler's decision: may the period's editions be sent now? ------------------------
+
+AWAITING = "awaiting"
+APPROVED = "approved"
+DEADLINE_SEND = "deadline_send"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the approval gate says about a period at one check, and why (for the run record)."""
+
+    outcome: str
+    """`awaiting` (ask again later), `approved`, `deadline_send` or `skipped`."""
+    detail: str
+
+    @property
+    def resolved(self) -> bool:
+        return self.outcome != AWAITING
+
+    @property
+    def sends(self) -> bool:
+        return self.outcome in (APPROVED, DEADLINE_SEND)
+
+
+def approval_deadline(fire: dt.datetime, deadline_hours: float) -> dt.datetime:
+    """Until when the scheduler waits for an editor after a fire."""
+    return fire + dt.timedelta(hours=deadline_hours)
+
+
+def decide(
+    engine: Engine, period_key: str, now: dt.datetime, deadline: dt.datetime, on_deadline: str
+) -> Decision:
+    """Approved → send; no approval before the deadline → wait; past it → `on_deadline`
+    (`send` anyway, or `skip`)."""
+    approved = approved_at(engine, period_key)
+    if approved is None and now < deadline:
+        return Decision(AWAITING, f"awaiting approval until {deadline.isoformat()}")
+    if approved is not None:
+        return Decision(APPROVED, f"approved at {approved.isoformat()}")
+    if on_deadline == "send":
+        return Decision(DEADLINE_SEND, f"not approved by {deadline.isoformat()}: sending anyway")
+    return Decision(
+        SKIPPED,
+        f"not approved by {deadline.isoformat()}: skipped (schedule.on_deadline = skip)",
+    )
