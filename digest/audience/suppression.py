@@ -23,7 +23,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from digest.audience.addresses import normalize_email
 from digest.audience.model import Status
 from digest.storage.schema import events, install_meta, subscribers, suppressions
-from digest.storage.schema import subscribers as s
 
 SALT_KEY = "suppression_salt"
 FORGOTTEN = "forgotten"
@@ -189,12 +188,12 @@ def stop_mail(
         ids = sorted(wanted.get(status, ()))
         emails = sorted(by_email.get(status, ()))
         changed = 0
-        for column, values in ((s.c.id, ids), (s.c.email, emails)):
+        for column, values in ((subscribers.c.id, ids), (subscribers.c.email, emails)):
             for chunk in _batches(values):
                 changed += int(
                     conn.execute(
-                        update(s)
-                        .where(column.in_(chunk), s.c.status == Status.ACTIVE.value)
+                        update(subscribers)
+                        .where(column.in_(chunk), subscribers.c.status == Status.ACTIVE.value)
                         .values(
                             status=status.value,
                             status_changed_at=now,
@@ -205,7 +204,7 @@ def stop_mail(
                     or 0
                 )
         for chunk in _batches(ids):
-            rows = conn.execute(select(s.c.email_hash).where(s.c.id.in_(chunk)))
+            rows = conn.execute(select(subscribers.c.email_hash).where(subscribers.c.id.in_(chunk)))
             hashes.update({h: status.value for (h,) in rows if h not in hashes})
         for email in emails:
             hashes.setdefault(email_hash(salt, email), status.value)
