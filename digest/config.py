@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
@@ -334,7 +334,7 @@ class Web(_Section):
     session_hours: float = Field(
         12.0, gt=0, le=24 * 30, description="How long an editor stays logged in."
     )
-    provider: Literal["outbox", "smtp", "sendgrid"] | None = Field(
+    provider: str | None = Field(
         None,
         description="Provider for test sends and sign-up confirmations; unset = the one the "
         "scheduled send uses (SendGrid with a key, else SMTP with a URL, else the outbox).",
@@ -342,6 +342,16 @@ class Web(_Section):
     max_body_bytes: int = Field(
         65_536, ge=1024, description="Largest request body a form or link POST may send."
     )
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str | None) -> str | None:
+        """A name the provider registry knows (it hands its list over: `register_providers`)."""
+        known = provider_names()
+        if value is not None and known and value not in known:
+            raise ValueError(f"unknown provider {value!r}: choose one of {', '.join(known)}")
+        return value
+
     webhook_max_bytes: int = Field(
         32_000_000,
         ge=1024,
@@ -454,6 +464,23 @@ class Settings(_Section):
     schedule: Schedule = Field(default_factory=Schedule)
     web: Web = Field(default_factory=Web)
     celery: Celery = Field(default_factory=Celery)
+
+
+_provider_names: Callable[[], Sequence[str]] | None = None
+
+
+def register_providers(names: Callable[[], Sequence[str]]) -> None:
+    """Where the provider names come from (the registry's own lookup, asked at each check, so a
+    provider module added or removed is seen at once): settings that name a provider
+    (`web.provider`) are checked against it. config.py cannot import the registry."""
+    global _provider_names
+    _provider_names = names
+
+
+def provider_names() -> tuple[str, ...]:
+    """The providers the registry knows; () before the registry is imported (then a provider's
+    name is checked where it is used, by the registry)."""
+    return tuple(_provider_names()) if _provider_names is not None else ()
 
 
 def register_section(model: type[ProviderSettings]) -> None:

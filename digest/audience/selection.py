@@ -15,7 +15,17 @@ import itertools
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, and_, exists, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Subquery,
+    Table,
+    and_,
+    exists,
+    select,
+)
 
 from digest.audience.classes import class_key
 from digest.audience.model import Locale, Status, Tier, split_interests
@@ -54,6 +64,24 @@ def mailable(table: Table = t) -> ColumnElement[bool]:
     """
     suppressed = exists().where(s.c.email_hash == table.c.email_hash)
     return and_(table.c.status == Status.ACTIVE.value, ~suppressed)
+
+
+_PUBLIC_COLUMNS = ("id", "email", "name", "tier", "locale", "interests", "timezone")
+
+
+def mailable_subscribers() -> Subquery:
+    """The mailable subscribers (`mailable()`) as a subquery, for the other stages' joins.
+
+    The delivery ledger queues, claims and counts through this, so it never reads the
+    subscribers table itself and cannot drift from the rule. Both engines flatten it into the
+    outer query (the plan is the plain join's).
+    """
+    return select(*(t.c[name] for name in _PUBLIC_COLUMNS)).where(mailable()).subquery("mailable")
+
+
+def unmailable_subscribers() -> Subquery:
+    """Everyone stored who may not be mailed now (opted out, bounced, complained, listed)."""
+    return select(*(t.c[name] for name in _PUBLIC_COLUMNS)).where(~mailable()).subquery("kept_out")
 
 
 def recipients_query(

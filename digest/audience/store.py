@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, or_, select, update
+from sqlalchemy import Connection, Row, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.audience.addresses import normalize_email
@@ -33,7 +32,7 @@ from digest.audience.suppression import (
     suppress_hash,
     suppressed_among,
 )
-from digest.storage.schema import deliveries, events, subscribers
+from digest.storage.schema import subscribers
 
 t = subscribers
 
@@ -202,39 +201,20 @@ def remove(conn: Connection, raw_email: str) -> bool:
     return bool(result.rowcount)
 
 
-@dataclass(frozen=True)
-class Forgotten:
-    subscriber: bool
-    deliveries: int
-    events: int
-
-
-def forget(conn: Connection, raw_email: str) -> Forgotten:
-    """Erase the person everywhere (subscriber, deliveries, events) and keep only the hash.
-
-    The hash goes on the suppression list (reason `forgotten` unless one is already there), so
-    a later import of the same address cannot quietly mail them again.
+def forget_subscriber(conn: Connection, raw_email: str) -> int | None:
+    """The audience's part of forgetting a person: the hash goes on the suppression list
+    (reason `forgotten` unless one is already there), so a later import of the same address
+    cannot quietly mail them again, and the subscriber row is deleted. Returns the deleted
+    row's id (None: nobody was stored). `digest.delivery.erasure.forget` adds the ledger's part.
     """
     email = normalize_email(raw_email)
     now = dt.datetime.now(dt.UTC)
     suppress_hash(conn, email_hash(installation_salt(conn), email), FORGOTTEN, now)
     subscriber_id = conn.execute(select(t.c.id).where(t.c.email == email)).scalar_one_or_none()
     if subscriber_id is None:
-        return Forgotten(False, 0, 0)
-    their_deliveries = select(deliveries.c.id).where(deliveries.c.subscriber_id == subscriber_id)
-    gone_events = conn.execute(
-        delete(events).where(
-            or_(
-                events.c.subscriber_id == subscriber_id,
-                events.c.delivery_id.in_(their_deliveries),
-            )
-        )
-    ).rowcount
-    gone_deliveries = conn.execute(
-        delete(deliveries).where(deliveries.c.subscriber_id == subscriber_id)
-    ).rowcount
+        return None
     conn.execute(delete(t).where(t.c.id == subscriber_id))
-    return Forgotten(True, gone_deliveries, gone_events)
+    return int(subscriber_id)
 
 
 def iter_subscribers(

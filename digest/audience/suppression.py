@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -155,3 +156,65 @@ def lift_suppression(conn: Connection, raw_email: str, reason: str) -> bool:
         )
     )
     return True
+
+
+_BATCH = 500
+
+
+def _batches(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), _BATCH):
+        yield values[start : start + _BATCH]
+
+
+def stop_mail(
+    conn: Connection,
+    wanted: Mapping[Status, Collection[int]],
+    by_email: Mapping[Status, Collection[str]],
+    strongest_first: Iterable[Status],
+    source: str,
+    now: dt.datetime,
+) -> dict[str, int]:
+    """Stop mail to many people at once (a provider's bounces, complaints and opt-outs),
+    set-based: set the status of those still active, and put each address on the list.
+
+    `wanted` names subscribers by id, `by_email` by address (normalized), each under the status
+    to set; an address named under several keeps the first of `strongest_first` as its reason.
+    Returns how many subscribers changed, per status.
+    """
+    salt = installation_salt(conn) if wanted or by_email else b""
+    counts: dict[str, int] = {}
+    hashes: dict[str, str] = {}
+    for status in strongest_first:
+        ids = sorted(wanted.get(status, ()))
+        emails = sorted(by_email.get(status, ()))
+        changed = 0
+        for column, values in ((subscribers.c.id, ids), (subscribers.c.email, emails)):
+            for chunk in _batches(values):
+                changed += int(
+                    conn.execute(
+                        update(subscribers)
+                        .where(column.in_(chunk), subscribers.c.status == Status.ACTIVE.value)
+                        .values(
+                            status=status.value,
+                            status_changed_at=now,
+                            status_reason=f"{source} {status.value} event",
+                            updated_at=now,
+                        )
+                    ).rowcount
+                    or 0
+                )
+        for chunk in _batches(ids):
+            rows = conn.execute(select(subscribers.c.email_hash).where(subscribers.c.id.in_(chunk)))
+            hashes.update({h: status.value for (h,) in rows if h not in hashes})
+        for email in emails:
+            hashes.setdefault(email_hash(salt, email), status.value)
+        if changed:
+            counts[status.value] = changed
+    if hashes:
+        table: Any = suppressions
+        stmt = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+        stmt = stmt.on_conflict_do_nothing()
+        params = [{"email_hash": h, "reason": r, "created_at": now} for h, r in hashes.items()]
+        for chunk in _batches(params):
+            conn.execute(stmt, list(chunk))
+    return counts

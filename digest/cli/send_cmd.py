@@ -20,11 +20,11 @@ from rich.table import Table
 from digest.cli.build_cmd import PeriodOpt, resolve_period
 from digest.cli.context import AppContext, fail, stderr_is_terminal
 from digest.config import ConfigError
-from digest.delivery import PROVIDERS, make_provider
+from digest.delivery import make_provider
 from digest.delivery.check import failures, run_checks
 from digest.delivery.events import RejectedEvent, edition_stats, rejected_summary
 from digest.delivery.provider import Problem
-from digest.delivery.providers import configured_provider, spec
+from digest.delivery.providers import DEFAULT, PROVIDERS, configured_provider, names, spec
 from digest.delivery.report import Progress as SendProgress
 from digest.delivery.run import (
     EXECUTORS,
@@ -36,7 +36,12 @@ from digest.model import MEMBERSHIP_TIERS
 from digest.period import Period
 
 ProviderOpt = Annotated[
-    str, typer.Option("--provider", help="outbox (default: .eml files), smtp or sendgrid.")
+    str,
+    typer.Option(
+        "--provider",
+        help=f"One of {', '.join(PROVIDERS)} (the provider registry's modules); the default "
+        f"({DEFAULT}) sends nothing off this machine.",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -99,7 +104,7 @@ def _preflight(app: AppContext, provider: str, period: Period, quiet: bool) -> N
 def send_command(
     ctx: typer.Context,
     period: PeriodOpt = None,
-    provider: ProviderOpt = "outbox",
+    provider: ProviderOpt = DEFAULT,
     tier: Annotated[
         list[str] | None,
         typer.Option("--tier", help="Only this tier (repeatable).", show_default=False),
@@ -134,8 +139,8 @@ def send_command(
     all were accepted or suppressed, 3 when the only shortfall is uncertain, 1 on any failure.
     """
     app: AppContext = ctx.obj
-    if provider not in PROVIDERS:
-        fail(f"--provider: {provider!r} is not one of {', '.join(PROVIDERS)}")
+    if provider not in names():
+        fail(f"--provider: {provider!r} is not one of {', '.join(names())}")
     unknown = [t for t in tier or [] if t not in MEMBERSHIP_TIERS]
     if unknown:
         fail(f"--tier: {unknown[0]!r} is not one of {', '.join(MEMBERSHIP_TIERS)}")
@@ -197,8 +202,8 @@ def check_command(
     templates and the editions' inbox checks. Exit 1 on any failure."""
     app: AppContext = ctx.obj
     name = provider or configured_provider(app.settings)
-    if name not in PROVIDERS:
-        fail(f"--provider: {name!r} is not one of {', '.join(PROVIDERS)}")
+    if name not in names():
+        fail(f"--provider: {name!r} is not one of {', '.join(names())}")
     chosen = resolve_period(period, app.settings) if period else None
     problems = run_checks(app.settings, app.engine, name, period=chosen)
     console = Console()

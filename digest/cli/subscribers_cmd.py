@@ -33,6 +33,7 @@ from digest.audience.model import (
     parse_timezone,
 )
 from digest.cli.context import AppContext, fail, make_console
+from digest.delivery import erasure
 from digest.issues.files import open_private
 
 T = TypeVar("T")
@@ -223,7 +224,7 @@ def forget_command(
     a: AppContext = ctx.obj
     address = _email(email)
     with a.engine.begin() as conn:
-        gone = store.forget(conn, address)
+        gone = erasure.forget(conn, address)
     what = (
         f"erased the subscriber, {gone.deliveries} deliveries and {gone.events} events"
         if gone.subscriber

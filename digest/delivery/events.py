@@ -42,14 +42,13 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError
 
 from digest.audience.addresses import normalize_email
 from digest.audience.model import Status
-from digest.audience.suppression import email_hash, installation_salt
+from digest.audience.suppression import stop_mail
 from digest.config import Settings
 from digest.delivery.providers.sendgrid import SendGridSettings
 from digest.issues.store import issue_row, stored_editions
@@ -57,8 +56,6 @@ from digest.period import Period
 from digest.storage.schema import deliveries as d
 from digest.storage.schema import events as ev
 from digest.storage.schema import rejected_events
-from digest.storage.schema import subscribers as s
-from digest.storage.schema import suppressions as sup
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -534,41 +531,7 @@ def _stop_mail(conn: Connection, events: list[_Event], now: dt.datetime) -> dict
                 by_email[status].add(normalize_email(e.email))
             except ValueError:
                 continue
-    salt = installation_salt(conn) if wanted or by_email else b""
-    counts: dict[str, int] = {}
-    hashes: dict[str, str] = {}
-    for status in dict.fromkeys(STOPPING.values()):
-        ids = sorted(wanted.get(status, ()))
-        emails = sorted(by_email.get(status, ()))
-        changed = 0
-        for column, values in ((s.c.id, ids), (s.c.email, emails)):
-            for chunk in _chunks(values):
-                changed += int(
-                    conn.execute(
-                        update(s)
-                        .where(column.in_(chunk), s.c.status == Status.ACTIVE.value)
-                        .values(
-                            status=status.value,
-                            status_changed_at=now,
-                            status_reason=f"sendgrid {status.value} event",
-                            updated_at=now,
-                        )
-                    ).rowcount
-                    or 0
-                )
-        for chunk in _chunks(ids):
-            rows = conn.execute(select(s.c.email_hash).where(s.c.id.in_(chunk)))
-            hashes.update({h: status.value for (h,) in rows if h not in hashes})
-        for email in emails:
-            hashes.setdefault(email_hash(salt, email), status.value)
-        if changed:
-            counts[status.value] = changed
-    if hashes:
-        stmt = _insert_ignoring(conn, sup).on_conflict_do_nothing()
-        params = [{"email_hash": h, "reason": r, "created_at": now} for h, r in hashes.items()]
-        for chunk in _chunks(params):
-            conn.execute(stmt, list(chunk))
-    return counts
+    return stop_mail(conn, wanted, by_email, dict.fromkeys(STOPPING.values()), "sendgrid", now)
 
 
 # --- digest stats -------------------------------------------------------------------------------

@@ -54,10 +54,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from digest.audience.selection import mailable
+from digest.audience.selection import mailable_subscribers
 from digest.delivery.provider import Outcome, Result
 from digest.storage.schema import deliveries as d
-from digest.storage.schema import subscribers as s
 
 
 class State(StrEnum):
@@ -138,17 +137,18 @@ def enqueue_group(
     through Python, and a row that exists (any state) is left exactly as it is, which is what
     makes re-running safe. (No count is returned: psycopg reports none for this statement.)
     """
+    m = mailable_subscribers()
     source = select(
         literal(issue_id),
-        s.c.id,
+        m.c.id,
         literal(edition_id),
         literal(State.QUEUED.value),
         literal(0),
         literal(now, d.c.updated_at.type),
-    ).where(mailable(), s.c.tier == tier, s.c.locale == locale, s.c.interests == interests)
+    ).where(m.c.tier == tier, m.c.locale == locale, m.c.interests == interests)
     if timezones is not None:
-        source = source.where(s.c.timezone.in_(sorted(timezones)))
-    source = source.order_by(s.c.id)  # delivery ids follow subscriber ids: stable batches
+        source = source.where(m.c.timezone.in_(sorted(timezones)))
+    source = source.order_by(m.c.id)  # delivery ids follow subscriber ids: stable batches
     columns = ["issue_id", "subscriber_id", "edition_id", "state", "attempts", "updated_at"]
     stmt = _ignore_conflicts(conn, d).from_select(columns, source).on_conflict_do_nothing()
     conn.execute(stmt)
@@ -210,14 +210,15 @@ def claim(
     # IN list); only when some are missing (no longer mailable, or deleted) does a second
     # statement mark those `suppressed`.
     held = _held(issue_id, edition_id, worker)
+    m = mailable_subscribers()
     rows = conn.execute(
-        select(d.c.id, d.c.subscriber_id, s.c.email, func.coalesce(s.c.name, ""))
-        .select_from(d.join(s, s.c.id == d.c.subscriber_id))
-        .where(held, mailable())
+        select(d.c.id, d.c.subscriber_id, m.c.email, func.coalesce(m.c.name, ""))
+        .select_from(d.join(m, m.c.id == d.c.subscriber_id))
+        .where(held)
         .order_by(d.c.id)
     ).all()
     if len(rows) < taken:
-        still_mailable = exists().where(s.c.id == d.c.subscriber_id, mailable())
+        still_mailable = exists().where(m.c.id == d.c.subscriber_id)
         conn.execute(
             update(d)
             .where(held, ~still_mailable)
@@ -526,3 +527,12 @@ def count_queued(conn: Connection, issue_id: int, edition_id: int) -> int:
         d.c.issue_id == issue_id, d.c.edition_id == edition_id, d.c.state == "queued"
     )
     return int(conn.execute(query).scalar_one())
+
+
+def state_counts_by_issue(conn: Connection) -> dict[int, dict[str, int]]:
+    """issue id → {state: rows}, over the whole ledger (the editor's list of issues)."""
+    counts: dict[int, dict[str, int]] = {}
+    query = select(d.c.issue_id, d.c.state, func.count()).group_by(d.c.issue_id, d.c.state)
+    for issue_id, state, n in conn.execute(query):
+        counts.setdefault(issue_id, {})[state] = int(n)
+    return counts

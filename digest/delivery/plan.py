@@ -14,20 +14,22 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, exists, func, select, update
+from sqlalchemy import Connection, Engine, exists, func, select
 
-from digest.audience.selection import effective_interests, mailable
+from digest.audience.selection import (
+    effective_interests,
+    mailable_subscribers,
+    unmailable_subscribers,
+)
 from digest.config import Settings
 from digest.delivery import ledger
 from digest.delivery.provider import EditionMessage
 from digest.delivery.report import SendError, SendReport
 from digest.issues.build import stale_message
 from digest.issues.editions import Edition
-from digest.issues.store import issue_classes
+from digest.issues.store import issue_classes, mark_sending, mark_sent
 from digest.period import Period
 from digest.storage.schema import deliveries as d
-from digest.storage.schema import issues as it
-from digest.storage.schema import subscribers as s
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,10 @@ def _groups(
     language's all-classes edition. Groups whose interests the issue does not cover get none.
     """
     by_key = {(e.tier, e.locale, e.interests_key): e for e in editions}
-    query = select(s.c.tier, s.c.locale, s.c.interests).where(mailable()).distinct()
+    m = mailable_subscribers()
+    query = select(m.c.tier, m.c.locale, m.c.interests).distinct()
     if tiers is not None:
-        query = query.where(s.c.tier.in_(sorted(tiers)))
+        query = query.where(m.c.tier.in_(sorted(tiers)))
     groups = []
     for tier, locale, stored in conn.execute(query):
         narrowed = effective_interests(tuple(c for c in str(stored).split(";") if c), classes)
@@ -116,15 +119,9 @@ def open_send(
     Returns the ledger's counts from before the queuing (what earlier runs already settled).
     """
     issue_id, scope = plan.issue_id, plan.scope
-    conn.execute(
-        update(it)
-        .where(it.c.id == issue_id, it.c.send_started_at.is_(None), it.c.stale_at.is_(None))
-        .values(send_started_at=now)
-    )
-    _refuse_stale(conn, plan)
-    conn.execute(
-        update(it).where(it.c.id == issue_id, it.c.status != "sent").values(status="sending")
-    )
+    stale_at = mark_sending(conn, issue_id, now)
+    if stale_at is not None:  # an editor's change since the build: refused, rolled back
+        raise SendError(stale_message(plan.period, stale_at))
     if resend_uncertain:
         ledger.requeue_uncertain(conn, issue_id, scope)
     before = ledger.state_counts(conn, issue_id, scope)
@@ -142,26 +139,13 @@ def open_send(
     return before
 
 
-def _refuse_stale(conn: Connection, plan: Plan) -> None:
-    """Refuse to start sending editions an editor's change made stale.
-
-    Runs right after the write that marks the send started (which skips a stale issue), so the
-    row is this transaction's: either a change landed before and this refuses (rolling back), or
-    the send started first and every later change is refused (digest.issues.controls_store).
-    Checked here, not only when the editions were fetched, because a change can land between.
-    """
-    query = select(it.c.stale_at, it.c.send_started_at).where(it.c.id == plan.issue_id)
-    row = conn.execute(query).one()
-    if row.stale_at is not None and row.send_started_at is None:
-        raise SendError(stale_message(plan.period, row.stale_at))
-
-
 def unmailable_without_row(conn: Connection, plan: Plan) -> int:
     """Subscribers in scope kept out at queue time (opted out, bounced, complained, listed)."""
-    has_row = exists().where(d.c.issue_id == plan.issue_id, d.c.subscriber_id == s.c.id)
-    query = select(func.count()).where(~mailable(), ~has_row)
+    u = unmailable_subscribers()
+    has_row = exists().where(d.c.issue_id == plan.issue_id, d.c.subscriber_id == u.c.id)
+    query = select(func.count()).select_from(u).where(~has_row)
     if plan.tiers is not None:
-        query = query.where(s.c.tier.in_(sorted(plan.tiers)))
+        query = query.where(u.c.tier.in_(sorted(plan.tiers)))
     return int(conn.execute(query).scalar_one())
 
 
@@ -182,31 +166,31 @@ def finish(engine: Engine, plan: Plan, report: SendReport, now: dt.datetime) -> 
         everything = ledger.state_counts(conn, plan.issue_id)
         open_rows = everything.get("queued", 0) + everything.get("sending", 0)
         if plan.tiers is None and plan.timezones is None and not open_rows:
-            conn.execute(
-                update(it)
-                .where(it.c.id == plan.issue_id, it.c.status != "sent")
-                .values(status="sent", sent_at=now)
-            )
+            mark_sent(conn, plan.issue_id, now)
 
 
 def dry_run(engine: Engine, plan: Plan, report: SendReport) -> SendReport:
     """Count what a send would do, writing nothing."""
+    m = mailable_subscribers()
     settled = exists().where(
         d.c.issue_id == plan.issue_id,
-        d.c.subscriber_id == s.c.id,
+        d.c.subscriber_id == m.c.id,
         d.c.state.in_([str(x) for x in ledger.FINAL]),
     )
     with engine.connect() as conn:
         for g in plan.groups:
-            query = select(func.count()).where(
-                mailable(),
-                s.c.tier == g.tier,
-                s.c.locale == g.locale,
-                s.c.interests == g.interests,
-                ~settled,
+            query = (
+                select(func.count())
+                .select_from(m)
+                .where(
+                    m.c.tier == g.tier,
+                    m.c.locale == g.locale,
+                    m.c.interests == g.interests,
+                    ~settled,
+                )
             )
             if plan.timezones is not None:
-                query = query.where(s.c.timezone.in_(sorted(plan.timezones)))
+                query = query.where(m.c.timezone.in_(sorted(plan.timezones)))
             report.would_send += int(conn.execute(query).scalar_one())
         fill_counts(conn, plan, report)
         counts = ledger.state_counts(conn, plan.issue_id, plan.scope)

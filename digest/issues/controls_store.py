@@ -27,11 +27,11 @@ from digest.issues.render.note import NoteError, check_note
 from digest.issues.store import BUILT, FrozenError, controls_of, issue_row
 from digest.model import LANGS
 from digest.period import Period
+from digest.signals.store import dating
 from digest.storage.schema import editions as et
 from digest.storage.schema import issue_controls as ct
 from digest.storage.schema import issues as it
 from digest.storage.schema import schedule_runs as sr
-from digest.storage.schema import signals as st
 
 __all__ = [
     "Change",
@@ -81,23 +81,19 @@ def _check_ids(conn: Connection, period: Period, ids: Iterable[str]) -> None:
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         raise ControlsError("no signal id given")
-    rows = {
-        r.id: r
-        for r in conn.execute(
-            select(st.c.id, st.c.published, st.c.internal).where(st.c.id.in_(wanted))
-        )
-    }
+    rows = dating(conn, wanted)
     for signal_id in wanted:
         row = rows.get(signal_id)
         if row is None:
             raise ControlsError(f"{signal_id}: no signal has this id")
-        if row.published is None or row.published not in period:
-            when = f"published {row.published}" if row.published else "undated"
+        published, internal = row
+        if published is None or published not in period:
+            when = f"published {published}" if published else "undated"
             raise ControlsError(
                 f"{signal_id} is not a signal of {period.key} ({period.start}..{period.end}): "
                 f"it is {when}"
             )
-        if row.internal:
+        if internal:
             raise ControlsError(
                 f"{signal_id} is an internal-monitoring signal: no edition shows it"
             )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.issues.checks import Check
@@ -240,3 +240,122 @@ def load_controls(engine: Engine, period: Period) -> IssueControls:
     page); the empty value, which changes nothing, when none were set."""
     with engine.connect() as conn:
         return controls_of(conn, period.key)
+
+
+# --- the issue row's life: listing, sending, approval (other stages ask here) -----------------
+
+SENT_STATES = ("sending", "sent")
+"""Statuses of an issue whose sending has begun: nothing is left to approve."""
+
+
+def all_issues(conn: Connection) -> list[Any]:
+    """Every stored issue's whole row, newest period first (the editor's list)."""
+    return list(conn.execute(select(it).order_by(it.c.period_start.desc())).all())
+
+
+def sent_issues(conn: Connection, sent: Iterable[str]) -> list[Any]:
+    """Issues that went out (a status in `sent`, or a `sent_at`), newest period first."""
+    query = (
+        select(it)
+        .where((it.c.status.in_(list(sent))) | (it.c.sent_at.is_not(None)))
+        .order_by(it.c.period_start.desc())
+    )
+    return list(conn.execute(query).all())
+
+
+def covering_issue_sending(
+    conn: Connection,
+    published: dt.date | None,
+    stored_at: dt.datetime | None,
+    sending: Iterable[str],
+) -> bool:
+    """Whether an issue whose sending has begun covers `published` and was built after
+    `stored_at` (a signal stored later is in none of its emails)."""
+    if published is None or stored_at is None:
+        return False
+    query = select(it.c.id).where(
+        it.c.period_start <= published,
+        it.c.period_end >= published,
+        it.c.built_at >= stored_at,
+        or_(
+            it.c.status.in_(list(sending)),
+            it.c.send_started_at.is_not(None),
+            it.c.sent_at.is_not(None),
+        ),
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def mark_sending(conn: Connection, issue_id: int, now: dt.datetime) -> dt.datetime | None:
+    """A send opens: the first one stamps `send_started_at` (the editions are final from here).
+
+    An editor's change may have made the editions stale (`digest issue …`): then nothing is
+    marked and the time they went stale is returned, for the sender to refuse with. The stamp
+    skips a stale issue and the check reads the row this transaction just wrote, so either a
+    change landed first and the send is refused, or the send started first and every later change
+    is refused (digest.issues.controls_store).
+    """
+    conn.execute(
+        update(it)
+        .where(it.c.id == issue_id, it.c.send_started_at.is_(None), it.c.stale_at.is_(None))
+        .values(send_started_at=now)
+    )
+    row = conn.execute(select(it.c.stale_at, it.c.send_started_at).where(it.c.id == issue_id)).one()
+    if row.stale_at is not None and row.send_started_at is None:
+        stale_at: dt.datetime = row.stale_at
+        return stale_at
+    conn.execute(
+        update(it).where(it.c.id == issue_id, it.c.status != "sent").values(status="sending")
+    )
+    return None
+
+
+def mark_sent(conn: Connection, issue_id: int, now: dt.datetime) -> None:
+    """Nothing is left to send to anyone: the issue is sent."""
+    conn.execute(
+        update(it)
+        .where(it.c.id == issue_id, it.c.status != "sent")
+        .values(status="sent", sent_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class ApprovalRow:
+    status: str
+    approved_at: dt.datetime | None
+    approved_by: str | None
+
+
+def approval_row(conn: Connection, period_key: str) -> ApprovalRow | None:
+    """The issue's approval columns (None: no built issue)."""
+    row = conn.execute(
+        select(it.c.status, it.c.approved_at, it.c.approved_by).where(it.c.period_key == period_key)
+    ).first()
+    return None if row is None else ApprovalRow(row.status, row.approved_at, row.approved_by)
+
+
+def find_issue_approved_at(conn: Connection, period_key: str) -> dt.datetime | None:
+    """When the period's issue was approved, as stored (None: not approved, or no issue)."""
+    value: dt.datetime | None = conn.execute(
+        select(it.c.approved_at).where(it.c.period_key == period_key)
+    ).scalar()
+    return value
+
+
+def set_approved(conn: Connection, period_key: str, by: str, now: dt.datetime) -> None:
+    conn.execute(
+        update(it)
+        .where(it.c.period_key == period_key)
+        .values(approved_at=now, approved_by=by, status="approved")
+    )
+
+
+def mark_awaiting_approval(conn: Connection, period_key: str) -> None:
+    """Say on the issue that it waits for an editor (unless approved or sending already)."""
+    conn.execute(
+        update(it)
+        .where(it.c.period_key == period_key)
+        .where(it.c.approved_at.is_(None))
+        .where(it.c.status.not_in(SENT_STATES))
+        .values(status="awaiting_approval")
+    )

@@ -9,12 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
+from digest.issues.store import (
+    SENT_STATES,
+    approval_row,
+    find_issue_approved_at,
+    mark_awaiting_approval,
+    set_approved,
+)
 from digest.period import parse_period
-from digest.storage.schema import issues
-
-SENT_STATES = ("sending", "sent")
 
 
 class ApprovalError(Exception):
@@ -39,11 +43,7 @@ def approve(engine: Engine, period_text: str, by: str, now: dt.datetime) -> Appr
     """Approve the period's built issue; refuse when there is none to approve."""
     key = parse_period(period_text).key
     with engine.begin() as conn:
-        row = conn.execute(
-            select(issues.c.status, issues.c.approved_at, issues.c.approved_by).where(
-                issues.c.period_key == key
-            )
-        ).first()
+        row = approval_row(conn, key)
         if row is None:
             raise ApprovalError(
                 f"{key} has no built issue to approve: build it first (`digest build --period "
@@ -53,30 +53,66 @@ def approve(engine: Engine, period_text: str, by: str, now: dt.datetime) -> Appr
             return Approval(key, _aware(row.approved_at), row.approved_by or "", True)
         if row.status in SENT_STATES:
             raise ApprovalError(f"{key} is already {row.status}: there is nothing left to approve")
-        conn.execute(
-            update(issues)
-            .where(issues.c.period_key == key)
-            .values(approved_at=now, approved_by=by, status="approved")
-        )
+        set_approved(conn, key, by, now)
     return Approval(key, now, by, False)
 
 
 def approved_at(engine: Engine, period_key: str) -> dt.datetime | None:
     """When the period's issue was approved, or None (also when there is no issue)."""
     with engine.connect() as conn:
-        value = conn.execute(
-            select(issues.c.approved_at).where(issues.c.period_key == period_key)
-        ).scalar()
+        value = find_issue_approved_at(conn, period_key)
     return _aware(value) if value is not None else None
 
 
 def mark_awaiting(engine: Engine, period_key: str) -> None:
     """Say on the issue that it waits for an editor (unless approved or sending already)."""
     with engine.begin() as conn:
-        conn.execute(
-            update(issues)
-            .where(issues.c.period_key == period_key)
-            .where(issues.c.approved_at.is_(None))
-            .where(issues.c.status.not_in(SENT_STATES))
-            .values(status="awaiting_approval")
-        )
+        mark_awaiting_approval(conn, period_key)
+
+
+# --- the scheduler's decision: may the period's editions be sent now? ------------------------
+
+AWAITING = "awaiting"
+APPROVED = "approved"
+DEADLINE_SEND = "deadline_send"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the approval gate says about a period at one check, and why (for the run record)."""
+
+    outcome: str
+    """`awaiting` (ask again later), `approved`, `deadline_send` or `skipped`."""
+    detail: str
+
+    @property
+    def resolved(self) -> bool:
+        return self.outcome != AWAITING
+
+    @property
+    def sends(self) -> bool:
+        return self.outcome in (APPROVED, DEADLINE_SEND)
+
+
+def approval_deadline(fire: dt.datetime, deadline_hours: float) -> dt.datetime:
+    """Until when the scheduler waits for an editor after a fire."""
+    return fire + dt.timedelta(hours=deadline_hours)
+
+
+def decide(
+    engine: Engine, period_key: str, now: dt.datetime, deadline: dt.datetime, on_deadline: str
+) -> Decision:
+    """Approved → send; no approval before the deadline → wait; past it → `on_deadline`
+    (`send` anyway, or `skip`)."""
+    approved = approved_at(engine, period_key)
+    if approved is None and now < deadline:
+        return Decision(AWAITING, f"awaiting approval until {deadline.isoformat()}")
+    if approved is not None:
+        return Decision(APPROVED, f"approved at {approved.isoformat()}")
+    if on_deadline == "send":
+        return Decision(DEADLINE_SEND, f"not approved by {deadline.isoformat()}: sending anyway")
+    return Decision(
+        SKIPPED,
+        f"not approved by {deadline.isoformat()}: skipped (schedule.on_deadline = skip)",
+    )

@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from digest.audience.csvio import ImportReport, import_file
 from digest.config import Settings
 from digest.delivery.notify import notify_editors
+from digest.delivery.providers import DEFAULT as DEFAULT_PROVIDER
 from digest.delivery.providers import configured_provider, make_provider
 from digest.delivery.report import SendError, SendReport
 from digest.delivery.run import preflight, send_period
@@ -173,8 +174,9 @@ def send_for_schedule(
 def send_to_outbox(
     settings: Settings, engine: Engine, built: BuiltIssue, zones: frozenset[str] | None
 ) -> SendSummary:
-    """`digest run`'s send stage: the outbox, in this process (nothing leaves the machine)."""
-    return _send(settings, engine, built, zones, "outbox", "inprocess")
+    """`digest run`'s send stage: the registry's default provider (the outbox), in this
+    process (nothing leaves the machine)."""
+    return _send(settings, engine, built, zones, DEFAULT_PROVIDER, "inprocess")
 
 
 def _send(

@@ -1,5 +1,7 @@
 """The scheduler's jobs: the weekly fire, the approval check and the local-time buckets.
 
+These only sequence steps: what the approval gate decides is `digest.jobs.approval.decide`.
+
 Each job is a module-level function taking only strings (APScheduler pickles a reference to it
 and its arguments), loads the settings afresh (config edits apply at the next fire) and runs the
 pipeline (`digest.jobs.pipeline.run_period`). What a job must not carry in its pickled arguments
@@ -21,7 +23,7 @@ from sqlalchemy import Engine
 from digest.audience.selection import mailable_zones
 from digest.config import Settings, load_settings
 from digest.delivery.providers import register_settings
-from digest.jobs.approval import approved_at, mark_awaiting
+from digest.jobs.approval import SKIPPED, approval_deadline, decide, mark_awaiting
 from digest.jobs.lock import holder_id
 from digest.jobs.pipeline import (
     ALL_STAGES,
@@ -168,7 +170,7 @@ def fire_period(
 
 
 def _await_approval(ctx: JobContext, period: Period, fire: dt.datetime) -> str:
-    deadline = fire + dt.timedelta(hours=ctx.settings.schedule.approval_deadline_hours)
+    deadline = approval_deadline(fire, ctx.settings.schedule.approval_deadline_hours)
     mark_awaiting(ctx.engine, period.key)
     job_id = f"approval:{period.key}"
     record_run(
@@ -225,18 +227,11 @@ def check_approval(ctx: JobContext, period: Period, fire_iso: str, deadline_iso:
     deadline = dt.datetime.fromisoformat(deadline_iso)
     if approval_resolved(ctx.engine, period.key):
         return f"{period.key}: approval already resolved"
-    approved = approved_at(ctx.engine, period.key)
-    on_deadline = ctx.settings.schedule.on_deadline
-    if approved is None and ctx.now < deadline:
+    decision = decide(ctx.engine, period.key, ctx.now, deadline, ctx.settings.schedule.on_deadline)
+    if not decision.resolved:
         log.info("%s: still awaiting approval (deadline %s)", period.key, deadline_iso)
         return f"{period.key}: awaiting approval"
-    if approved is not None:
-        outcome, detail = "approved", f"approved at {approved.isoformat()}"
-    elif on_deadline == "send":
-        outcome, detail = "deadline_send", f"not approved by {deadline_iso}: sending anyway"
-    else:
-        outcome = "skipped"
-        detail = f"not approved by {deadline_iso}: skipped (schedule.on_deadline = skip)"
+    outcome, detail = decision.outcome, decision.detail
     record_run(
         ctx.engine,
         job_id=job_id,
@@ -250,14 +245,14 @@ def check_approval(ctx: JobContext, period: Period, fire_iso: str, deadline_iso:
         holder=holder_id(),
     )
     log.info("%s: %s", period.key, detail)
-    if outcome == "skipped":
+    if not decision.sends:
         return f"{period.key}: skipped"
     return deliver(ctx, period, fire)
 
 
 def _notify_if_skipped(ctx: JobContext, period: Period, outcome: str, detail: str) -> str:
     """Tell the editors an issue was skipped; the note says whether they could be told."""
-    if outcome != "skipped":
+    if outcome != SKIPPED:
         return ""
     editors = ctx.settings.schedule.editors
     if not editors:

@@ -235,3 +235,27 @@ def week_class_counts(conn: Connection) -> dict[tuple[str, str], tuple[int, int]
         total, internal_n = out.get((week, market_class or "(none)"), (0, 0))
         out[(week, market_class or "(none)")] = (total + n, internal_n + (n if internal else 0))
     return out
+
+
+def stored_dates(conn: Connection, signal_id: str) -> tuple[dt.date | None, dt.datetime] | None:
+    """(publication date, when it was first stored) of one signal; None if there is none."""
+    row = conn.execute(select(t.c.published, t.c.created_at).where(t.c.id == signal_id)).first()
+    return None if row is None else (row.published, row.created_at)
+
+
+def ids_between(
+    conn: Connection, start: dt.date, end: dt.date, *, stored_after: dt.datetime | None = None
+) -> set[str]:
+    """Ids of the signals published from `start` to `end`, optionally only those first stored
+    after `stored_after`."""
+    query = select(t.c.id).where(t.c.published >= start, t.c.published <= end)
+    if stored_after is not None:
+        query = query.where(t.c.created_at > stored_after)
+    return set(conn.execute(query).scalars())
+
+
+def dating(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[dt.date | None, bool]]:
+    """Each stored id's `published` date and whether it is internal monitoring (missing ids are
+    absent): what an editor's control needs to check an id belongs to a period's editions."""
+    query = select(t.c.id, t.c.published, t.c.internal).where(t.c.id.in_(list(ids)))
+    return {row.id: (row.published, bool(row.internal)) for row in conn.execute(query)}

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import ColumnElement, Connection, or_, select
+from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,10 +25,11 @@ from digest.issues.group import group
 from digest.issues.policy import policies
 from digest.issues.render.i18n import format_span, translations
 from digest.issues.render.view import Item, build_item
+from digest.issues.store import covering_issue_sending
+from digest.issues.store import sent_issues as sent_issue_rows
 from digest.model import Lang
 from digest.period import Period, PeriodError, parse_period
-from digest.signals.store import get_signal, signals_between
-from digest.storage.schema import issues, signals
+from digest.signals.store import get_signal, ids_between, signals_between, stored_dates
 from digest.web.deps import WebState, render, web
 from digest.web.edition_page import edition_page
 from digest.web.editor import edition_response, edition_rows, pick_edition
@@ -41,13 +42,8 @@ SENDING = ("sending", "sent")
 
 def sent_issues(state: WebState) -> list[Any]:
     """Issues that went out, newest first (only these are public)."""
-    query = (
-        select(issues)
-        .where((issues.c.status.in_(SENT)) | (issues.c.sent_at.is_not(None)))
-        .order_by(issues.c.period_start.desc())
-    )
     with state.engine.connect() as conn:
-        return list(conn.execute(query).all())
+        return sent_issue_rows(conn, SENT)
 
 
 def _is_public(row: Any) -> bool:
@@ -59,40 +55,20 @@ def _sending_begun(row: Any) -> bool:
     return row.status in SENDING or row.send_started_at is not None or row.sent_at is not None
 
 
-def _sending_begun_clause() -> ColumnElement[bool]:
-    return or_(
-        issues.c.status.in_(SENDING),
-        issues.c.send_started_at.is_not(None),
-        issues.c.sent_at.is_not(None),
-    )
-
-
 def in_issue_being_sent(conn: Connection, signal_id: str) -> bool:
     """Whether this signal belongs to an issue whose sending has begun and was stored before
     that issue was built (one stored later, even dated inside the week, is in none of its
     emails and stays embargoed)."""
-    query = (
-        select(issues.c.id)
-        .join(signals, signals.c.id == signal_id)
-        .where(
-            issues.c.period_start <= signals.c.published,
-            issues.c.period_end >= signals.c.published,
-            signals.c.created_at <= issues.c.built_at,
-            _sending_begun_clause(),
-        )
-    )
-    return conn.execute(query.limit(1)).first() is not None
+    dates = stored_dates(conn, signal_id)
+    if dates is None:
+        return False
+    return covering_issue_sending(conn, *dates, SENDING)
 
 
 def stored_after_build(conn: Connection, row: Any) -> set[str]:
     """Ids of the issue's period's signals stored after it was built: in none of its emails
     (all of them when it was never built)."""
-    query = select(signals.c.id).where(
-        signals.c.published >= row.period_start, signals.c.published <= row.period_end
-    )
-    if row.built_at is not None:
-        query = query.where(signals.c.created_at > row.built_at)
-    return set(conn.execute(query).scalars())
+    return ids_between(conn, row.period_start, row.period_end, stored_after=row.built_at)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from itsdangerous import BadSignature
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -25,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 from digest.audience.addresses import InvalidAddress, normalize_email
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import edition_stats
+from digest.delivery.ledger import state_counts, state_counts_by_issue
 from digest.delivery.plan import edition_message
 from digest.delivery.report import SendError
 from digest.delivery.run import send_period
@@ -35,12 +35,11 @@ from digest.issues.editions import Edition
 from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import RenderError
 from digest.issues.render.note import NOTE_MAX
-from digest.issues.store import FrozenError, issue_and_editions, load_controls
+from digest.issues.store import FrozenError, all_issues, issue_and_editions, load_controls
 from digest.jobs.approval import ApprovalError, approve
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
 from digest.signals.store import published_counts, signals_between
-from digest.storage.schema import deliveries, issues
 from digest.web import login
 from digest.web.deps import (
     WebState,
@@ -75,14 +74,8 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
     """Every stored issue, newest period first, with its deliveries counted by state, plus
     the store's weeks that have signals but no issue yet ("not built")."""
     with state.engine.connect() as conn:
-        counts: dict[int, dict[str, int]] = {}
-        for issue_id, delivery_state, n in conn.execute(
-            select(deliveries.c.issue_id, deliveries.c.state, func.count()).group_by(
-                deliveries.c.issue_id, deliveries.c.state
-            )
-        ):
-            counts.setdefault(issue_id, {})[delivery_state] = n
-        rows = conn.execute(select(issues).order_by(issues.c.period_start.desc())).all()
+        counts = state_counts_by_issue(conn)
+        rows = all_issues(conn)
         dates = published_counts(conn)
     out = [
         IssueSummary(
@@ -163,13 +156,7 @@ async def issue_page(request: Request) -> Response:
             for sid in edition.signal_ids:
                 in_tiers.setdefault(sid, []).append(TIER_NAMES[edition.tier])
     with state.engine.connect() as conn:
-        stats: dict[str, int] = dict(
-            conn.execute(
-                select(deliveries.c.state, func.count())
-                .where(deliveries.c.issue_id == (row.id if row is not None else -1))
-                .group_by(deliveries.c.state)
-            ).all()
-        )
+        stats = state_counts(conn, row.id if row is not None else -1)
     base = f"/editor/issues/{quote(period.key)}"
     per_edition = [e for e in edition_stats(state.engine, period) if e.sent]
     context = {

@@ -13,6 +13,7 @@ from digest.audience.consent import LinkSpent, confirm_opt_in, link_spent
 from digest.audience.model import Locale, Profile, Status
 from digest.audience.suppression import suppression_reason
 from digest.audience.tokens import Claims, LinkSigner, Purpose
+from digest.delivery import erasure
 from digest.storage.db import open_database
 
 SIGNER = LinkSigner(["consent-test-key"])
@@ -100,7 +101,7 @@ def test_an_erasure_after_the_link_was_sent_stands_though_already_suppressed(
     unsubscribe(engine, T0)
     claims = link(T0 + HOUR)  # the person signs up again…
     with engine.begin() as conn:
-        store.forget(conn, EMAIL)  # …then asks to be forgotten before clicking
+        erasure.forget(conn, EMAIL)  # …then asks to be forgotten before clicking
     with pytest.raises(LinkSpent):
         confirm(engine, claims, dt.datetime.now(dt.UTC) + HOUR)
     assert status(engine) == (None, "unsubscribed")

@@ -15,6 +15,7 @@ from digest.audience.csvio import (
 )
 from digest.audience.model import Locale, Profile, Status, Tier
 from digest.audience.suppression import suppression_reason
+from digest.delivery import erasure
 from digest.storage.schema import subscribers
 
 from .conftest import HEADER, ZONE, import_text
@@ -423,7 +424,7 @@ def test_reimport_after_removal_does_not_add_a_suppressed_address(engine: Engine
 def test_reimport_after_forget_does_not_add_the_person(engine: Engine) -> None:
     import_text(engine, GOOD)
     with engine.begin() as conn:
-        store.forget(conn, "ann@example.com")
+        erasure.forget(conn, "ann@example.com")
     report = import_text(engine, GOOD)
     assert report.not_resubscribed == 1
     assert count(engine) == 0

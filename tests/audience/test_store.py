@@ -3,12 +3,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, func, select
 
 from digest.audience import store
 from digest.audience.model import Locale, Profile, Status, Subscriber, Tier
 from digest.audience.suppression import suppression_reason
-from digest.storage.schema import deliveries, events, issues, subscribers, suppressions
+from digest.storage.schema import subscribers
 
 NOW = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
 
@@ -86,67 +86,6 @@ def test_remove_keeps_the_opt_out(engine: Engine) -> None:
 def test_remove_of_an_unknown_address_says_so(engine: Engine) -> None:
     with engine.begin() as conn:
         assert not store.remove(conn, "nobody@example.com")
-
-
-def _ledger_rows(engine: Engine, subscriber_id: int) -> None:
-    with engine.begin() as conn:
-        issue_id = conn.execute(
-            insert(issues).values(
-                period_key="2026-W47",
-                period_start=dt.date(2026, 11, 16),
-                period_end=dt.date(2026, 11, 22),
-                status="sent",
-                created_at=NOW,
-            )
-        ).inserted_primary_key[0]
-        delivery_id = conn.execute(
-            insert(deliveries).values(
-                issue_id=issue_id,
-                subscriber_id=subscriber_id,
-                state="accepted",
-                attempts=1,
-                updated_at=NOW,
-            )
-        ).inserted_primary_key[0]
-        conn.execute(
-            insert(events).values(occurred_at=NOW, data={}),
-            [
-                {"delivery_id": delivery_id, "subscriber_id": None, "event": "delivered"},
-                {"delivery_id": None, "subscriber_id": subscriber_id, "event": "open"},
-            ],
-        )
-
-
-def test_forget_erases_subscriber_deliveries_and_events(engine: Engine) -> None:
-    with engine.begin() as conn:
-        _, s = store.add(conn, ann(), source="cli")
-    _ledger_rows(engine, s.id)
-    with engine.begin() as conn:
-        gone = store.forget(conn, "ann@example.com")
-    assert gone == store.Forgotten(subscriber=True, deliveries=1, events=2)
-    with engine.connect() as conn:
-        for table in (subscribers, deliveries, events):
-            assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
-
-
-def test_forget_leaves_only_a_hash_on_the_suppression_list(engine: Engine) -> None:
-    with engine.begin() as conn:
-        store.add(conn, ann(), source="cli")
-        store.forget(conn, "ann@example.com")
-    with engine.connect() as conn:
-        rows = conn.execute(select(suppressions)).all()
-        assert suppression_reason(conn, "ANN@example.com") == "forgotten"
-    (row,) = rows
-    assert "ann" not in str(tuple(row)).lower()
-    assert len(row.email_hash) == 64
-
-
-def test_forget_keeps_an_earlier_reason(engine: Engine) -> None:
-    with engine.begin() as conn:
-        store.add(conn, ann(), source="cli")
-        store.set_status(conn, "ann@example.com", Status.COMPLAINED, "spam report")
-        store.forget(conn, "ann@example.com")
-        assert suppression_reason(conn, "ann@example.com") == "complained"
 
 
 def test_counts_by_tier_locale_and_status(engine: Engine) -> None:

@@ -577,11 +577,20 @@ def _can_fake_a_machine() -> bool:
     return os.geteuid() == 0 and shutil.which("unshare") is not None
 
 
-@pytest.fixture
+@pytest.fixture(params=["redis", "rabbitmq"])
 def short_lease(
-    tmp_path: Path, audience: str, redis: Redis, smtp_sink: tuple[CountingSink, int]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    audience: str,
+    smtp_sink: tuple[CountingSink, int],
 ) -> Iterator[Deployment]:
-    yield from _deploy(tmp_path, audience, redis.url, smtp_sink[1], lease_seconds=2.0)
+    """A deployment whose leases last 2 s, on each broker (RabbitMQ: a queue of its own)."""
+    if request.param == "redis":
+        redis: Redis = request.getfixturevalue("redis")
+        yield from _deploy(tmp_path, audience, redis.url, smtp_sink[1], lease_seconds=2.0)
+        return
+    queue: str = request.getfixturevalue("rabbit_queue")
+    yield from _deploy(tmp_path, audience, RABBIT_URL, smtp_sink[1], queue=queue, lease_seconds=2.0)
 
 
 @pytest.mark.skipif(not _can_fake_a_machine(), reason="needs root and unshare for a UTS namespace")

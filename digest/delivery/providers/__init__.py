@@ -15,11 +15,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from digest.config import ConfigError, Settings, register_section
+from digest.config import ConfigError, Settings, register_providers, register_section
 from digest.delivery.provider import Provider, ProviderSpec
 
 _LISTED_FIRST = ("outbox", "smtp", "sendgrid")
 """Where the bundled providers stand in listings (the default first); others follow by name."""
+
+DEFAULT = _LISTED_FIRST[0]
+"""The provider used when none is named (`digest send`, `digest run`): nothing leaves the
+machine."""
 
 
 def names() -> tuple[str, ...]:
@@ -50,7 +54,7 @@ def configured_provider(settings: Settings) -> str:
         found = spec(name)
         if found.leaves_machine and not found.checks(settings):
             return name
-    return _LISTED_FIRST[0]
+    return DEFAULT
 
 
 def make_provider(name: str, settings: Settings) -> Provider:
@@ -59,7 +63,9 @@ def make_provider(name: str, settings: Settings) -> Provider:
 
 
 def register_settings() -> None:
-    """Register every provider's settings section with the configuration (idempotent)."""
+    """Register every provider's settings section, and where their names come from, with the
+    configuration (idempotent)."""
+    register_providers(names)
     for name in names():
         model = spec(name).settings
         if model is not None:

@@ -135,3 +135,20 @@ def test_an_unattended_send_uses_the_configured_provider_that_leaves_the_machine
     environ: dict[str, str], expected: str
 ) -> None:
     assert configured_provider(load_settings(environ=environ)) == expected
+
+
+def test_web_provider_must_name_a_registered_provider(tmp_path: Path) -> None:
+    path = tmp_path / "digest.toml"
+    path.write_text("[web]\nprovider = 'smpt'\n")
+    with pytest.raises(
+        ConfigError, match=r"web\.provider: .*'smpt': choose one of outbox, smtp, sendgrid"
+    ):
+        load_settings(path, environ={})
+
+
+def test_web_provider_accepts_a_provider_module_added_later(
+    readme_provider: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "digest.toml"
+    path.write_text("[web]\nprovider = 'logfile'\n")
+    assert load_settings(path, environ={}).web.provider == "logfile"
