@@ -8,18 +8,27 @@ is `digest.issues.store`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from digest.audience.model import interests_key
 from digest.config import Settings
+from digest.issues.accounting import Accounting, account
 from digest.issues.checks import SIZE_FAIL, Check, check_edition, leak_needles
+from digest.issues.continuity import Continuity
+from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.group import Grouped, group
 from digest.issues.policy import Policy, policies
 from digest.issues.render.engine import Renderer, renderer_for, template_dirs
-from digest.issues.render.view import EditionView, ItemCache, build_view
+from digest.issues.render.view import (
+    NO_CONTEXT,
+    EditionView,
+    IssueContext,
+    ItemCache,
+    build_view,
+)
 from digest.model import LANGS, Lang, MembershipTier, Signal
 from digest.period import Period
 
@@ -72,6 +81,8 @@ class Issue:
     editions: list[Edition]
     grouped: Grouped
     internal: list[Signal] = field(default_factory=list)
+    accounting: Accounting | None = None
+    """Every signal of the period: where shown, and why not elsewhere (manifest, archive)."""
 
     def edition(self, tier: str, locale: str, interests: frozenset[str] = ALL_CLASSES) -> Edition:
         for edition in self.editions:
@@ -123,12 +134,13 @@ def build_edition(
     renderer: Renderer,
     needles: Sequence[str],
     cache: ItemCache | None = None,
+    context: IssueContext = NO_CONTEXT,
 ) -> Edition:
     """One edition; when it would be clipped, fewer items per section until it fits."""
     limit = policy.max_items
     while True:
         view = build_view(
-            grouped.sections, policy, locale, settings, period, interests, limit, cache
+            grouped.sections, policy, locale, settings, period, interests, limit, cache, context
         )
         edition = _render_edition(renderer, view, settings, needles)
         if edition.html_bytes <= SIZE_FAIL or limit == 1:
@@ -153,11 +165,14 @@ def build_issue(
     interest_sets: Sequence[frozenset[str]] = (ALL_CLASSES,),
     *,
     cwd: Path | None = None,
+    controls: IssueControls = NO_CONTROLS,
+    continuity: Mapping[str, Continuity] | None = None,
 ) -> Issue:
     """Every edition of a period: 3 tiers × 2 languages × each distinct interest set.
 
     Internal-monitoring signals and signals outside the period are dropped here whatever the
-    caller passed, so no edition can show one.
+    caller passed, so no edition can show one. The editor's `controls` apply (exclusions,
+    merges, the lead, the note); `continuity` marks signals updated since an earlier issue.
     """
     candidates = list(signals)
     internal = [s for s in candidates if s.internal]
@@ -167,7 +182,16 @@ def build_issue(
         if not s.internal and s.published is not None and s.published in period
     ]
     grouped = group(
-        publishable, settings.editions.class_order, settings.editions.duplicate_threshold
+        publishable,
+        settings.editions.class_order,
+        settings.editions.duplicate_threshold,
+        controls,
+    )
+    context = IssueContext(
+        stories=grouped.stories,
+        continuity=continuity or {},
+        lead=grouped.lead,
+        notes=controls.notes,
     )
     renderer = renderer_for(template_dirs(settings, cwd))
     editions: list[Edition] = []
@@ -188,9 +212,12 @@ def build_issue(
                         renderer,
                         needles,
                         cache,
+                        context,
                     )
                 )
-    return Issue(period, editions, grouped, internal)
+    in_period = [s for s in candidates if s.published is not None and s.published in period]
+    accounting = account(in_period, grouped, editions, policies(settings))
+    return Issue(period, editions, grouped, internal, accounting)
 
 
 def edition_files(edition: Edition) -> dict[str, str]:
@@ -208,8 +235,11 @@ def manifest(
     duplicates: dict[str, str] | None = None,
     internal_ids: Sequence[str] = (),
     reused: bool = False,
+    accounting: Accounting | None = None,
 ) -> dict[str, Any]:
-    """What `DIR/manifest.json` says about the issue and each edition."""
+    """What `DIR/manifest.json` says about the issue and each edition, and (`signals`,
+    `suggested_merges`) what became of every signal of the period."""
+    accounted = accounting.as_dict() if accounting is not None else {}
     return {
         "period": period.key,
         "period_start": period.start.isoformat(),
@@ -217,6 +247,10 @@ def manifest(
         "reused_frozen_editions": reused,
         "duplicates": duplicates or {},
         "internal_excluded": list(internal_ids),
+        "signals": accounted.get("signals", []),
+        "suggested_merges": accounted.get("suggested_merges", []),
+        "manual_merges": accounted.get("manual_merges", {}),
+        "excluded": accounted.get("excluded", []),
         "editions": [
             {
                 "tier": e.tier,

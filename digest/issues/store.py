@@ -17,7 +17,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from digest.issues.accounting import Accounting
 from digest.issues.checks import Check
+from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.editions import Edition, Issue
 from digest.period import Period
 from digest.signals.store import classes_of
@@ -143,8 +145,33 @@ def freeze(engine: Engine, issue: Issue, *, force: bool = False) -> bool:
         row = _ensure_issue(conn, issue.period, now)
         conn.execute(delete(et).where(et.c.issue_id == row.id))
         conn.execute(insert(et), [_edition_values(row.id, e, now) for e in issue.editions])
-        conn.execute(update(it).where(it.c.id == row.id).values(status=BUILT, built_at=now))
+        accounting = issue.accounting.as_dict() if issue.accounting is not None else None
+        conn.execute(
+            update(it)
+            .where(it.c.id == row.id)
+            .values(status=BUILT, built_at=now, accounting=accounting)
+        )
     return True
+
+
+def load_accounting(engine: Engine, period: Period) -> Accounting | None:
+    """The frozen issue's accounting of its signals (None before a build that recorded it):
+    what the archive, `digest issue show` and the editor's page read instead of regrouping."""
+    with engine.connect() as conn:
+        value = conn.execute(select(it.c.accounting).where(it.c.period_key == period.key)).first()
+    if value is None or value[0] is None:
+        return None
+    return Accounting.from_dict(value[0])
+
+
+def load_controls(engine: Engine, period: Period) -> IssueControls:
+    """The editor's controls for the period.
+
+    Placeholder: the editor-controls branch (issue 13, Deliver 2) stores them and replaces
+    this with the real read; until then every build runs without controls.
+    """
+    del engine, period
+    return NO_CONTROLS
 
 
 def add_editions(engine: Engine, period: Period, editions: Iterable[Edition]) -> int:
