@@ -12,6 +12,7 @@ from digest.cli import (
     config_cmd,
     editors_cmd,
     ingest_cmd,
+    issue_cmd,
     run_cmd,
     schedule_cmd,
     send_cmd,
@@ -74,6 +75,7 @@ serve_cmd.register(app)
 send_cmd.register(app)
 worker_cmd.register(app)
 editors_cmd.register(app)
+issue_cmd.register(app)
 
 
 def main() -> None:

@@ -24,8 +24,9 @@ from digest.issues.build import preview_copy
 from digest.issues.group import group
 from digest.issues.policy import policies
 from digest.issues.render.view import Item, build_item
-from digest.model import Lang
-from digest.period import PeriodError, parse_period
+from digest.issues.store import load_accounting
+from digest.model import Lang, Signal
+from digest.period import Period, PeriodError, parse_period
 from digest.signals.store import get_signal, signals_between
 from digest.storage.schema import issues, signals
 from digest.web.deps import WebState, render, web
@@ -216,18 +217,11 @@ async def issue_class_page(request: Request) -> Response:
     if row is None or not (_sending_begun(row) or editor):
         raise HTTPException(404)
     wanted = request.query_params.get("class")
-    with state.engine.connect() as conn:
-        found = signals_between(conn, period.start, period.end, include_internal=False)
-        embargoed = set() if editor else stored_after_build(conn, row)
-    found = [s for s in found if s.id not in embargoed]
-    grouped = group(
-        found, state.settings.editions.class_order, state.settings.editions.duplicate_threshold
-    )
     lang = _lang(request)
     sections = [
-        (s.market_class or "Other", [open_item(state, sig, lang) for sig in s.signals])
-        for s in grouped.sections
-        if wanted is None or s.market_class == wanted
+        (name or "Other", [open_item(state, sig, lang) for sig in found])
+        for name, found in _issue_sections(state, period, row, editor is not None)
+        if wanted is None or name == wanted
     ]
     return render(
         request,
@@ -238,6 +232,25 @@ async def issue_class_page(request: Request) -> Response:
             "period": period.key,
         },
     )
+
+
+def _issue_sections(
+    state: WebState, period: Period, row: Any, editor: bool
+) -> list[tuple[str, list[Signal]]]:
+    """The issue's sections as its build froze them (merges, exclusions and order included).
+
+    An issue frozen before builds recorded their accounting is grouped now, as it was then.
+    """
+    accounting = load_accounting(state.engine, period)
+    with state.engine.connect() as conn:
+        found = signals_between(conn, period.start, period.end, include_internal=False)
+        embargoed = set() if editor else stored_after_build(conn, row)
+    by_id = {s.id: s for s in found if s.id not in embargoed}
+    if accounting is not None:
+        return [(name, [by_id[i] for i in ids if i in by_id]) for name, ids in accounting.sections]
+    settings = state.settings.editions
+    grouped = group(list(by_id.values()), settings.class_order, settings.duplicate_threshold)
+    return [(s.market_class, list(s.signals)) for s in grouped.sections]
 
 
 def routes() -> list[BaseRoute]:
