@@ -100,8 +100,12 @@ def _render_edition(
     view: EditionView,
     settings: Settings,
     needles: Sequence[str],
+    html: str | None = None,
 ) -> Edition:
-    _mjml, html, text = renderer.render(view)
+    """The edition of a view: HTML (unless already compiled), text part and inbox checks."""
+    if html is None:
+        html = renderer.html(view, renderer.mjml(view))
+    text = renderer.text(view)
     checks = check_edition(
         subject=view.subject,
         preheader=view.preheader,
@@ -136,20 +140,25 @@ def build_edition(
     cache: ItemCache | None = None,
     context: IssueContext = NO_CONTEXT,
 ) -> Edition:
-    """One edition; when it would be clipped, fewer items per section until it fits."""
+    """One edition; when it would be clipped, fewer items per section until it fits.
+
+    Only the HTML decides the fit, so an attempt that is too big never renders its text part
+    or runs the checks: they run once, on the edition kept."""
     limit = policy.max_items
     while True:
         view = build_view(
             grouped.sections, policy, locale, settings, period, interests, limit, cache, context
         )
-        edition = _render_edition(renderer, view, settings, needles)
-        if edition.html_bytes <= SIZE_FAIL or limit == 1:
+        html = renderer.html(view, renderer.mjml(view))
+        html_bytes = len(html.encode())
+        if html_bytes <= SIZE_FAIL or limit == 1:
             break
         # Size grows about linearly with items shown: aim straight under the budget.
-        shown = max(1, len(edition.signal_ids))
+        shown = max(1, len(view.signal_ids))
         per_section = max(1, shown // max(1, len(view.sections)))
-        fitting = int(per_section * SIZE_FAIL * 0.95 / edition.html_bytes)
+        fitting = int(per_section * SIZE_FAIL * 0.95 / html_bytes)
         limit = max(1, min(limit - 1, fitting))
+    edition = _render_edition(renderer, view, settings, needles, html)
     if limit < policy.max_items:
         edition.checks.append(
             Check("overflow", "warn", f"{limit} items per section (not {policy.max_items}) to fit")
