@@ -247,7 +247,11 @@ def _issue_sections(
         embargoed = set() if editor else stored_after_build(conn, row)
     by_id = {s.id: s for s in found if s.id not in embargoed}
     if accounting is not None:
-        return [(name, [by_id[i] for i in ids if i in by_id]) for name, ids in accounting.sections]
+        sections = {n: [by_id[i] for i in ids if i in by_id] for n, ids in accounting.sections}
+        accounted = {f.id for f in accounting.signals}
+        for late in (s for s in by_id.values() if s.id not in accounted):  # editors only
+            sections.setdefault(late.market_class or "", []).append(late)
+        return list(sections.items())
     settings = state.settings.editions
     grouped = group(list(by_id.values()), settings.class_order, settings.duplicate_threshold)
     return [(s.market_class, list(s.signals)) for s in grouped.sections]

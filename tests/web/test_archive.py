@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from html import escape
+from urllib.parse import quote
 
 import feedparser
 from sqlalchemy import update
 
 from digest.issues.build import build
+from digest.issues.store import load_accounting
 from digest.model import Signal
 from digest.period import parse_period
 from digest.signals.store import signals_between, store_signals
@@ -181,3 +184,22 @@ def test_editors_see_signals_stored_after_the_build(editor: Site) -> None:
     mark_sending(editor, editor.period.key)
     store_late_signal(editor)
     assert editor.client.get("/signals/late/1").status_code == 200
+
+
+def test_the_class_page_keeps_the_order_the_build_froze(site: Site) -> None:
+    accounting = load_accounting(site.engine, site.period)
+    assert accounting is not None
+    name, ids = next((n, i) for n, i in accounting.sections if len(i) >= 2)
+    with site.engine.connect() as conn:
+        by_id = {s.id: s for s in signals_between(conn, site.period.start, site.period.end)}
+    first, last = by_id[ids[0]], by_id[ids[-1]]
+    with site.engine.begin() as conn:  # re-rated after the build: regrouping would move it up
+        store_signals(conn, [last.model_copy(update={"confidence": 0.99, "tier": None})])
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get(f"/issues/{site.period.key}?class={quote(name)}").text
+    assert page.index(escape(first.title)) < page.index(escape(last.title))
+
+
+def test_editors_see_signals_stored_after_the_build_on_the_class_page(editor: Site) -> None:
+    store_late_signal(editor)
+    assert "Embargoed late arrival" in editor.client.get(f"/issues/{editor.period.key}").text
