@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from digest.config import Settings
+from digest.issues.build import build
 from digest.issues.continuity import Continuity, history
 from digest.issues.editions import build_issue
 from digest.model import Signal
@@ -63,3 +64,12 @@ def test_the_edition_shows_the_update_and_links_a_follow_up() -> None:
     assert "Updated: confidence B/C → A/B since 10 Nov 2026" in text
     assert f"{BASE}/signals/old" in text
     assert "B/C" in issue.edition("open", "zh").text and "更新" in issue.edition("open", "zh").text
+
+
+def test_a_build_from_the_store_marks_the_update(engine: Engine) -> None:
+    earlier = sig("a", published="2026-11-10", confidence=0.4, market_class="X")
+    stored(engine, [earlier], [earlier.model_copy(update={"published": dt.date(2026, 11, 17)})])
+    stored(engine, [sig("a", published="2026-11-17", confidence=0.6, market_class="X")])
+    settings = Settings.model_validate({"publication": {"base_url": BASE}})
+    result = build(settings, WEEK, engine=engine, store=False)
+    assert "Updated: confidence C/D → B/C since 10 Nov 2026" in result.editions[0].text
