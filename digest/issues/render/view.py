@@ -218,7 +218,8 @@ def _sources(story: Story | None) -> tuple[Link, ...]:
         return ()
     links = []
     for source in story.sources:
-        if source.startswith(("https://", "http://")):
+        # "%%" is never valid percent-encoding: such a "URL" could smuggle a placeholder.
+        if source.startswith(("https://", "http://")) and "%%" not in source:
             host = (urlsplit(source).hostname or source).removeprefix("www.")
             links.append(Link(one_line(host), source))
     return tuple(links) if len(links) > 1 else ()
