@@ -10,7 +10,7 @@ from rich.table import Table
 from digest.cli.build_cmd import PeriodOpt, resolve_period
 from digest.cli.context import AppContext, fail, make_console
 from digest.issues.accounting import Accounting
-from digest.issues.build import build
+from digest.issues.build import period_accounting
 from digest.issues.render.engine import RenderError
 
 issue_app = typer.Typer(
@@ -59,19 +59,19 @@ def show_command(ctx: typer.Context, period: PeriodOpt = None) -> None:
     app: AppContext = ctx.obj
     chosen = resolve_period(period, app.settings)
     try:
-        result = build(app.settings, chosen, engine=app.engine, store=False)
+        accounting, frozen = period_accounting(app.settings, app.engine, chosen)
     except RenderError as exc:
         fail(str(exc), code=1)
-    if result.accounting is None:
+    if accounting is None:
         fail(
-            f"{chosen.key}: its editions were frozen before accounting was recorded; "
-            "rebuild with `digest build --force` to see it",
+            f"{chosen.key}: its sending began before builds recorded what happened to each "
+            "signal; there is no accounting to show",
             code=1,
         )
     console = make_console()
-    print_accounting(console, chosen.key, result.accounting)
-    state = "frozen issue" if result.reused else "trial build, not frozen"
-    console.print(f"{chosen.key}: {len(result.accounting.signals)} signals ({state})")
+    print_accounting(console, chosen.key, accounting)
+    state = "frozen issue" if frozen else "trial build, not frozen"
+    console.print(f"{chosen.key}: {len(accounting.signals)} signals ({state})")
 
 
 def register(app: typer.Typer) -> None:

@@ -197,6 +197,25 @@ def _reused(
     )
 
 
+def period_accounting(
+    settings: Settings, engine: Engine, period: Period
+) -> tuple[Accounting | None, bool]:
+    """What happens to each signal of the period, and whether that is the frozen issue's.
+
+    The frozen accounting when the issue is built; otherwise (or for an issue frozen before
+    accounting was recorded, until its sending begins) a trial build's, which freezes nothing.
+    What `digest issue show` prints and the editor's issue page can show.
+    """
+    frozen = load_accounting(engine, period)
+    if frozen is not None:
+        return frozen, True
+    try:
+        result = build(settings, period, engine=engine, store=False, force=True)
+    except FrozenError:  # sent before accounting existed: nothing honest to show
+        return None, False
+    return result.accounting, False
+
+
 class EditionsUnavailable(Exception):
     """A send asked for a period's editions and they cannot be built (failing inbox checks)."""
 
