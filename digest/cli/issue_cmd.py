@@ -23,17 +23,28 @@ issue_app = typer.Typer(
 def print_accounting(console: Console, period_key: str, accounting: Accounting) -> None:
     """Every signal of the period with the editions that show it, or why they do not."""
     table = Table(title=f"Signals of {period_key}", title_justify="left")
-    for column in ("id", "tier", "class", "shown in", "merged into", "why not elsewhere"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "title", "tier", "class", "shown in", "merged into", "why not elsewhere"):
+        table.add_column(column, overflow="fold", no_wrap=column == "id")
+    every = {n for f in accounting.signals for n in (*f.shown_in, *f.missing)}
     for fate in accounting.signals:
-        shown = ", ".join(fate.shown_in) if fate.shown_in else "-"
+        if fate.shown_in and set(fate.shown_in) == every:
+            shown = f"every edition ({len(every)})"
+        else:
+            shown = ", ".join(fate.shown_in) or "-"
         story = accounting.stories.get(fate.id)
         why = fate.reason
         if story and story["disagreement"]:
             scores = "/".join(str(c) for c in story["confidences"])
             why = f"{why}; merged records disagree on confidence ({scores})".lstrip("; ")
+        title = fate.title if len(fate.title) <= 60 else fate.title[:59] + "…"
         table.add_row(
-            fate.id, fate.tier or "-", fate.market_class or "-", shown, fate.merged_into or "", why
+            fate.id,
+            title,
+            fate.tier or "-",
+            fate.market_class or "-",
+            shown,
+            fate.merged_into or "",
+            why,
         )
     console.print(table)
     if not accounting.suggested_merges:
