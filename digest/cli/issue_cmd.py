@@ -23,8 +23,12 @@ issue_app = typer.Typer(
 def print_accounting(console: Console, period_key: str, accounting: Accounting) -> None:
     """Every signal of the period with the editions that show it, or why they do not."""
     table = Table(title=f"Signals of {period_key}", title_justify="left")
-    for column in ("id", "title", "tier", "class", "shown in", "merged into", "why not elsewhere"):
-        table.add_column(column, overflow="fold", no_wrap=column == "id")
+    table.add_column("id", no_wrap=True)
+    table.add_column("title", overflow="fold", max_width=24)
+    table.add_column("tier", no_wrap=True)
+    table.add_column("class", overflow="fold", max_width=14)
+    table.add_column("shown in", overflow="fold", min_width=17)
+    table.add_column("why not shown (merged into, excluded, ...)", overflow="fold", min_width=24)
     every = {n for f in accounting.signals for n in (*f.shown_in, *f.missing)}
     for fate in accounting.signals:
         if fate.shown_in and set(fate.shown_in) == every:
@@ -37,15 +41,7 @@ def print_accounting(console: Console, period_key: str, accounting: Accounting) 
             scores = "/".join(str(c) for c in story["confidences"])
             why = f"{why}; merged records disagree on confidence ({scores})".lstrip("; ")
         title = fate.title if len(fate.title) <= 60 else fate.title[:59] + "…"
-        table.add_row(
-            fate.id,
-            title,
-            fate.tier or "-",
-            fate.market_class or "-",
-            shown,
-            fate.merged_into or "",
-            why,
-        )
+        table.add_row(fate.id, title, fate.tier or "-", fate.market_class or "-", shown, why)
     console.print(table)
     if not accounting.suggested_merges:
         console.print("No merges suggested.")
