@@ -230,23 +230,19 @@ def group(
     suggested to the editor; it merges nothing.
     """
     unique, grouped = merge_stories(signals, controls)
-    excluded = set(grouped.excluded)
+    shown = {s.id: s for s in unique}
     story_of = {m: s.kept for s in grouped.stories.values() for m in s.members}
-
-    def together(a: str, b: str) -> bool:
-        return story_of.get(a, a) == story_of.get(b, b)
-
-    def settled(a: str, b: str) -> bool:
-        return together(a, b) or a in excluded or b in excluded
-
-    shown_pool = [s for s in signals if s.id not in excluded]
-    similar = similar_pairs(shown_pool, threshold, settled) if len(shown_pool) > 1 else []
-    seen: set[tuple[str, str]] = set()
+    # Suggestions name the stories as shown (a merged record's kept id), never an excluded one.
+    seen: set[frozenset[str]] = set()
     refused, grouped.suggestions = grouped.suggestions, []
-    for pair in [*refused, *similar]:
-        key = (min(pair.keep, pair.drop), max(pair.keep, pair.drop))
-        if key not in seen and not settled(pair.keep, pair.drop):
-            seen.add(key)
+    for pair in refused:
+        keep, drop = story_of.get(pair.keep, pair.keep), story_of.get(pair.drop, pair.drop)
+        if keep != drop and keep in shown and drop in shown and frozenset({keep, drop}) not in seen:
+            seen.add(frozenset({keep, drop}))
+            grouped.suggestions.append(suggestion(shown[keep], shown[drop], pair.score, pair.why))
+    for pair in similar_pairs(unique, threshold) if len(unique) > 1 else []:
+        if frozenset({pair.keep, pair.drop}) not in seen:
+            seen.add(frozenset({pair.keep, pair.drop}))
             grouped.suggestions.append(pair)
     if controls.lead is not None:
         lead = grouped.merged_into(controls.lead) or controls.lead

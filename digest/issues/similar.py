@@ -8,7 +8,7 @@ with one command. `editions.duplicate_threshold` is the score from which a pair 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,15 +102,10 @@ def _comparable(a: str, b: str) -> bool:
     return (_long_enough(a) and _long_enough(b)) or a == b
 
 
-def similar_pairs(
-    signals: Sequence[Signal],
-    threshold: float,
-    together: Callable[[str, str], bool] = lambda a, b: False,
-) -> list[Suggestion]:
+def similar_pairs(signals: Sequence[Signal], threshold: float) -> list[Suggestion]:
     """Pairs of one market class whose title and lead, in a language both have, score at
     least `threshold` (rapidfuzz's token-set ratio, each class's pairs at once in C++), best
-    first. Pairs already one story (`together`) are left out; nothing is clustered: a pair is
-    a pair, so A≈B and B≈C never suggest A with C."""
+    first. Nothing is clustered: a pair is a pair, so A≈B and B≈C never suggest A with C."""
     by_class: dict[str, list[int]] = {}
     for i, signal in enumerate(signals):
         by_class.setdefault((signal.market_class or "").casefold(), []).append(i)
@@ -127,9 +122,5 @@ def similar_pairs(
                 if a < b and texts[a] and texts[b] and _comparable(texts[a], texts[b]):
                     key = (members[a], members[b])
                     best[key] = max(best.get(key, 0.0), float(scores[a, b]))
-    out = [
-        suggestion(signals[i], signals[j], score)
-        for (i, j), score in best.items()
-        if not together(signals[i].id, signals[j].id)
-    ]
+    out = [suggestion(signals[i], signals[j], score) for (i, j), score in best.items()]
     return sorted(out, key=lambda s: (-s.score, s.keep, s.drop))

@@ -238,3 +238,32 @@ def test_unmerged_ids_are_never_merged_automatically() -> None:
     a = sig("a", url="https://n.example/a")
     b = sig("b", url="https://n.example/a")
     assert sorted(kept_ids(merged([a, b], unmerged=frozenset({"b"})))) == ["a", "b"]
+
+
+def test_a_suggestion_names_the_kept_story_not_a_merged_record() -> None:
+    lead = ["The regulator opened a review of the proposed merger between two analog chip makers."]
+    kept = sig(
+        "kept",
+        market_class="X",
+        url="https://n.example/a",
+        confidence=0.9,
+        titles={"en": "Regulator reviews analog chip merger"},
+        summary={"en": lead},
+    )
+    copy = sig(
+        "copy",
+        market_class="X",
+        url="https://n.example/a/",
+        confidence=0.2,
+        titles={"en": "Regulator reviews analog chip merger"},
+        summary={"en": lead},
+    )
+    other = sig(
+        "other",
+        market_class="X",
+        url="https://m.example/b",
+        titles={"en": "Regulator opens review of analog chip merger"},
+        summary={"en": lead},
+    )
+    grouped = merged([kept, copy, other])
+    assert {frozenset(p) for p in suggested(grouped)} == {frozenset({"kept", "other"})}

@@ -27,9 +27,3 @@ def test_a_similar_pair_proposes_keeping_the_higher_confidence() -> None:
     high = sig("high", "Regulator opens review of analog chip merger", 0.9)
     (pair,) = similar_pairs([low, high], 65)
     assert (pair.keep, pair.drop, pair.confidences) == ("high", "low", (0.9, 0.4))
-
-
-def test_pairs_already_one_story_are_not_suggested() -> None:
-    a = sig("a", "Regulator reviews analog chip merger")
-    b = sig("b", "Regulator opens review of analog chip merger")
-    assert similar_pairs([a, b], 65, lambda x, y: True) == []
