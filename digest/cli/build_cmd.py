@@ -126,7 +126,16 @@ def report(console: Console, result: BuildResult) -> None:
 def report_accounting(console: Console, accounting: Accounting) -> None:
     """Signals missing from every edition (and why), and the merges suggested to the editor:
     a scheduled send's log then shows what no edition carries."""
-    absent = [f for f in accounting.signals if not f.shown_in and not f.merged_into]
+    fates = accounting.signals
+    shown = sum(1 for f in fates if f.shown_in)
+    merged = sum(1 for f in fates if f.merged_into)
+    partly = sum(1 for f in fates if f.shown_in and f.missing)
+    console.print(
+        f"{len(fates)} signals of the period: {shown} shown ({partly} not in every edition: "
+        f"see `digest issue show`), {merged} merged, {len(fates) - shown - merged} not shown",
+        markup=False,
+    )
+    absent = [f for f in fates if not f.shown_in and not f.merged_into]
     for fate in absent:
         if fate.id not in accounting.internal_excluded:
             console.print(f"  not shown: {fate.id}: {fate.reason}", markup=False)

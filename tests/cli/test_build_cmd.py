@@ -232,3 +232,10 @@ def test_the_manifest_accounts_for_every_signal_and_suggests_the_duv_merge(
     assert all(f["reason"] or f["id"] in shown for f in fates.values())
     (pair,) = manifest["suggested_merges"]
     assert pair["confidences"] == [0.91, 0.86] and {pair["keep"], pair["drop"]} <= shown
+
+
+def test_the_build_output_accounts_for_the_period_and_lists_suggested_merges() -> None:
+    code, output = build("--signals", EXAMPLES, "--period", "2026-W47", "--out", "out")
+    assert code == 0, output
+    assert "18 signals of the period: 17 shown" in output and "1 not shown" in output
+    assert "suggested merge (similar wording" in output
