@@ -18,7 +18,7 @@ from digest.issues.sameness import canonical_url, text_keys
 from digest.issues.similar import Suggestion, similar_pairs, source_of, suggestion
 from digest.model import SIGNAL_FIELDS, Signal
 from digest.scale import tier_rank
-from digest.signals.merging import is_filled
+from digest.signals.merging import is_filled, merge_by_id
 
 OTHER = ""
 """Section key for signals with no market class: always last."""
@@ -140,21 +140,28 @@ def _filled_from(kept: Signal, others: Sequence[Signal]) -> Signal:
     return kept.model_copy(update=update) if update else kept
 
 
+def _url_keys(signal: Signal) -> list[str]:
+    url = canonical_url(signal.url)
+    return [url] if url else []
+
+
+def _text_keys(signal: Signal) -> list[str]:
+    return sorted(text_keys(signal))
+
+
 def merge_stories(
     signals: Sequence[Signal], controls: IssueControls = NO_CONTROLS
 ) -> tuple[list[Signal], Grouped]:
     """One record per story, in the input's order; the `Grouped` holds everything but the
     sections (merges, exclusions, refused joins as suggestions, each story's members)."""
+    if len({s.id for s in signals}) < len(signals):  # records of one id are one signal
+        signals = merge_by_id(signals)
     stories = _Stories(signals)
     index = {s.id: i for i, s in enumerate(signals)}
     apart = controls.unmerged | controls.excluded  # an excluded record is left out alone
     auto = [i for i, s in enumerate(signals) if s.id not in apart]
     refused: list[Suggestion] = []
-    for key_of in (
-        lambda s: [s.id],
-        lambda s: [u] if (u := canonical_url(s.url)) else [],
-        lambda s: sorted(text_keys(s)),
-    ):
+    for key_of in (_url_keys, _text_keys):
         first: dict[str, int] = {}
         for i in auto:
             for key in key_of(signals[i]):

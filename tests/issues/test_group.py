@@ -267,3 +267,9 @@ def test_a_suggestion_names_the_kept_story_not_a_merged_record() -> None:
     )
     grouped = merged([kept, copy, other])
     assert {frozenset(p) for p in suggested(grouped)} == {frozenset({"kept", "other"})}
+
+
+def test_records_of_one_id_are_one_signal() -> None:
+    grouped = merged([sig("a", region="EU"), sig("a", watch=["Appeal"])])
+    (kept,) = grouped.sections[0].signals
+    assert (kept.region, kept.watch, grouped.duplicates) == ("EU", ["Appeal"], {})
