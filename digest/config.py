@@ -267,8 +267,9 @@ class Editions(_Section):
         65.0,
         ge=40,
         le=100,
-        description="Similarity of title + lead (0-100, rapidfuzz token-set ratio) at which two "
-        "signals of one market class are one story; the richer record is kept.",
+        description="Similarity of title + lead (0-100, rapidfuzz token-set ratio) from which two "
+        "signals of one market class are suggested to the editor as one story; it merges "
+        "nothing (only the same id, canonical URL or text merges automatically).",
     )
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from digest.cli.context import AppContext, fail, make_console
 from digest.cli.ingest_cmd import print_errors
 from digest.config import Settings
+from digest.issues.accounting import Accounting
 from digest.issues.build import BuildResult, build, write_editions
 from digest.issues.render.engine import RenderError
 from digest.issues.store import FrozenError
@@ -115,7 +116,36 @@ def report(console: Console, result: BuildResult) -> None:
             console.print(f"  [internal] {s.id}  {s.title}", markup=False)
     if result.duplicates:
         for dropped, kept in result.duplicates.items():
-            console.print(f"  duplicate {dropped} folded into {kept}", markup=False)
+            console.print(
+                f"  duplicate {dropped} merged into {kept} (the same signal)", markup=False
+            )
+    if result.accounting is not None:
+        report_accounting(console, result.accounting)
+
+
+def report_accounting(console: Console, accounting: Accounting) -> None:
+    """Signals missing from every edition (and why), and the merges suggested to the editor:
+    a scheduled send's log then shows what no edition carries."""
+    fates = accounting.signals
+    shown = sum(1 for f in fates if f.shown_in)
+    merged = sum(1 for f in fates if f.merged_into)
+    partly = sum(1 for f in fates if f.shown_in and f.missing)
+    console.print(
+        f"{len(fates)} signals of the period: {shown} shown ({partly} not in every edition: "
+        f"see `digest issue show`), {merged} merged, {len(fates) - shown - merged} not shown",
+        markup=False,
+    )
+    absent = [f for f in fates if not f.shown_in and not f.merged_into]
+    for fate in absent:
+        if fate.id not in accounting.internal_excluded:
+            console.print(f"  not shown: {fate.id}: {fate.reason}", markup=False)
+    for s in accounting.suggested_merges:
+        console.print(
+            f"  suggested merge ({s.why}, {s.score:.0f}): keep {s.keep} "
+            f"[{s.confidences[0]}] {s.titles[0]!r}; drop {s.drop} [{s.confidences[1]}] "
+            f"{s.titles[1]!r} -> digest issue merge {s.keep} {s.drop}",
+            markup=False,
+        )
 
 
 def build_command(

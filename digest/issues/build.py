@@ -19,7 +19,9 @@ from digest.audience.model import interests_key
 from digest.audience.selection import audience_interest_sets
 from digest.config import Settings
 from digest.issues import collect
-from digest.issues.editions import Edition, build_issue, edition_files, manifest
+from digest.issues.accounting import Accounting
+from digest.issues.continuity import history
+from digest.issues.editions import Edition, Issue, build_issue, edition_files, manifest
 from digest.issues.files import private_dir, write_private
 from digest.issues.render.i18n import translations
 from digest.issues.render.placeholders import Recipient, personalize
@@ -29,6 +31,7 @@ from digest.issues.store import (
     find_issue,
     freeze,
     issue_classes,
+    load_accounting,
     load_controls,
     stored_editions,
 )
@@ -48,6 +51,8 @@ class BuildResult:
     signals: list[Signal] = field(default_factory=list)  # the period's, internal ones included
     errors: list[SourceError] = field(default_factory=list)
     duplicates: dict[str, str] = field(default_factory=dict)
+    accounting: Accounting | None = None
+    """Every signal of the period (shown where, merged, suggested merges, excluded)."""
     reused: bool = False
     frozen: bool = False
 
@@ -92,6 +97,7 @@ def write_editions(
         duplicates=result.duplicates,
         internal_ids=[s.id for s in result.signals if s.internal],
         reused=result.reused,
+        accounting=result.accounting,
     )
     path = out_dir / MANIFEST
     write_private(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
@@ -124,6 +130,7 @@ def build(
             signals=found.signals,
             errors=found.errors,
             duplicates=issue.grouped.duplicates,
+            accounting=issue.accounting,
         )
     if engine is None:
         raise ValueError("build needs a database engine or signal paths")
@@ -135,13 +142,10 @@ def build(
     if not force and not stale:  # stale: an editor changed the controls since the freeze
         frozen = load_frozen(engine, period)
         if frozen:
-            return BuildResult(
-                period, frozen, signals=found.signals, errors=found.errors, reused=True, frozen=True
-            )
+            return _reused(engine, period, found, frozen)
     classes = {s.market_class for s in found.publishable if s.market_class}
-    sets = audience_interest_sets(engine, classes)
-    issue = build_issue(
-        found.signals, settings, period, sets, controls=load_controls(engine, period)
+    issue = _issue_from_store(
+        settings, engine, period, found, audience_interest_sets(engine, classes)
     )
     result = BuildResult(
         period,
@@ -149,12 +153,69 @@ def build(
         signals=found.signals,
         errors=found.errors,
         duplicates=issue.grouped.duplicates,
+        accounting=issue.accounting,
     )
     if store and not issue.failed:
         result.frozen = freeze(engine, issue, force=force)
         if not result.frozen:  # another build froze this period first: theirs is the truth
-            result.editions, result.reused, result.frozen = load_frozen(engine, period), True, True
+            return _reused(engine, period, found, load_frozen(engine, period))
     return result
+
+
+def _issue_from_store(
+    settings: Settings,
+    engine: Engine,
+    period: Period,
+    found: collect.Collection,
+    interest_sets: Sequence[frozenset[str]],
+) -> Issue:
+    """An issue of stored signals, with the editor's controls and earlier readings applied."""
+    with engine.connect() as conn:
+        continuity = history(conn, found.publishable, period)
+    return build_issue(
+        found.signals,
+        settings,
+        period,
+        interest_sets,
+        controls=load_controls(engine, period),
+        continuity=continuity,
+    )
+
+
+def _reused(
+    engine: Engine, period: Period, found: collect.Collection, frozen: list[Edition]
+) -> BuildResult:
+    """The frozen editions and the accounting frozen with them."""
+    accounting = load_accounting(engine, period)
+    return BuildResult(
+        period,
+        frozen,
+        signals=found.signals,
+        errors=found.errors,
+        duplicates=dict(accounting.duplicates) if accounting else {},
+        accounting=accounting,
+        reused=True,
+        frozen=True,
+    )
+
+
+def period_accounting(
+    settings: Settings, engine: Engine, period: Period
+) -> tuple[Accounting | None, bool]:
+    """What happens to each signal of the period, and whether that is the frozen issue's.
+
+    The frozen accounting when the issue is built; otherwise (or for an issue frozen before
+    accounting was recorded, until its sending begins) a trial build's, which freezes nothing.
+    What `digest issue show` prints and the editor's issue page can show.
+    """
+    frozen = load_accounting(engine, period)
+    if frozen is not None:
+        return frozen, True
+    try:
+        result = build(settings, period, engine=engine, store=False, force=True)
+    except FrozenError:  # sent before accounting existed: nothing honest to show
+        return None, False
+    return result.accounting, False
 
 
 class EditionsUnavailable(Exception):
@@ -217,9 +278,7 @@ def _with_new_interest_sets(
     if not missing:
         return found
     collection = collect.from_store(engine, period)
-    sets = [frozenset(), *missing]
-    controls = load_controls(engine, period)
-    issue = build_issue(collection.signals, settings, period, sets, controls=controls)
+    issue = _issue_from_store(settings, engine, period, collection, [frozenset(), *missing])
     add_editions(engine, period, [e for e in issue.editions if e.interests and not e.failures])
     with engine.connect() as conn:
         return stored_editions(conn, issue_id)

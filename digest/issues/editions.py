@@ -8,20 +8,28 @@ is `digest.issues.store`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from digest.audience.model import interests_key
 from digest.config import Settings
+from digest.issues.accounting import Accounting, account
 from digest.issues.checks import SIZE_FAIL, Check, check_edition, leak_needles
+from digest.issues.continuity import Continuity
 from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.group import Grouped, group
 from digest.issues.policy import Policy, policies
 from digest.issues.render.engine import Renderer, renderer_for, template_dirs
 from digest.issues.render.note import RenderedNote, render_note
-from digest.issues.render.view import EditionView, ItemCache, build_view
+from digest.issues.render.view import (
+    NO_CONTEXT,
+    EditionView,
+    IssueContext,
+    ItemCache,
+    build_view,
+)
 from digest.model import LANGS, Lang, MembershipTier, Signal
 from digest.period import Period
 
@@ -77,6 +85,8 @@ class Issue:
     controls: IssueControls = NO_CONTROLS
     """The editor's controls this issue was built with (freezing compares them with the
     stored ones: a change made during the build leaves the editions stale)."""
+    accounting: Accounting | None = None
+    """Every signal of the period: where shown, and why not elsewhere (manifest, archive)."""
 
     def edition(self, tier: str, locale: str, interests: frozenset[str] = ALL_CLASSES) -> Edition:
         for edition in self.editions:
@@ -94,8 +104,12 @@ def _render_edition(
     view: EditionView,
     settings: Settings,
     needles: Sequence[str],
+    html: str | None = None,
 ) -> Edition:
-    _mjml, html, text = renderer.render(view)
+    """The edition of a view: HTML (unless already compiled), text part and inbox checks."""
+    if html is None:
+        html = renderer.html(view, renderer.mjml(view))
+    text = renderer.text(view)
     checks = check_edition(
         subject=view.subject,
         preheader=view.preheader,
@@ -128,24 +142,30 @@ def build_edition(
     renderer: Renderer,
     needles: Sequence[str],
     cache: ItemCache | None = None,
+    context: IssueContext = NO_CONTEXT,
     note: RenderedNote | None = None,
 ) -> Edition:
-    """One edition; when it would be clipped, fewer items per section until it fits."""
+    """One edition; when it would be clipped, fewer items per section until it fits.
+
+    Only the HTML decides the fit, so an attempt that is too big never renders its text part
+    or runs the checks: they run once, on the edition kept."""
     limit = policy.max_items
     while True:
         view = build_view(
-            grouped.sections, policy, locale, settings, period, interests, limit, cache
+            grouped.sections, policy, locale, settings, period, interests, limit, cache, context
         )
         if note is not None:
             view = replace(view, note_html=note.html, note_text=note.text)
-        edition = _render_edition(renderer, view, settings, needles)
-        if edition.html_bytes <= SIZE_FAIL or limit == 1:
+        html = renderer.html(view, renderer.mjml(view))
+        html_bytes = len(html.encode())
+        if html_bytes <= SIZE_FAIL or limit == 1:
             break
         # Size grows about linearly with items shown: aim straight under the budget.
-        shown = max(1, len(edition.signal_ids))
+        shown = max(1, len(view.signal_ids))
         per_section = max(1, shown // max(1, len(view.sections)))
-        fitting = int(per_section * SIZE_FAIL * 0.95 / edition.html_bytes)
+        fitting = int(per_section * SIZE_FAIL * 0.95 / html_bytes)
         limit = max(1, min(limit - 1, fitting))
+    edition = _render_edition(renderer, view, settings, needles, html)
     if limit < policy.max_items:
         edition.checks.append(
             Check("overflow", "warn", f"{limit} items per section (not {policy.max_items}) to fit")
@@ -162,11 +182,13 @@ def build_issue(
     *,
     cwd: Path | None = None,
     controls: IssueControls = NO_CONTROLS,
+    continuity: Mapping[str, Continuity] | None = None,
 ) -> Issue:
     """Every edition of a period: 3 tiers × 2 languages × each distinct interest set.
 
     Internal-monitoring signals and signals outside the period are dropped here whatever the
-    caller passed, so no edition can show one.
+    caller passed, so no edition can show one. The editor's `controls` apply (exclusions,
+    merges, the lead, the note); `continuity` marks signals updated since an earlier issue.
     """
     candidates = list(signals)
     internal = [s for s in candidates if s.internal]
@@ -176,7 +198,16 @@ def build_issue(
         if not s.internal and s.published is not None and s.published in period
     ]
     grouped = group(
-        publishable, settings.editions.class_order, settings.editions.duplicate_threshold
+        publishable,
+        settings.editions.class_order,
+        settings.editions.duplicate_threshold,
+        controls,
+    )
+    context = IssueContext(
+        stories=grouped.stories,
+        continuity=continuity or {},
+        lead=grouped.lead,
+        notes=controls.notes,
     )
     renderer = renderer_for(template_dirs(settings, cwd))
     editions: list[Edition] = []
@@ -198,10 +229,13 @@ def build_issue(
                         renderer,
                         needles,
                         cache,
+                        context,
                         notes.get(locale),
                     )
                 )
-    return Issue(period, editions, grouped, internal, controls)
+    in_period = [s for s in candidates if s.published is not None and s.published in period]
+    accounting = account(in_period, grouped, editions, policies(settings))
+    return Issue(period, editions, grouped, internal, controls=controls, accounting=accounting)
 
 
 def edition_files(edition: Edition) -> dict[str, str]:
@@ -219,8 +253,11 @@ def manifest(
     duplicates: dict[str, str] | None = None,
     internal_ids: Sequence[str] = (),
     reused: bool = False,
+    accounting: Accounting | None = None,
 ) -> dict[str, Any]:
-    """What `DIR/manifest.json` says about the issue and each edition."""
+    """What `DIR/manifest.json` says about the issue and each edition, and (`signals`,
+    `suggested_merges`) what became of every signal of the period."""
+    accounted = accounting.as_dict() if accounting is not None else {}
     return {
         "period": period.key,
         "period_start": period.start.isoformat(),
@@ -228,6 +265,10 @@ def manifest(
         "reused_frozen_editions": reused,
         "duplicates": duplicates or {},
         "internal_excluded": list(internal_ids),
+        "signals": accounted.get("signals", []),
+        "suggested_merges": accounted.get("suggested_merges", []),
+        "manual_merges": accounted.get("manual_merges", {}),
+        "excluded": accounted.get("excluded", []),
         "editions": [
             {
                 "tier": e.tier,

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from digest.issues.accounting import Accounting
 from digest.issues.checks import Check
 from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.editions import Edition, Issue
@@ -152,10 +153,23 @@ def freeze(engine: Engine, issue: Issue, *, force: bool = False) -> bool:
         conn.execute(insert(et), [_edition_values(row.id, e, now) for e in issue.editions])
         # Still stale when an editor changed the controls while this build ran.
         stale = now if controls_of(conn, issue.period.key) != issue.controls else None
+        accounting = issue.accounting.as_dict() if issue.accounting is not None else None
         conn.execute(
-            update(it).where(it.c.id == row.id).values(status=BUILT, built_at=now, stale_at=stale)
+            update(it)
+            .where(it.c.id == row.id)
+            .values(status=BUILT, built_at=now, stale_at=stale, accounting=accounting)
         )
     return True
+
+
+def load_accounting(engine: Engine, period: Period) -> Accounting | None:
+    """The frozen issue's accounting of its signals (None before a build that recorded it):
+    what the archive, `digest issue show` and the editor's page read instead of regrouping."""
+    with engine.connect() as conn:
+        value = conn.execute(select(it.c.accounting).where(it.c.period_key == period.key)).first()
+    if value is None or value[0] is None:
+        return None
+    return Accounting.from_dict(value[0])
 
 
 def add_editions(engine: Engine, period: Period, editions: Iterable[Edition]) -> int:

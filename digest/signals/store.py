@@ -22,8 +22,10 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, tupl
 
 from digest.model import Signal
 from digest.signals.merging import fold
+from digest.storage.schema import signal_readings as readings
 from digest.storage.schema import signal_sources as src
 from digest.storage.schema import signals as t
+from digest.text import derived_id
 
 _CHUNK = 500
 log = logging.getLogger(__name__)
@@ -67,13 +69,22 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start : start + _CHUNK]
 
 
-def _existing(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
-    """{id: content hash} of the stored signals among `ids`."""
-    found: dict[str, str] = {}
+Reading = tuple[dt.date | None, float | None, str | None]
+"""What one import said of a signal's place and rating: published, confidence, tier."""
+
+
+def _existing(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, Reading]]:
+    """{id: (content hash, current reading)} of the stored signals among `ids`."""
+    found: dict[str, tuple[str, Reading]] = {}
+    columns = (t.c.id, t.c.content_hash, t.c.published, t.c.confidence, t.c.tier)
     for chunk in _chunks(ids):
-        for row in conn.execute(select(t.c.id, t.c.content_hash).where(t.c.id.in_(chunk))):
-            found[row.id] = row.content_hash
+        for row in conn.execute(select(*columns).where(t.c.id.in_(chunk))):
+            found[row.id] = (row.content_hash, (row.published, row.confidence, row.tier))
     return found
+
+
+def _reading(row: dict[str, Any]) -> Reading:
+    return row["published"], row["confidence"], row["tier"]
 
 
 def _write_sources(
@@ -114,9 +125,21 @@ def store_signals(conn: Connection, batch: Iterable[Signal]) -> StoreCounts:
     ids = list(dict.fromkeys(sid for sid, _ in records))
     existing = _existing(conn, ids)
     inserts, updates, counts = [], [], StoreCounts()
+    new_readings: list[dict[str, Any]] = []
     for sid, record in _folded(conn, ids).items():
         row = _row(record, now)
-        old_hash = existing.get(sid)
+        old_hash, old_reading = existing.get(sid, (None, None))
+        if old_reading != _reading(row):  # a new signal, or a new date or rating: keep it
+            published, confidence, tier = _reading(row)
+            new_readings.append(
+                {
+                    "signal_id": sid,
+                    "published": published,
+                    "confidence": confidence,
+                    "tier": tier,
+                    "recorded_at": now,
+                }
+            )
         if old_hash is None:
             inserts.append({**row, "created_at": now})
             counts.new += 1
@@ -130,7 +153,28 @@ def store_signals(conn: Connection, batch: Iterable[Signal]) -> StoreCounts:
         conn.execute(insert(t), inserts)
     if updates:
         conn.execute(update(t).where(t.c.id == bindparam("b_id")), updates)
+    if new_readings:
+        conn.execute(insert(readings), new_readings)
     return counts
+
+
+def earlier_readings(
+    conn: Connection, ids: Iterable[str], before: dt.date
+) -> dict[str, tuple[dt.date, float | None, str | None]]:
+    """Each signal's newest reading published before `before` (a day), if it has one: what
+    an earlier issue said of it. {id: (published, confidence, tier)}."""
+    found: dict[str, tuple[dt.date, float | None, str | None]] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        query = (
+            select(
+                readings.c.signal_id, readings.c.published, readings.c.confidence, readings.c.tier
+            )
+            .where(readings.c.signal_id.in_(chunk), readings.c.published < before)
+            .order_by(readings.c.signal_id, readings.c.published, readings.c.id)
+        )
+        for row in conn.execute(query):  # ascending: the newest one wins
+            found[row.signal_id] = (row.published, row.confidence, row.tier)
+    return found
 
 
 def signals_between(
@@ -259,3 +303,25 @@ def dating(conn: Connection, ids: Iterable[str]) -> dict[str, tuple[dt.date | No
     absent): what an editor's control needs to check an id belongs to a period's editions."""
     query = select(t.c.id, t.c.published, t.c.internal).where(t.c.id.in_(list(ids)))
     return {row.id: (row.published, bool(row.internal)) for row in conn.execute(query)}
+
+
+def earlier_signals_named(
+    conn: Connection, refs: Iterable[str], before: dt.date
+) -> dict[str, tuple[str, str]]:
+    """`see_also` references resolved to signals published before `before`: a reference is
+    a signal's id, its title, or the title its derived id came from. {ref: (id, title)}."""
+    refs = sorted(set(refs))
+    if not refs:
+        return {}
+    wanted = {r: r for r in refs} | {derived_id(r): r for r in refs}
+    found: dict[str, tuple[str, str]] = {}
+    for chunk in _chunks(refs):
+        keys = [*chunk, *(derived_id(r) for r in chunk)]
+        query = select(t.c.id, t.c.title).where(
+            (t.c.id.in_(keys) | t.c.title.in_(chunk)), t.c.published < before
+        )
+        for row in conn.execute(query):
+            ref = wanted.get(row.id) or (row.title if row.title in wanted else None)
+            if ref is not None:
+                found.setdefault(ref, (row.id, row.title))
+    return found

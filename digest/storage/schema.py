@@ -70,6 +70,20 @@ signal_sources = Table(
     Column("position", Integer, nullable=False),  # order within one import batch
 )
 
+# Each reading of a signal as imported (id, published, confidence): `signals` keeps only the
+# newest, so a signal re-published in a later week is compared with these (continuity).
+signal_readings = Table(
+    "signal_readings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("signal_id", String(200), nullable=False),
+    Column("published", Date, nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("tier", String(8), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_signal_readings_signal_id_published", "signal_id", "published"),
+)
+
 issues = Table(
     "issues",
     metadata,
@@ -88,6 +102,9 @@ issues = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     # Set when an editor's change lands after the editions were frozen; a rebuild clears it.
     Column("stale_at", DateTime(timezone=True), nullable=True),
+    # What the build did with each signal of the period (digest.issues.accounting), frozen
+    # with the editions; NULL before the first build of a version that records it.
+    Column("accounting", JSON, nullable=True),
 )
 
 # An editor's hand on one period's issue (`digest issue …`, the editor's issue page), applied at

@@ -25,9 +25,9 @@ from digest.issues.group import group
 from digest.issues.policy import policies
 from digest.issues.render.i18n import format_span, translations
 from digest.issues.render.view import Item, build_item
-from digest.issues.store import covering_issue_sending
+from digest.issues.store import covering_issue_sending, load_accounting
 from digest.issues.store import sent_issues as sent_issue_rows
-from digest.model import Lang
+from digest.model import Lang, Signal
 from digest.period import Period, PeriodError, parse_period
 from digest.signals.store import get_signal, ids_between, signals_between, stored_dates
 from digest.web.deps import WebState, render, web
@@ -207,18 +207,11 @@ async def issue_class_page(request: Request) -> Response:
     if row is None or not (_sending_begun(row) or editor):
         raise HTTPException(404)
     wanted = request.query_params.get("class")
-    with state.engine.connect() as conn:
-        found = signals_between(conn, period.start, period.end, include_internal=False)
-        embargoed = set() if editor else stored_after_build(conn, row)
-    found = [s for s in found if s.id not in embargoed]
-    grouped = group(
-        found, state.settings.editions.class_order, state.settings.editions.duplicate_threshold
-    )
     lang = page_lang(request)
     sections = [
-        (s.market_class or "Other", [open_item(state, sig, lang) for sig in s.signals])
-        for s in grouped.sections
-        if wanted is None or s.market_class == wanted
+        (name or "Other", [open_item(state, sig, lang) for sig in found])
+        for name, found in _issue_sections(state, period, row, editor is not None)
+        if wanted is None or name == wanted
     ]
     return render(
         request,
@@ -230,6 +223,29 @@ async def issue_class_page(request: Request) -> Response:
         },
         lang=lang,
     )
+
+
+def _issue_sections(
+    state: WebState, period: Period, row: Any, editor: bool
+) -> list[tuple[str, list[Signal]]]:
+    """The issue's sections as its build froze them (merges, exclusions and order included).
+
+    An issue frozen before builds recorded their accounting is grouped now, as it was then.
+    """
+    accounting = load_accounting(state.engine, period)
+    with state.engine.connect() as conn:
+        found = signals_between(conn, period.start, period.end, include_internal=False)
+        embargoed = set() if editor else stored_after_build(conn, row)
+    by_id = {s.id: s for s in found if s.id not in embargoed}
+    if accounting is not None:
+        sections = {n: [by_id[i] for i in ids if i in by_id] for n, ids in accounting.sections}
+        accounted = {f.id for f in accounting.signals}
+        for late in (s for s in by_id.values() if s.id not in accounted):  # editors only
+            sections.setdefault(late.market_class or "", []).append(late)
+        return list(sections.items())
+    settings = state.settings.editions
+    grouped = group(list(by_id.values()), settings.class_order, settings.duplicate_threshold)
+    return [(s.market_class, list(s.signals)) for s in grouped.sections]
 
 
 def routes() -> list[BaseRoute]:

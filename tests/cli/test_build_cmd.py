@@ -220,3 +220,22 @@ def test_built_editions_are_owner_only(tmp_path: Path) -> None:
     assert {p.name: mode(p) for p in files if p.is_file()} == {
         p.name: 0o600 for p in files if p.is_file()
     }
+
+
+def test_the_manifest_accounts_for_every_signal_and_suggests_the_duv_merge(
+    tmp_path: Path,
+) -> None:
+    build("--signals", EXAMPLES, "--period", "2026-W47", "--out", "out")
+    manifest = orjson.loads((tmp_path / "out" / "manifest.json").read_bytes())
+    fates = {f["id"]: f for f in manifest["signals"]}
+    shown = {sid for e in manifest["editions"] for sid in e["signal_ids"]}
+    assert all(f["reason"] or f["id"] in shown for f in fates.values())
+    (pair,) = manifest["suggested_merges"]
+    assert pair["confidences"] == [0.91, 0.86] and {pair["keep"], pair["drop"]} <= shown
+
+
+def test_the_build_output_accounts_for_the_period_and_lists_suggested_merges() -> None:
+    code, output = build("--signals", EXAMPLES, "--period", "2026-W47", "--out", "out")
+    assert code == 0, output
+    assert "18 signals of the period: 17 shown" in output and "1 not shown" in output
+    assert "suggested merge (similar wording" in output

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select, update
 
 from digest.config import Settings
 from digest.issues.editions import Issue, build_issue
-from digest.issues.store import FrozenError, find_issue, freeze, load_editions
+from digest.issues.store import FrozenError, find_issue, freeze, load_accounting, load_editions
 from digest.model import Signal
 from digest.period import parse_period
 from digest.storage.schema import editions, issues
@@ -73,3 +73,15 @@ def test_stored_editions_carry_their_ids(engine: Engine) -> None:
     with engine.connect() as conn:
         ids = sorted(conn.execute(select(editions.c.id)).scalars())
     assert sorted(e.id for e in load_editions(engine, WEEK) if e.id is not None) == ids
+
+
+def test_the_accounting_is_frozen_with_the_editions(engine: Engine) -> None:
+    issue = make_issue("Counted", ("Policy Track", "Case File"))
+    assert freeze(engine, issue)
+    found = load_accounting(engine, WEEK)
+    assert found is not None and issue.accounting is not None
+    assert found.as_dict() == issue.accounting.as_dict()
+
+
+def test_a_period_never_built_has_no_accounting(engine: Engine) -> None:
+    assert load_accounting(engine, WEEK) is None

@@ -2,18 +2,20 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 
 from digest.model import Signal
 from digest.signals.store import (
     count_signals,
+    earlier_readings,
+    earlier_signals_named,
     get_signal,
     latest_published,
     signals_between,
     store_signals,
     week_class_counts,
 )
-from digest.storage.schema import signals
+from digest.storage.schema import signal_readings, signals
 
 
 def sig(sid: str, **fields: object) -> Signal:
@@ -140,3 +142,31 @@ def test_a_signal_stored_before_the_size_caps_is_read_cut_to_them(engine: Engine
     with engine.connect() as conn:
         stored = get_signal(conn, "a")
     assert stored is not None and stored.summary["en"] == [("word " * 2_000).strip()]
+
+
+def test_a_re_publication_keeps_the_earlier_reading(engine: Engine) -> None:
+    with engine.begin() as conn:
+        store_signals(conn, [sig("a", published="2026-11-10", confidence=0.4)])
+    with engine.begin() as conn:
+        store_signals(conn, [sig("a", published="2026-11-17", confidence=0.6)])
+    with engine.connect() as conn:
+        found = earlier_readings(conn, ["a"], dt.date(2026, 11, 16))
+    assert found == {"a": (dt.date(2026, 11, 10), 0.4, "C/D")}
+
+
+def test_an_unchanged_re_import_adds_no_reading(engine: Engine) -> None:
+    for region in ("EU", "UK"):  # other text, same date and rating
+        with engine.begin() as conn:
+            store_signals(conn, [sig("a", published="2026-11-10", confidence=0.4, region=region)])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(signal_readings)).scalar_one() == 1
+
+
+def test_see_also_titles_resolve_to_earlier_signals(engine: Engine) -> None:
+    with engine.begin() as conn:
+        store_signals(conn, [sig("old", title="Court fines carrier", published="2026-11-10")])
+    with engine.connect() as conn:
+        found = earlier_signals_named(
+            conn, ["Court fines carrier", "Unknown"], dt.date(2026, 11, 16)
+        )
+    assert found == {"Court fines carrier": ("old", "Court fines carrier")}

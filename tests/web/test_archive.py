@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from html import escape
 from typing import Any
+from urllib.parse import quote
 
 import feedparser
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from sqlalchemy import update
 
 from digest.issues.build import build
-from digest.issues.store import load_editions
+from digest.issues.store import load_accounting, load_editions
 from digest.model import Signal
 from digest.period import parse_period
 from digest.scale import METER_STEPS, meter_filled
@@ -238,3 +240,22 @@ def test_a_signal_page_shows_the_confidence_meter_not_a_letter_badge(site: Site)
     assert len(page.css(".meter .pip.on")) == meter_filled(signal.tier)
     assert len(page.css(".meter .pip")) == METER_STEPS
     assert f"tier {signal.tier}" not in page.text()
+
+
+def test_the_class_page_keeps_the_order_the_build_froze(site: Site) -> None:
+    accounting = load_accounting(site.engine, site.period)
+    assert accounting is not None
+    name, ids = next((n, i) for n, i in accounting.sections if len(i) >= 2)
+    with site.engine.connect() as conn:
+        by_id = {s.id: s for s in signals_between(conn, site.period.start, site.period.end)}
+    first, last = by_id[ids[0]], by_id[ids[-1]]
+    with site.engine.begin() as conn:  # re-rated after the build: regrouping would move it up
+        store_signals(conn, [last.model_copy(update={"confidence": 0.99, "tier": None})])
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get(f"/issues/{site.period.key}?class={quote(name)}").text
+    assert page.index(escape(first.title)) < page.index(escape(last.title))
+
+
+def test_editors_see_signals_stored_after_the_build_on_the_class_page(editor: Site) -> None:
+    store_late_signal(editor)
+    assert "Embargoed late arrival" in editor.client.get(f"/issues/{editor.period.key}").text

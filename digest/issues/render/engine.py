@@ -32,7 +32,7 @@ from mjml import mjml2html
 
 from digest.config import Settings
 from digest.issues.render.i18n import translations
-from digest.issues.render.view import EditionView, Invite, Item, Note, Para, SectionView
+from digest.issues.render.view import EditionView, Invite, Item, Link, Note, Para, SectionView
 from digest.model import Lang
 from digest.resources import bundled
 
@@ -61,7 +61,7 @@ def template_dirs(settings: Settings, cwd: Path | None = None) -> tuple[Path, ..
     return tuple(dirs)
 
 
-_VIEW_TYPES: frozenset[type] = frozenset({EditionView, SectionView, Item, Para, Note, Invite})
+_VIEW_TYPES: frozenset[type] = frozenset({EditionView, SectionView, Item, Para, Note, Invite, Link})
 
 
 class ViewSandbox(SandboxedEnvironment):

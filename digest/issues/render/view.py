@@ -11,13 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from types import MappingProxyType
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 
 from digest.config import Settings
-from digest.issues.group import OTHER, Section
+from digest.issues.continuity import Continuity
+from digest.issues.group import OTHER, Section, Story
 from digest.issues.policy import PUBLIC_FIELDS, Policy
 from digest.issues.render import placeholders as ph
 from digest.issues.render.i18n import LANG_TAGS, format_day, format_span, translations
@@ -52,6 +55,12 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Link:
+    text: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Item:
     id: str
     url: str
@@ -66,6 +75,12 @@ class Item:
     relevance: Para | None
     horizon: Para | None
     notes: tuple[Note, ...]
+    sources: tuple[Link, ...] = ()
+    """Every source of a merged story (two or more), by host: shown with the item."""
+    updated: str | None = None
+    """"Updated: confidence C/D → B/C since 16 Nov" (or a follow-up's line), else None."""
+    follows_url: str | None = None
+    """The earlier signal this one follows up, for `updated` to link to."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,8 @@ class EditionView:
     base_url: str
     postal_address: str
     interests: tuple[str, ...]
+    note_source: str = ""
+    """The editor's note for this edition's language: Markdown source (rendered elsewhere)."""
     name: str = ph.NAME_HTML
     unsubscribe_url: str = ph.UNSUBSCRIBE_URL_HTML
     preferences_url: str = ph.PREFERENCES_URL_HTML
@@ -183,12 +200,69 @@ ItemCache = dict[tuple[str, str], dict[str, Any]]
 """Public parts of items already built, per (signal id, locale): shared by all tiers' views."""
 
 
-def _public_part(signal: Signal, locale: Lang, base_url: str) -> dict[str, Any]:
+def _nothing() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class IssueContext:
+    """What the issue knows about its items beyond each signal: merged stories, earlier
+    readings, the editor's lead and note. The empty value adds nothing."""
+
+    stories: Mapping[str, Story] = dataclass_field(default_factory=_nothing)
+    continuity: Mapping[str, Continuity] = dataclass_field(default_factory=_nothing)
+    lead: str | None = None
+    notes: Mapping[str, str] = dataclass_field(default_factory=_nothing)
+
+
+NO_CONTEXT = IssueContext()
+
+
+def _sources(story: Story | None) -> tuple[Link, ...]:
+    """A merged story's web sources by host (file paths are the editor's, not the reader's)."""
+    if story is None:
+        return ()
+    links = []
+    for source in story.sources:
+        # "%%" is never valid percent-encoding: such a "URL" could smuggle a placeholder.
+        if source.startswith(("https://", "http://")) and "%%" not in source:
+            host = (urlsplit(source).hostname or source).removeprefix("www.")
+            links.append(Link(one_line(host), source))
+    return tuple(links) if len(links) > 1 else ()
+
+
+def _updated(
+    continuity: Continuity | None, locale: Lang, base_url: str
+) -> tuple[str | None, str | None]:
+    """The "Updated" line and the link back, in the edition's language."""
+    if continuity is None:
+        return None, None
+    _ = translations(locale).gettext
+    day = format_day(continuity.since, locale)
+    url = f"{base_url}/signals/{quote(continuity.follows, safe='')}" if continuity.follows else None
+    if not continuity.changed:
+        return _("Follows up the signal of %(day)s") % {"day": day}, url
+    unrated = _("Unrated")
+    text = _("Updated: confidence %(before)s → %(now)s since %(day)s") % {
+        "before": continuity.before or unrated,
+        "now": continuity.now or unrated,
+        "day": day,
+    }
+    return text, url
+
+
+def _public_part(
+    signal: Signal, locale: Lang, base_url: str, context: IssueContext = NO_CONTEXT
+) -> dict[str, Any]:
     """Everything of an item but its member notes, from public fields only."""
     data = {name: getattr(signal, name) for name in PUBLIC_FIELDS}
     _ = translations(locale).gettext
     confidence = data["confidence"]
+    updated, follows_url = _updated(context.continuity.get(signal.id), locale, base_url)
     return {
+        "sources": _sources(context.stories.get(signal.id)),
+        "updated": updated,
+        "follows_url": follows_url,
         "id": data["id"],
         "url": signal_url(data, base_url),
         "title": _title(data, locale),
@@ -209,13 +283,18 @@ def _public_part(signal: Signal, locale: Lang, base_url: str) -> dict[str, Any]:
 
 
 def build_item(
-    signal: Signal, policy: Policy, locale: Lang, base_url: str, cache: ItemCache | None = None
+    signal: Signal,
+    policy: Policy,
+    locale: Lang,
+    base_url: str,
+    cache: ItemCache | None = None,
+    context: IssueContext = NO_CONTEXT,
 ) -> Item:
     """One signal as this tier sees it: public parts (cached across tiers) + its member notes."""
     key = (signal.id, locale)
     public = cache.get(key) if cache is not None else None
     if public is None:
-        public = _public_part(signal, locale, base_url)
+        public = _public_part(signal, locale, base_url, context)
         if cache is not None:
             cache[key] = public
     return Item(**public, notes=_notes(visible(signal, policy), policy, locale))
@@ -282,8 +361,12 @@ def build_view(
     interests: frozenset[str] = frozenset(),
     max_items: int | None = None,
     cache: ItemCache | None = None,
+    context: IssueContext = NO_CONTEXT,
 ) -> EditionView:
-    """One edition's view: the sections this reader follows, capped, with the overflow counts."""
+    """One edition's view: the sections this reader follows, capped, with the overflow counts.
+
+    The editor's lead (already first in its section) is the subject's headline wherever it is
+    shown; otherwise the first item shown is."""
     _ = translations(locale).gettext
     pub = settings.publication
     base = pub.base_url.rstrip("/")
@@ -299,10 +382,12 @@ def build_view(
             continue
         name = one_line(section.market_class) if section.market_class != OTHER else _("Other")
         more_url = f"{base}/issues/{quote(period.key)}?class={quote(section.market_class)}"
-        items = tuple(build_item(s, policy, locale, base, cache) for s in shown[:limit])
+        items = tuple(build_item(s, policy, locale, base, cache, context) for s in shown[:limit])
         views.append(SectionView(name, _anchor(name), items, len(shown) - len(items), more_url))
     shown_count = sum(len(v.items) for v in views)
     headline = views[0].items[0].title.text if views else None
+    for item in (i for v in views for i in v.items if i.id == context.lead):
+        headline = item.title.text
     tier_names: dict[str, str] = {tier: _(TIER_NAMES[tier]) for tier in MEMBERSHIP_TIERS}
     invite = None
     if policy.tier in NEXT_TIER:
@@ -334,4 +419,5 @@ def build_view(
         base_url=base,
         postal_address=one_line(pub.postal_address),
         interests=tuple(sorted(interests)),
+        note_source=context.notes.get(locale, ""),
     )

@@ -1,0 +1,71 @@
+"""`digest issue show` driven in-process against a store filled by `digest ingest`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.storage.db import open_database
+from digest.storage.schema import issues
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = str(REPO / "examples" / "signals")
+runner = CliRunner()
+DUV_A = "Netherlands extends export licensing to DUV immersion servicing"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for var in ("DIGEST_CONFIG", "DIGEST_DATABASE_URL", "DIGEST_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    assert runner.invoke(app, ["ingest", EXAMPLES]).exit_code == 0
+
+
+def show() -> str:
+    result = runner.invoke(app, ["issue", "show", "--period", "2026-W47"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_show_lists_the_internal_signal_with_its_reason() -> None:
+    assert "internal monitoring" in show()
+
+
+def test_show_suggests_the_near_duplicate_duv_stories_instead_of_merging_them() -> None:
+    output = show()
+    assert "suggested merge (similar wording" in output and DUV_A in output
+    assert "digest issue merge" in output
+
+
+def test_show_before_a_build_freezes_nothing() -> None:
+    assert "trial build, not frozen" in show()
+    assert "trial build, not frozen" in show()
+
+
+def test_show_reads_the_frozen_accounting_after_a_build() -> None:
+    assert runner.invoke(app, ["build", "--period", "2026-W47", "--out", "out"]).exit_code == 0
+    assert "(frozen issue)" in show()
+
+
+def frozen_without_accounting(**values: object) -> None:
+    assert runner.invoke(app, ["build", "--period", "2026-W47", "--out", "out"]).exit_code == 0
+    engine = open_database("sqlite:///digest.db")
+    with engine.begin() as conn:
+        conn.execute(update(issues).values(accounting=None, **values))
+
+
+def test_an_issue_frozen_before_accounting_gets_a_trial_build() -> None:
+    frozen_without_accounting()
+    assert "trial build, not frozen" in show()
+
+
+def test_an_issue_sent_before_accounting_is_refused_with_a_reason() -> None:
+    frozen_without_accounting(send_started_at=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    result = runner.invoke(app, ["issue", "show", "--period", "2026-W47"])
+    assert result.exit_code == 1 and "no accounting to show" in result.output
