@@ -23,6 +23,7 @@ OWNER = {
     # table: the module, or the package (a trailing "/"), whose code may reach it
     "signals": "signals/store.py",
     "signal_sources": "signals/store.py",
+    "signal_readings": "signals/store.py",
     "issues": "issues/store.py",
     "editions": "issues/store.py",
     "issue_controls": "issues/",
