@@ -29,13 +29,21 @@ from digest.delivery.plan import edition_message
 from digest.delivery.report import SendError
 from digest.delivery.run import send_period
 from digest.issues import controls_store as cs
+from digest.issues.accounting import Accounting
 from digest.issues.build import build, preview_copy
-from digest.issues.controls import ControlsError
+from digest.issues.controls import ControlsError, IssueControls
 from digest.issues.editions import Edition
 from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import RenderError
 from digest.issues.render.note import NOTE_MAX
-from digest.issues.store import FrozenError, all_issues, issue_and_editions, load_controls
+from digest.issues.similar import Suggestion
+from digest.issues.store import (
+    FrozenError,
+    all_issues,
+    issue_and_editions,
+    load_accounting,
+    load_controls,
+)
 from digest.jobs.approval import ApprovalError, approve
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
@@ -383,6 +391,8 @@ class ControlRow:
     """Signals merged into this one by hand."""
     split: bool
     """Kept out of automatic merges by an editor (`unmerge`)."""
+    fate: str = ""
+    """What the last build did with it where it is missing (merged, hidden, over the limit…)."""
 
 
 def controls_context(
@@ -391,6 +401,8 @@ def controls_context(
     """What the page's controls section shows: each signal's state under the controls, the
     notes, and whether changes are still possible (not once sending began)."""
     controls = load_controls(state.engine, period)
+    accounting = load_accounting(state.engine, period)
+    fates = {f.id: f.reason for f in accounting.signals} if accounting else {}
     rows = [
         ControlRow(
             s,
@@ -399,17 +411,40 @@ def controls_context(
             controls.merges.get(s.id),
             tuple(sorted(d for d, k in controls.merges.items() if k == s.id)),
             s.id in controls.unmerged,
+            fates.get(s.id, ""),
         )
         for s in found
         if not s.internal
     ]
     return {
         "control_rows": rows,
+        "suggestions": open_suggestions(accounting, controls),
+        "disagreements": disagreements(accounting),
         "controls": controls,
         "controls_frozen": row is not None and row.send_started_at is not None,
         "stale_at": row.stale_at if row is not None else None,
         "note_max": NOTE_MAX,
         "note_langs": [(loc, LOCALE_NAMES[loc]) for loc in LANGS],
+    }
+
+
+def open_suggestions(accounting: Accounting | None, controls: IssueControls) -> list[Suggestion]:
+    """The build's suggested merges an editor has not settled yet (neither side merged by hand,
+    excluded or kept apart since): each gets a one-click merge."""
+    if accounting is None:
+        return []
+    settled = controls.excluded | controls.unmerged | set(controls.merges)
+    return [s for s in accounting.suggested_merges if not {s.keep, s.drop} & settled]
+
+
+def disagreements(accounting: Accounting | None) -> dict[str, list[float]]:
+    """Merged stories whose records disagree on confidence: kept id -> every record's score."""
+    if accounting is None:
+        return {}
+    return {
+        kept: list(story["confidences"])
+        for kept, story in accounting.stories.items()
+        if story.get("disagreement")
     }
 
 

@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import update
 
-from digest.issues.store import find_issue, load_controls
+from digest.issues.store import find_issue, load_accounting, load_controls
 from digest.model import Signal
 from digest.signals.store import signals_between
 from digest.storage.schema import issues
@@ -133,3 +133,26 @@ def test_a_saved_change_forgets_the_refused_draft(editor: Site) -> None:
     change(editor, action="note", lang="en", note="Almost right <b>here</b>")
     page = change(editor, action="exclude", id=shown_signals(editor)[0].id)
     assert "Almost right" not in page
+
+
+def suggestion(site: Site) -> tuple[str, str]:
+    accounting = load_accounting(site.engine, site.period)
+    assert accounting is not None and accounting.suggested_merges, "the examples suggest a merge"
+    first = accounting.suggested_merges[0]
+    return first.keep, first.drop
+
+
+def test_the_builds_suggested_merges_are_listed_with_both_titles(editor: Site) -> None:
+    keep, drop = suggestion(editor)
+    page = editor.client.get(issue_url(editor)).text
+    item = re.search(
+        rf'<li class="suggestion" data-keep="{keep}" data-drop="{drop}">.*?</li>', page, re.S
+    )
+    assert item and 'name="action" value="merge"' in item.group(0)
+
+
+def test_one_click_on_a_suggestion_merges_the_pair(editor: Site) -> None:
+    keep, drop = suggestion(editor)
+    page = change(editor, action="merge", keep=keep, drop=drop)
+    assert dict(load_controls(editor.engine, editor.period).merges) == {drop: keep}
+    assert f'data-drop="{drop}"' not in page  # settled: no longer suggested
