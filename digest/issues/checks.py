@@ -66,6 +66,17 @@ def _absolute(url: str) -> bool:
     return url.startswith(("https://", "http://", "mailto:")) or url in ph.HTML_TOKENS
 
 
+_ID = re.compile(r"""\sid=["']?([^"'\s>]+)""")
+
+
+def _missing_targets(fragments: list[str], html: str) -> list[str]:
+    """Same-document links (`#s-…`, the first screen's) whose target id is not in the HTML."""
+    if not fragments:
+        return []
+    ids = set(_ID.findall(html))
+    return [f for f in fragments if f[1:] not in ids]
+
+
 _TAG = re.compile(r"<(a|area|img)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE)
 _ATTR = re.compile(r"([\w:-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))")
 
@@ -88,12 +99,14 @@ def check_markup(html: str) -> list[Check]:
     """Alt text on every image, and absolute link targets and image sources."""
     tags = link_tags(html)
     no_alt = [a.get("src", "?") for tag, a in tags if tag == "img" and not a.get("alt", "").strip()]
-    relative = [
+    targets = [
         a[attr]
         for tag, a in tags
         for attr in (("src",) if tag == "img" else ("href",))
         if attr in a and not _absolute(a[attr])
     ]
+    fragments = [t for t in targets if t.startswith("#") and len(t) > 1]
+    relative = [t for t in targets if t not in fragments] + _missing_targets(fragments, html)
     return [
         Check("alt-text", "fail", f"images without alt text: {', '.join(map(str, no_alt[:5]))}")
         if no_alt

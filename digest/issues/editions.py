@@ -89,8 +89,9 @@ def _render_edition(
     view: EditionView,
     settings: Settings,
     needles: Sequence[str],
+    cache: ItemCache | None = None,
 ) -> Edition:
-    _mjml, html, text = renderer.render(view)
+    _mjml, html, text = renderer.render(view, cache.html if cache is not None else None)
     checks = check_edition(
         subject=view.subject,
         preheader=view.preheader,
@@ -130,7 +131,7 @@ def build_edition(
         view = build_view(
             grouped.sections, policy, locale, settings, period, interests, limit, cache
         )
-        edition = _render_edition(renderer, view, settings, needles)
+        edition = _render_edition(renderer, view, settings, needles, cache)
         if edition.html_bytes <= SIZE_FAIL or limit == 1:
             break
         # Size grows about linearly with items shown: aim straight under the budget.
@@ -172,7 +173,7 @@ def build_issue(
     renderer = renderer_for(template_dirs(settings, cwd))
     editions: list[Edition] = []
     sets = list(dict.fromkeys(interest_sets)) or [ALL_CLASSES]
-    cache: ItemCache = {}
+    cache = ItemCache()
     for policy in policies(settings).values():
         needles = leak_needles(publishable, policy.hidden_fields)
         for interests in sets:

@@ -10,7 +10,7 @@ copying one file, without forking.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
@@ -28,16 +28,34 @@ from jinja2 import (
     TemplateSyntaxError,
 )
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.config import Settings
 from digest.issues.render.i18n import translations
-from digest.issues.render.view import EditionView, Invite, Item, Note, Para, SectionView
+from digest.issues.render.palette import DARK, LIGHT
+from digest.issues.render.view import (
+    EditionView,
+    Invite,
+    Item,
+    Lock,
+    Note,
+    Para,
+    SectionView,
+    Step,
+)
 from digest.model import Lang
 from digest.resources import bundled
+from digest.scale import METER_STEPS
 
 FALLBACK_HTML = "digest.mjml.j2"
 FALLBACK_TEXT = "digest.txt.j2"
+ITEM_FULL = "partials/_item.mjml.j2"
+ITEM_MEMBER = "partials/_member.mjml.j2"
+ITEM_COMPACT = "partials/_compact.mjml.j2"
+MEMBER_SLOT = Markup("<!--member-slot-->")
+"""Where an item's member part goes in its public markup: signal text can never produce it
+(autoescaping turns a typed `<!--` into `&lt;!--`)."""
 
 
 class RenderError(Exception):
@@ -61,7 +79,9 @@ def template_dirs(settings: Settings, cwd: Path | None = None) -> tuple[Path, ..
     return tuple(dirs)
 
 
-_VIEW_TYPES: frozenset[type] = frozenset({EditionView, SectionView, Item, Para, Note, Invite})
+_VIEW_TYPES: frozenset[type] = frozenset(
+    {EditionView, SectionView, Item, Para, Note, Invite, Lock, Step}
+)
 
 
 class ViewSandbox(SandboxedEnvironment):
@@ -180,8 +200,42 @@ class Renderer:
                 f"no template {exc.name} in {', '.join(map(str, self.dirs))}"
             ) from exc
 
-    def _render(self, template: Template, view: EditionView) -> str:
-        context: dict[str, Any] = {"view": view}
+    def _item_renderer(
+        self, locale: Lang, fragments: dict[str, str] | None
+    ) -> Callable[[Item], Markup]:
+        """`item_html(item)` for the templates: each item's markup rendered once per build.
+
+        An item's public markup (`Item.key`: signal × language × form) and its member part
+        (`Item.member_key`: signal × language × member fields, or the Open lock line) are
+        rendered once and reused by every tier and interest set that shows them: the items,
+        not the editions, are what costs.
+        """
+        env = self.env(locale, html=True)
+        store: dict[str, str] = fragments if fragments is not None else {}
+        shared = {"locale": locale, "steps": METER_STEPS, "light": LIGHT, "dark": DARK}
+
+        def fragment(name: str, key: str, item: Item) -> str:
+            html = store.get(key)
+            if html is None:
+                context = {"item": item, "member_slot": MEMBER_SLOT, **shared}
+                html = store[key] = env.get_template(name).render(context)
+            return html
+
+        def item_html(item: Item) -> Markup:
+            if item.compact:
+                return Markup(fragment(ITEM_COMPACT, item.key, item))
+            head = fragment(ITEM_FULL, item.key, item)
+            member = fragment(ITEM_MEMBER, "m|" + item.member_key, item) if item.member_key else ""
+            return Markup(head.replace(MEMBER_SLOT, member, 1))
+
+        return item_html
+
+    def _render(
+        self, template: Template, view: EditionView, fragments: dict[str, str] | None = None
+    ) -> str:
+        context: dict[str, Any] = {"view": view, "light": LIGHT, "dark": DARK}
+        if template.environment.autoescape:
+            context["item_html"] = self._item_renderer(view.locale, fragments)
         try:
             return template.render(context)
         except TemplateError as exc:
@@ -194,8 +248,8 @@ class Renderer:
     def template_name(self, view: EditionView, *, html: bool = True) -> str:
         return str(self._template(view.locale, view.tier, html).filename)
 
-    def mjml(self, view: EditionView) -> str:
-        return self._render(self._template(view.locale, view.tier, True), view)
+    def mjml(self, view: EditionView, fragments: dict[str, str] | None = None) -> str:
+        return self._render(self._template(view.locale, view.tier, True), view, fragments)
 
     def text(self, view: EditionView) -> str:
         rendered = self._render(self._template(view.locale, view.tier, False), view)
@@ -221,9 +275,11 @@ class Renderer:
         where = f" (from {source})" if source else ""
         return f"{message}; at MJML line {line}{where}: {what}: {text.strip()[:120]}"
 
-    def render(self, view: EditionView) -> tuple[str, str, str]:
-        """(mjml, html, text) for one edition."""
-        mjml = self.mjml(view)
+    def render(
+        self, view: EditionView, fragments: dict[str, str] | None = None
+    ) -> tuple[str, str, str]:
+        """(mjml, html, text) for one edition; `fragments` holds item markup across editions."""
+        mjml = self.mjml(view, fragments)
         return mjml, self.html(view, mjml), self.text(view)
 
 
