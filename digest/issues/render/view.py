@@ -515,7 +515,11 @@ def build_view(
     in_order = [i for v in views for i in v.items] + radar
     shown_count = len(in_order)
     lead_item = next((i for i in in_order if lead_signal and i.id == lead_signal.id), None)
-    strongest = sorted((i for i in in_order if i is not lead_item), key=lambda i: tier_rank(i.tier))
+    # The strongest, titles in the reader's language first (a takeaway is read at a glance).
+    strongest = sorted(
+        (i for i in in_order if i is not lead_item),
+        key=lambda i: (i.title.lang is not None, tier_rank(i.tier)),
+    )
     takeaways = ([lead_item] if lead_item else []) + strongest
     headline = lead_item.title.text if lead_item else None
     tier_names: dict[str, str] = {tier: _(TIER_NAMES[tier]) for tier in MEMBERSHIP_TIERS}
