@@ -33,7 +33,7 @@ from mjml import mjml2html
 
 from digest.config import Settings
 from digest.issues.render.i18n import translations
-from digest.issues.render.palette import DARK, LIGHT
+from digest.issues.render.palette import DARK, LIGHT, Palette
 from digest.issues.render.view import (
     EditionView,
     Invite,
@@ -80,7 +80,7 @@ def template_dirs(settings: Settings, cwd: Path | None = None) -> tuple[Path, ..
 
 
 _VIEW_TYPES: frozenset[type] = frozenset(
-    {EditionView, SectionView, Item, Para, Note, Invite, Lock, Step}
+    {EditionView, SectionView, Item, Para, Note, Invite, Lock, Step, Palette}
 )
 
 

@@ -9,36 +9,50 @@ one of them meets WCAG AA (4.5:1) in both schemes instead of trusting an eye.
 
 from __future__ import annotations
 
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Final
 
-_LIGHT = {
-    "page": "#f3f0e9",  # around the card, and the footer
-    "paper": "#ffffff",  # the card
-    "box": "#f7f3ea",  # member analysis, the invitation, the editor's note
-    "ink": "#24211c",  # headlines and body text
-    "soft": "#4a443a",  # lead text in compact items, "what to watch"
-    "muted": "#675f53",  # meta lines, footer, hollow meter steps
-    "accent": "#7a4e12",  # links, section headings, filled meter steps
-    "rule": "#e4ded2",  # hairlines between items (not text)
-    "button": "#7a4e12",
-    "button_text": "#ffffff",
-}
-_DARK = {
-    "page": "#121110",
-    "paper": "#1c1a17",
-    "box": "#2a2621",
-    "ink": "#ede7db",
-    "soft": "#d2c9b9",
-    "muted": "#aaa192",
-    "accent": "#e3b66e",
-    "rule": "#3d372f",
-    "button": "#e3b66e",
-    "button_text": "#1c1a17",
-}
 
-LIGHT: Final = MappingProxyType(_LIGHT)
-DARK: Final = MappingProxyType(_DARK)
+@dataclass(frozen=True)
+class Palette:
+    """One scheme's colours (`#rrggbb`); templates read them as `light.ink`, `dark.ink`."""
+
+    page: str  # around the card, and the footer
+    paper: str  # the card
+    box: str  # member analysis, the invitation, the editor's note
+    ink: str  # headlines and body text
+    soft: str  # "what to watch", the invitation's pitch
+    muted: str  # meta lines, footer, hollow meter steps
+    accent: str  # links, section headings, filled meter steps
+    rule: str  # hairlines between items (not text)
+    button: str
+    button_text: str
+
+
+LIGHT: Final = Palette(
+    page="#f3f0e9",
+    paper="#ffffff",
+    box="#f7f3ea",
+    ink="#24211c",
+    soft="#4a443a",
+    muted="#675f53",
+    accent="#7a4e12",
+    rule="#e4ded2",
+    button="#7a4e12",
+    button_text="#ffffff",
+)
+DARK: Final = Palette(
+    page="#121110",
+    paper="#1c1a17",
+    box="#2a2621",
+    ink="#ede7db",
+    soft="#d2c9b9",
+    muted="#aaa192",
+    accent="#e3b66e",
+    rule="#3d372f",
+    button="#e3b66e",
+    button_text="#1c1a17",
+)
 
 PAIRS: Final[tuple[tuple[str, str], ...]] = (
     ("ink", "paper"),
