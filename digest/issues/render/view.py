@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -210,8 +211,14 @@ def visible(signal: Signal, policy: Policy) -> dict[str, Any]:
     return {name: getattr(signal, name) for name in policy.fields}
 
 
+@lru_cache(maxsize=4096)
+def _language(text: str) -> str:
+    """`language_of`, remembered: a paragraph is classified once, not per tier and language."""
+    return language_of(text)
+
+
 def _para(text: str, locale: Lang, lang: str | None = None) -> Para:
-    lang = lang or language_of(text)
+    lang = lang or _language(text)
     return Para(text, None if lang == locale else LANG_TAGS.get(lang, lang))
 
 
@@ -239,20 +246,38 @@ def _title(data: Mapping[str, Any], locale: Lang) -> Para:
     return _para(one_line(data["title"]), locale)
 
 
-def _notes(data: Mapping[str, Any], policy: Policy, locale: Lang) -> tuple[Note, ...]:
+@cache
+def _headings(locale: Lang) -> Mapping[str, str]:
     _ = translations(locale).gettext
-    headings = {
+    return {
         "trend_context": _("Trend context"),
         "relationship_evidence": _("Relationship evidence"),
         "failure_paths": _("Failure paths"),
         "source_notes": _("Source notes"),
     }
+
+
+def _notes(
+    data: Mapping[str, Any],
+    policy: Policy,
+    locale: Lang,
+    known: dict[tuple[str, str], Note] | None = None,
+) -> tuple[Note, ...]:
+    """The tier's member notes; `known` keeps each (field text, locale)'s note across tiers."""
+    headings = _headings(locale)
     notes = []
     for field in policy.fields:
         value = data.get(field)
-        if value:
+        if not value:
+            continue
+        key = (value, locale + field)
+        note = known.get(key) if known is not None else None
+        if note is None:
             paras = tuple(_para(p, locale) for p in paragraph_text(value).split("\n") if p.strip())
-            notes.append(Note(field, headings[field], paras))
+            note = Note(field, headings[field], paras)
+            if known is not None:
+                known[key] = note
+        notes.append(note)
     return tuple(notes)
 
 
@@ -267,10 +292,12 @@ class ItemCache:
     """
 
     public: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    notes: dict[tuple[str, str], Note] = dataclasses.field(default_factory=dict)
     items: dict[tuple[str, ...], Item] = dataclasses.field(default_factory=dict)
     html: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+@lru_cache(maxsize=4096)
 def item_anchor(signal_id: str) -> str:
     """`s-46984b0ae1c75649`: a stable, URL-safe `id` for a signal's item, in the email and on
     the web (whatever characters the signal id holds)."""
@@ -369,7 +396,8 @@ def build_item(
         public = _public_part(signal, locale, base_url)
         if cache is not None:
             cache.public[(signal.id, locale)] = public
-    notes = () if compact else _notes(visible(signal, policy), policy, locale)
+    known = cache.notes if cache is not None else None
+    notes = () if compact else _notes(visible(signal, policy), policy, locale, known)
     locks = () if compact else _locks(signal, policy, locale, base_url)
     member = "locks" if locks else ",".join(n.field for n in notes)
     item = Item(
