@@ -125,6 +125,7 @@ def stage_times(settings: Settings, signals: list[Signal], rounds: int) -> dict[
         for lang in LANGS
     ]
     docs = [renderer.mjml(v, cache.html) for _, v in views]
+    pairs = list(zip(views, docs, strict=True))
     htmls = [renderer.html(v, d) for (_, v), d in zip(views, docs, strict=True)]
     texts = [renderer.text(v) for _, v in views]
     needles = {p.tier: leak_needles(signals, p.hidden_fields) for p in pols}
