@@ -163,9 +163,7 @@ def stage_times(settings: Settings, signals: list[Signal], rounds: int) -> dict[
             rounds,
         ),
         "Jinja (HTML)": timed(jinja, rounds),
-        "MJML": timed(
-            lambda: [renderer.html(v, d) for (_, v), d in zip(views, docs, strict=True)], rounds
-        ),
+        "MJML": timed(lambda: [renderer.html(v, d) for (_, v), d in pairs], rounds),
         "Jinja (text)": timed(lambda: [renderer.text(v) for _, v in views], rounds),
         "checks": timed(checks, rounds),
     }
