@@ -107,6 +107,8 @@ class Item:
     region: Para | None = None
     day: str | None = None
     """The short date (`18 Nov`, `11月18日`): the meta line's; the period label has the year."""
+    level: str = ""
+    """The confidence label's short form for the meta line (`High`; the legend has the rest)."""
     short: str = ""
     """The title clipped for one-line places ("This week", "On the radar")."""
     locks: tuple[Lock, ...] = ()
@@ -309,6 +311,11 @@ def _short_label(tier_label: str | None, locale: Lang) -> str:
     return _(tier_label) if tier_label else _("Unrated")
 
 
+def _level(tier_label: str | None, locale: Lang) -> str:
+    """`High` of `High — direct sources`: the meta line stays one short line on a phone."""
+    return _short_label(tier_label, locale).split(" — ")[0].strip()
+
+
 def _public_part(signal: Signal, locale: Lang, base_url: str) -> dict[str, Any]:
     """Everything of an item but its member notes, from public fields only."""
     data = {name: getattr(signal, name) for name in PUBLIC_FIELDS}
@@ -320,6 +327,7 @@ def _public_part(signal: Signal, locale: Lang, base_url: str) -> dict[str, Any]:
         "url": signal_url(data, base_url),
         "title": title,
         "short": clip(title.text, SHORT_MAX),
+        "level": _level(data["tier_label"], locale) if data["tier"] else _short_label(None, locale),
         "tier": data["tier"],
         "tier_label": _short_label(data["tier_label"], locale) if data["tier"] else None,
         "confidence": f"{confidence:.2f}" if confidence is not None else None,
