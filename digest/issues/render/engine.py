@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
-from types import TracebackType
+from types import FunctionType, TracebackType
 from typing import Any
 
 from jinja2 import (
@@ -53,6 +53,7 @@ FALLBACK_TEXT = "digest.txt.j2"
 ITEM_FULL = "partials/_item.mjml.j2"
 ITEM_MEMBER = "partials/_member.mjml.j2"
 ITEM_COMPACT = "partials/_compact.mjml.j2"
+SCHEMES_CSS = "partials/_schemes.css.j2"
 MEMBER_SLOT = Markup("<!--member-slot-->")
 """Where an item's member part goes in its public markup: signal text can never produce it
 (autoescaping turns a typed `<!--` into `&lt;!--`)."""
@@ -92,6 +93,13 @@ class ViewSandbox(SandboxedEnvironment):
     safety analysis (the costliest part of rendering). Everything else, signal strings
     included, still goes through the full sandbox.
     """
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Our own `item_html` is called directly: it is not user code, and the sandbox's
+        per-call checks cost more than the lookup it does."""
+        if getattr(__obj, "_digest_own", False) is True and type(__obj) is FunctionType:
+            return __obj(*args)  # Jinja's own `_loop_vars`/`_block_vars` keywords dropped
+        return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) in _VIEW_TYPES and not attribute.startswith("_"):
@@ -180,6 +188,8 @@ class Renderer:
     def __init__(self, dirs: Sequence[Path]) -> None:
         self.dirs = tuple(dirs)
         self._envs: dict[tuple[Lang, bool], SandboxedEnvironment] = {}
+        self._css: dict[Lang, Markup] = {}
+        self._chosen: dict[tuple[Lang, str, bool], Template] = {}
 
     def env(self, locale: Lang, *, html: bool) -> SandboxedEnvironment:
         key = (locale, html)
@@ -188,6 +198,15 @@ class Renderer:
         return self._envs[key]
 
     def _template(self, locale: Lang, tier: str, html: bool) -> Template:
+        """The tier's template or the fallback, looked up once (a miss is not cached by Jinja:
+        every lookup of an absent tier template would search the folders again)."""
+        key = (locale, tier, html)
+        found = self._chosen.get(key)
+        if found is None:
+            found = self._chosen[key] = self._select(locale, tier, html)
+        return found
+
+    def _select(self, locale: Lang, tier: str, html: bool) -> Template:
         env = self.env(locale, html=html)
         suffix = "mjml.j2" if html else "txt.j2"
         fallback = FALLBACK_HTML if html else FALLBACK_TEXT
@@ -199,6 +218,15 @@ class Renderer:
             raise RenderError(
                 f"no template {exc.name} in {', '.join(map(str, self.dirs))}"
             ) from exc
+
+    def _schemes_css(self, locale: Lang) -> Markup:
+        """The dark-scheme stylesheet, rendered once: it depends on the palette alone."""
+        if locale not in self._css:
+            env = self.env(locale, html=True)
+            self._css[locale] = Markup(
+                env.get_template(SCHEMES_CSS).render({"light": LIGHT, "dark": DARK})
+            )
+        return self._css[locale]
 
     def _item_renderer(
         self, locale: Lang, fragments: dict[str, str] | None
@@ -228,6 +256,7 @@ class Renderer:
             member = fragment(ITEM_MEMBER, "m|" + item.member_key, item) if item.member_key else ""
             return Markup(head.replace(MEMBER_SLOT, member, 1))
 
+        item_html._digest_own = True  # type: ignore[attr-defined]
         return item_html
 
     def _render(
@@ -236,6 +265,7 @@ class Renderer:
         context: dict[str, Any] = {"view": view, "light": LIGHT, "dark": DARK}
         if template.environment.autoescape:
             context["item_html"] = self._item_renderer(view.locale, fragments)
+            context["schemes_css"] = self._schemes_css(view.locale)
         try:
             return template.render(context)
         except TemplateError as exc:
