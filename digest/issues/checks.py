@@ -88,8 +88,8 @@ _CHECKED = frozenset({"href", "src", "alt"})
 
 def link_tags(html: str) -> list[tuple[str, dict[str, str]]]:
     """(tag, its href, src and alt) of every a, area and img: a quote-aware tag scan, ~10x
-    faster than a full parse. It also sees tags inside comments (Outlook conditionals), which only makes the
-    checks stricter; the tests cross-check it against selectolax."""
+    faster than a full parse. It also sees tags inside comments (Outlook conditionals), which
+    only makes the checks stricter; the tests cross-check it against selectolax."""
     found = []
     for match in _TAG.finditer(html):
         attrs = {}
