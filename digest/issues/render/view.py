@@ -110,6 +110,8 @@ class Item:
     region: Para | None = None
     day: str | None = None
     """The short date (`18 Nov`, `11月18日`): the meta line's; the period label has the year."""
+    meter_label: str = ""
+    """The meter's spoken form (`Confidence: Strong`), for its `aria-label`."""
     level: str = ""
     """The confidence label's short form for the meta line (`High`; the legend has the rest)."""
     short: str = ""
@@ -331,6 +333,8 @@ def _public_part(signal: Signal, locale: Lang, base_url: str) -> dict[str, Any]:
         "title": title,
         "short": clip(title.text, SHORT_MAX),
         "level": _level(data["tier_label"], locale) if data["tier"] else _short_label(None, locale),
+        "meter_label": translations(locale).gettext("Confidence: %(label)s")
+        % {"label": _short_label(data["tier_label"] if data["tier"] else None, locale)},
         "tier": data["tier"],
         "tier_label": _short_label(data["tier_label"], locale) if data["tier"] else None,
         "confidence": f"{confidence:.2f}" if confidence is not None else None,
@@ -393,12 +397,17 @@ def build_item(
     or, for the lowest tier, which member material it lacks. `full` forces the full form (the
     lead story)."""
     compact = policy.compact(signal) and not full
-    key = (
-        signal.id,
-        locale,
-        policy.tier if policy.tier == MEMBERSHIP_TIERS[0] else "",
-        *policy.fields,
-        str(compact),
+    # A compact item is the same for every tier (no member part); a full one differs by the
+    # tier's member fields, and in the lowest tier by its lock line.
+    key: tuple[str, ...] = (
+        (signal.id, locale, "compact")
+        if compact
+        else (
+            signal.id,
+            locale,
+            "open" if policy.tier == MEMBERSHIP_TIERS[0] else "",
+            *policy.fields,
+        )
     )
     if cache is not None and key in cache.items:
         return cache.items[key]
