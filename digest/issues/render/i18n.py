@@ -59,9 +59,10 @@ def format_span(start: dt.date, end: dt.date, locale: Lang) -> str:
     return format_interval(start, end, skeleton="yMMMd", locale=babel_locale(locale))
 
 
-def join_list(items: list[str], locale: Lang) -> str:
+@cache
+def join_list(items: tuple[str, ...], locale: Lang) -> str:
     """`failure paths and source notes` / `失败路径和来源说明`: the locale's list words."""
-    return format_list(items, locale=babel_locale(locale))
+    return format_list(list(items), locale=babel_locale(locale))
 
 
 def po_path(locale: str) -> Path:

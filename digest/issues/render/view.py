@@ -379,7 +379,12 @@ def _locks(signal: Signal, policy: Policy, locale: Lang, base_url: str) -> tuple
         ]
         if words:
             locks.append(
-                Lock(tier, _(TIER_NAMES[tier]), join_list(words, locale), f"{base_url}/join/{tier}")
+                Lock(
+                    tier,
+                    _(TIER_NAMES[tier]),
+                    join_list(tuple(words), locale),
+                    f"{base_url}/join/{tier}",
+                )
             )
     return tuple(locks)
 
