@@ -1,6 +1,6 @@
-"""Dark mode as a reader's client shows it: the example editions in Chromium with the light and
-the dark colour scheme emulated, their computed colours read back and held to the palette and
-to 4.5:1. Skips without Chromium or Playwright."""
+"""The example editions as a reader's client shows them, in Chromium: the first phone screen, and
+the light and the dark colour scheme emulated, their computed colours read back and held to the
+palette and to 4.5:1. Skips without Chromium or Playwright."""
 
 from __future__ import annotations
 
@@ -74,5 +74,24 @@ def test_each_scheme_shows_its_palette_at_aa_contrast(
             for text in ("headline", "meta", "section"):
                 assert contrast(seen[text], seen["paper"]) >= AA_NORMAL, (where, text)
             assert contrast(seen["footer"], seen["page"]) >= AA_NORMAL, where
+    finally:
+        context.close()
+
+
+def test_the_first_phone_screen_briefs_the_week(examples: Issue, browser: Any) -> None:
+    """At 375×667, before any scrolling: five takeaways and the row of sections are in view."""
+    context = browser.new_context(viewport={"width": 375, "height": 667})
+    page = context.new_page()
+    try:
+        for edition in examples.editions:
+            page.set_content(edition.html)
+            bottoms = page.evaluate(
+                """() => [...document.querySelectorAll('li a[href^="#s-"], a[href^="#c-"]')]
+                         .map(a => a.getBoundingClientRect().bottom)"""
+            )
+            where = (edition.tier, edition.locale)
+            assert len(bottoms) >= 5 + 4, where  # five takeaways, four sections (and the radar)
+            assert max(bottoms) <= 667, (where, max(bottoms))
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375, where
     finally:
         context.close()
