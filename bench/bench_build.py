@@ -1,9 +1,10 @@
 """Benchmark: build all six editions (3 tiers x 2 languages) of a 40-signal issue.
 
-Goal (issue 3): <= 10 ms per issue on one core after start-up, Jinja and MJML included; and the
-reference `mjml` 4 (npm, in-process in Node, warmed up) compiling the same six MJML documents
-should take >= 25x our whole build. The Node comparison is skipped, with a message, when Node,
-npm or the package (installed on first run into bench/node/) is unavailable.
+Goal (issue 14): <= 10 ms per issue on one core after start-up, Jinja and MJML included, and
+<= 2x mjml-python's own compile time of the same six documents (Jinja, views, text and checks
+together no dearer than MJML itself). The reference `mjml` 4 (npm, in-process in Node, warmed up)
+compiling the same documents is printed for scale. The Node comparison is skipped, with a
+message, when Node, npm or the package (installed on first run into bench/node/) is unavailable.
 
 Run: python bench/bench_build.py [--rounds N] [--no-node]
 """
@@ -25,12 +26,13 @@ from pathlib import Path
 from mjml import mjml2html
 
 from digest.config import Settings
+from digest.issues.checks import check_edition, leak_needles
 from digest.issues.collect import from_files
 from digest.issues.editions import build_issue
 from digest.issues.group import group
 from digest.issues.policy import policies
 from digest.issues.render.engine import renderer_for, template_dirs
-from digest.issues.render.view import build_view
+from digest.issues.render.view import ItemCache, build_view
 from digest.model import LANGS, Signal
 from digest.period import parse_period
 
@@ -89,14 +91,15 @@ def pin_one_core() -> str:
 
 
 def timed(fn: Callable[[], object], rounds: int) -> float:
-    """Median milliseconds of `fn` over `rounds` runs, after three warm-up runs."""
+    """Median CPU milliseconds of this thread running `fn` over `rounds` runs, after three
+    warm-up runs: on a shared machine wall-clock time mostly measures the other processes."""
     for _ in range(3):
         fn()
     samples = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = time.thread_time()
         fn()
-        samples.append((time.perf_counter() - start) * 1000)
+        samples.append((time.thread_time() - start) * 1000)
     return statistics.median(samples)
 
 
@@ -105,10 +108,66 @@ def mjml_documents(settings: Settings, signals: list[Signal]) -> list[str]:
     grouped = group(signals, settings.editions.class_order, settings.editions.duplicate_threshold)
     renderer = renderer_for(template_dirs(settings))
     return [
-        renderer.mjml(build_view(grouped.sections, policy, locale, settings, WEEK))
+        renderer.mjml(build_view(grouped.sections, policy, locale, settings, WEEK), {})
         for policy in policies(settings).values()
         for locale in LANGS
     ]
+
+
+def stage_times(settings: Settings, signals: list[Signal], rounds: int) -> dict[str, float]:
+    """Median ms per stage of one build, run stage by stage: where the time goes."""
+    grouped = group(signals, settings.editions.class_order, settings.editions.duplicate_threshold)
+    renderer = renderer_for(template_dirs(settings))
+    pols = list(policies(settings).values())
+    cache = ItemCache()
+    views = [
+        (p, build_view(grouped.sections, p, lang, settings, WEEK, cache=cache))
+        for p in pols
+        for lang in LANGS
+    ]
+    docs = [renderer.mjml(v, cache.html) for _, v in views]
+    pairs = list(zip(views, docs, strict=True))
+    htmls = [renderer.html(v, d) for (_, v), d in zip(views, docs, strict=True)]
+    texts = [renderer.text(v) for _, v in views]
+    needles = {p.tier: leak_needles(signals, p.hidden_fields) for p in pols}
+
+    def jinja() -> None:
+        shared: dict[str, str] = {}
+        for _, v in views:
+            renderer.mjml(v, shared)
+
+    def checks() -> None:
+        for (p, v), h, t in zip(views, htmls, texts, strict=True):
+            check_edition(
+                subject=v.subject,
+                preheader=v.preheader,
+                html=h,
+                text=t,
+                base_url=v.base_url,
+                postal_address=v.postal_address,
+                needles=needles[p.tier],
+            )
+
+    return {
+        "group": timed(
+            lambda: group(
+                signals, settings.editions.class_order, settings.editions.duplicate_threshold
+            ),
+            rounds,
+        ),
+        "views": timed(
+            lambda: [
+                build_view(grouped.sections, p, lang, settings, WEEK, cache=ItemCache())
+                for p in pols
+                for lang in LANGS
+            ],
+            rounds,
+        ),
+        "Jinja (HTML)": timed(jinja, rounds),
+        "MJML": timed(lambda: [renderer.html(v, d) for (_, v), d in pairs], rounds),
+        "Jinja (text)": timed(lambda: [renderer.text(v) for _, v in views], rounds),
+        "checks": timed(checks, rounds),
+    }
 
 
 def node_yardstick(docs: list[str], rounds: int) -> tuple[float, str] | str:
@@ -164,9 +223,18 @@ def main() -> None:
     )
     print(
         f"our build, six editions (group, views, Jinja, MJML, text, checks): {build_ms:.1f} ms"
-        f" per issue (goal <= 10 ms)"
+        f" CPU per issue (goal <= 10 ms)"
     )
     print(f"  of which mjml-python compiling the six documents: {mjml_ms:.1f} ms")
+    print(
+        f"  whole build / mjml-python: {build_ms / mjml_ms:.1f}x (goal <= 2x: Jinja, views, "
+        "text and checks together no dearer than MJML itself)"
+    )
+    stages = stage_times(settings, signals, args.rounds)
+    print(
+        "  stages, each timed alone (CPU ms): "
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in stages.items())
+    )
 
     if args.no_node:
         print("mjml@4 yardstick: skipped (--no-node)")

@@ -142,6 +142,16 @@ class Security(_Section):
 
 
 _CONFIDENCE_TIERS = ["A", "A/B", "B/C", "C/D", "D", "unrated"]
+_COMPACT_TIERS = ["C/D", "D", "unrated"]
+
+CLASS_NAMES: dict[str, dict[Literal["en", "zh"], str]] = {
+    "Policy Track": {"zh": "政策动向"},
+    "Supply Chain": {"zh": "供应链"},
+    "Case File": {"zh": "案例档案"},
+    "Capital Flows": {"zh": "资本流向"},
+    "Infrastructure": {"zh": "基础设施"},
+}
+"""Chinese names of the bundled examples' market classes (`editions.class_names` adds to them)."""
 
 
 class TierPolicy(_Section):
@@ -158,6 +168,11 @@ class TierPolicy(_Section):
     )
     max_items: int = Field(
         10, ge=1, le=100, description='Items per market class before "N more in <class>".'
+    )
+    compact_confidence_tiers: list[str] = Field(
+        default_factory=lambda: list(_COMPACT_TIERS),
+        description='Confidence tiers shown in the compact one-line form under "On the radar" '
+        "(the lead story always gets the full form).",
     )
     sample_signal_id: str | None = Field(
         None,
@@ -189,7 +204,7 @@ class TierPolicy(_Section):
             raise ValueError(f"{value!r} is not a link: use https://… or mailto:…")
         return value
 
-    @field_validator("confidence_tiers")
+    @field_validator("confidence_tiers", "compact_confidence_tiers")
     @classmethod
     def _known_tiers(cls, value: list[str]) -> list[str]:
         unknown = [t for t in value if t not in _CONFIDENCE_TIERS]
@@ -263,6 +278,12 @@ class Editions(_Section):
         ],
         description="Market classes in section order; others follow alphabetically.",
     )
+    class_names: dict[str, dict[Literal["en", "zh"], str]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in CLASS_NAMES.items()},
+        description='A market class\'s name per edition language, e.g. `{ "Policy Track" = '
+        '{ zh = "政策动向" } }`; merged over the bundled classes\' Chinese names. A class '
+        "with no name in a language is shown as written.",
+    )
     duplicate_threshold: float = Field(
         65.0,
         ge=40,
@@ -271,6 +292,20 @@ class Editions(_Section):
         "signals of one market class are suggested to the editor as one story; it merges "
         "nothing (only the same id, canonical URL or text merges automatically).",
     )
+
+    @field_validator("class_names", mode="before")
+    @classmethod
+    def _over_bundled_names(cls, value: Any) -> Any:
+        """A publication's names add to (and override) the bundled ones, class by class."""
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = {k: dict(v) for k, v in CLASS_NAMES.items()}
+        for name, per_lang in value.items():
+            if isinstance(per_lang, dict) and isinstance(merged.get(name), dict):
+                merged[name] = {**merged[name], **per_lang}
+            else:
+                merged[name] = per_lang
+        return merged
 
 
 class Schedule(_Section):

@@ -105,10 +105,11 @@ def _render_edition(
     settings: Settings,
     needles: Sequence[str],
     html: str | None = None,
+    cache: ItemCache | None = None,
 ) -> Edition:
     """The edition of a view: HTML (unless already compiled), text part and inbox checks."""
     if html is None:
-        html = renderer.html(view, renderer.mjml(view))
+        html = renderer.html(view, renderer.mjml(view, cache.html if cache is not None else None))
     text = renderer.text(view)
     checks = check_edition(
         subject=view.subject,
@@ -156,7 +157,7 @@ def build_edition(
         )
         if note is not None:
             view = replace(view, note_html=note.html, note_text=note.text)
-        html = renderer.html(view, renderer.mjml(view))
+        html = renderer.html(view, renderer.mjml(view, cache.html if cache is not None else None))
         html_bytes = len(html.encode())
         if html_bytes <= SIZE_FAIL or limit == 1:
             break
@@ -212,7 +213,7 @@ def build_issue(
     renderer = renderer_for(template_dirs(settings, cwd))
     editions: list[Edition] = []
     sets = list(dict.fromkeys(interest_sets)) or [ALL_CLASSES]
-    cache: ItemCache = {}
+    cache = ItemCache()
     notes = {lang: render_note(text) for lang, text in controls.notes.items() if lang in LANGS}
     for policy in policies(settings).values():
         needles = leak_needles(publishable, policy.hidden_fields)

@@ -36,6 +36,8 @@ class Policy:
     fields: tuple[str, ...]  # member fields shown, in MEMBER_FIELDS order
     confidence_tiers: frozenset[str]
     max_items: int
+    compact_tiers: frozenset[str] = frozenset({"C/D", "D", UNRATED})
+    """Confidence tiers shown in the compact form ("On the radar")."""
 
     def __post_init__(self) -> None:
         for field in self.fields:
@@ -51,6 +53,10 @@ class Policy:
     def visible_fields(self) -> frozenset[str]:
         return PUBLIC_FIELDS | set(self.fields)
 
+    def compact(self, signal: Signal) -> bool:
+        """Whether a signal is shown in the compact one-line form rather than in full."""
+        return (signal.tier or UNRATED) in self.compact_tiers
+
     def shows(self, signal: Signal) -> bool:
         """Whether a signal's confidence tier is one this edition shows."""
         return (signal.tier or UNRATED) in self.confidence_tiers and not signal.internal
@@ -58,7 +64,13 @@ class Policy:
 
 def policy_from(tier: MembershipTier, declared: TierPolicy) -> Policy:
     ordered = tuple(f for f in MEMBER_FIELDS if f in declared.fields)
-    return Policy(tier, ordered, frozenset(declared.confidence_tiers), declared.max_items)
+    return Policy(
+        tier,
+        ordered,
+        frozenset(declared.confidence_tiers),
+        declared.max_items,
+        frozenset(declared.compact_confidence_tiers),
+    )
 
 
 def policies(settings: Settings) -> dict[MembershipTier, Policy]:

@@ -10,11 +10,11 @@ copying one file, without forking.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
-from types import TracebackType
+from types import FunctionType, TracebackType
 from typing import Any
 
 from jinja2 import (
@@ -28,16 +28,36 @@ from jinja2 import (
     TemplateSyntaxError,
 )
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.config import Settings
 from digest.issues.render.i18n import translations
-from digest.issues.render.view import EditionView, Invite, Item, Link, Note, Para, SectionView
+from digest.issues.render.palette import DARK, LIGHT, Palette
+from digest.issues.render.view import (
+    EditionView,
+    Invite,
+    Item,
+    Link,
+    Lock,
+    Note,
+    Para,
+    SectionView,
+    Step,
+)
 from digest.model import Lang
 from digest.resources import bundled
+from digest.scale import METER_STEPS
 
 FALLBACK_HTML = "digest.mjml.j2"
 FALLBACK_TEXT = "digest.txt.j2"
+ITEM_FULL = "partials/_item.mjml.j2"
+ITEM_MEMBER = "partials/_member.mjml.j2"
+ITEM_COMPACT = "partials/_compact.mjml.j2"
+SCHEMES_CSS = "partials/_schemes.css.j2"
+MEMBER_SLOT = Markup("<!--member-slot-->")
+"""Where an item's member part goes in its public markup: signal text can never produce it
+(autoescaping turns a typed `<!--` into `&lt;!--`)."""
 
 
 class RenderError(Exception):
@@ -61,7 +81,9 @@ def template_dirs(settings: Settings, cwd: Path | None = None) -> tuple[Path, ..
     return tuple(dirs)
 
 
-_VIEW_TYPES: frozenset[type] = frozenset({EditionView, SectionView, Item, Para, Note, Invite, Link})
+_VIEW_TYPES: frozenset[type] = frozenset(
+    {EditionView, SectionView, Item, Para, Note, Invite, Link, Lock, Step, Palette}
+)
 
 
 class ViewSandbox(SandboxedEnvironment):
@@ -72,6 +94,13 @@ class ViewSandbox(SandboxedEnvironment):
     safety analysis (the costliest part of rendering). Everything else, signal strings
     included, still goes through the full sandbox.
     """
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Our own `item_html` is called directly: it is not user code, and the sandbox's
+        per-call checks cost more than the lookup it does."""
+        if getattr(__obj, "_digest_own", False) is True and type(__obj) is FunctionType:
+            return __obj(*args)  # Jinja's own `_loop_vars`/`_block_vars` keywords dropped
+        return super().call(__context, __obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) in _VIEW_TYPES and not attribute.startswith("_"):
@@ -160,6 +189,8 @@ class Renderer:
     def __init__(self, dirs: Sequence[Path]) -> None:
         self.dirs = tuple(dirs)
         self._envs: dict[tuple[Lang, bool], SandboxedEnvironment] = {}
+        self._css: dict[Lang, Markup] = {}
+        self._chosen: dict[tuple[Lang, str, bool], Template] = {}
 
     def env(self, locale: Lang, *, html: bool) -> SandboxedEnvironment:
         key = (locale, html)
@@ -168,6 +199,15 @@ class Renderer:
         return self._envs[key]
 
     def _template(self, locale: Lang, tier: str, html: bool) -> Template:
+        """The tier's template or the fallback, looked up once (a miss is not cached by Jinja:
+        every lookup of an absent tier template would search the folders again)."""
+        key = (locale, tier, html)
+        found = self._chosen.get(key)
+        if found is None:
+            found = self._chosen[key] = self._select(locale, tier, html)
+        return found
+
+    def _select(self, locale: Lang, tier: str, html: bool) -> Template:
         env = self.env(locale, html=html)
         suffix = "mjml.j2" if html else "txt.j2"
         fallback = FALLBACK_HTML if html else FALLBACK_TEXT
@@ -180,8 +220,53 @@ class Renderer:
                 f"no template {exc.name} in {', '.join(map(str, self.dirs))}"
             ) from exc
 
-    def _render(self, template: Template, view: EditionView) -> str:
-        context: dict[str, Any] = {"view": view}
+    def _schemes_css(self, locale: Lang) -> Markup:
+        """The dark-scheme stylesheet, rendered once: it depends on the palette alone."""
+        if locale not in self._css:
+            env = self.env(locale, html=True)
+            self._css[locale] = Markup(
+                env.get_template(SCHEMES_CSS).render({"light": LIGHT, "dark": DARK})
+            )
+        return self._css[locale]
+
+    def _item_renderer(
+        self, locale: Lang, fragments: dict[str, str] | None
+    ) -> Callable[[Item], Markup]:
+        """`item_html(item)` for the templates: each item's markup rendered once per build.
+
+        An item's public markup (`Item.key`: signal × language × form) and its member part
+        (`Item.member_key`: signal × language × member fields, or the Open lock line) are
+        rendered once and reused by every tier and interest set that shows them: the items,
+        not the editions, are what costs.
+        """
+        env = self.env(locale, html=True)
+        store: dict[str, str] = fragments if fragments is not None else {}
+        shared = {"locale": locale, "steps": METER_STEPS, "light": LIGHT, "dark": DARK}
+
+        def fragment(name: str, key: str, item: Item) -> str:
+            html = store.get(key)
+            if html is None:
+                context = {"item": item, "member_slot": MEMBER_SLOT, **shared}
+                html = store[key] = env.get_template(name).render(context)
+            return html
+
+        def item_html(item: Item) -> Markup:
+            if item.compact:
+                return Markup(fragment(ITEM_COMPACT, item.key, item))
+            head = fragment(ITEM_FULL, item.key, item)
+            member = fragment(ITEM_MEMBER, "m|" + item.member_key, item) if item.member_key else ""
+            return Markup(head.replace(MEMBER_SLOT, member, 1))
+
+        item_html._digest_own = True  # type: ignore[attr-defined]
+        return item_html
+
+    def _render(
+        self, template: Template, view: EditionView, fragments: dict[str, str] | None = None
+    ) -> str:
+        context: dict[str, Any] = {"view": view, "light": LIGHT, "dark": DARK}
+        if template.environment.autoescape:
+            context["item_html"] = self._item_renderer(view.locale, fragments)
+            context["schemes_css"] = self._schemes_css(view.locale)
         try:
             return template.render(context)
         except TemplateError as exc:
@@ -194,8 +279,8 @@ class Renderer:
     def template_name(self, view: EditionView, *, html: bool = True) -> str:
         return str(self._template(view.locale, view.tier, html).filename)
 
-    def mjml(self, view: EditionView) -> str:
-        return self._render(self._template(view.locale, view.tier, True), view)
+    def mjml(self, view: EditionView, fragments: dict[str, str] | None = None) -> str:
+        return self._render(self._template(view.locale, view.tier, True), view, fragments)
 
     def text(self, view: EditionView) -> str:
         rendered = self._render(self._template(view.locale, view.tier, False), view)
@@ -221,9 +306,11 @@ class Renderer:
         where = f" (from {source})" if source else ""
         return f"{message}; at MJML line {line}{where}: {what}: {text.strip()[:120]}"
 
-    def render(self, view: EditionView) -> tuple[str, str, str]:
-        """(mjml, html, text) for one edition."""
-        mjml = self.mjml(view)
+    def render(
+        self, view: EditionView, fragments: dict[str, str] | None = None
+    ) -> tuple[str, str, str]:
+        """(mjml, html, text) for one edition; `fragments` holds item markup across editions."""
+        mjml = self.mjml(view, fragments)
         return mjml, self.html(view, mjml), self.text(view)
 
 

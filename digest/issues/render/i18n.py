@@ -13,7 +13,8 @@ from gettext import NullTranslations
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_interval
+from babel.dates import format_date, format_interval, format_skeleton
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -47,9 +48,21 @@ def format_day(day: dt.date, locale: Lang) -> str:
 
 
 @cache
+def format_short_day(day: dt.date, locale: Lang) -> str:
+    """`17 Nov` / `11月17日`: an item's date, the period label carrying the year."""
+    return format_skeleton("MMMd", day, locale=babel_locale(locale))
+
+
+@cache
 def format_span(start: dt.date, end: dt.date, locale: Lang) -> str:
     """`16–22 Nov 2026` / `2026年11月16日至22日`: a period as readers write it."""
     return format_interval(start, end, skeleton="yMMMd", locale=babel_locale(locale))
+
+
+@cache
+def join_list(items: tuple[str, ...], locale: Lang) -> str:
+    """`failure paths and source notes` / `失败路径和来源说明`: the locale's list words."""
+    return format_list(list(items), locale=babel_locale(locale))
 
 
 def po_path(locale: str) -> Path:

@@ -8,12 +8,15 @@ line, `%%` defused) so hostile input reaches templates as inert data.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from functools import cache, lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
@@ -23,23 +26,44 @@ from digest.issues.continuity import Continuity
 from digest.issues.group import OTHER, Section, Story
 from digest.issues.policy import PUBLIC_FIELDS, Policy
 from digest.issues.render import placeholders as ph
-from digest.issues.render.i18n import LANG_TAGS, format_day, format_span, translations
-from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Lang, MembershipTier, Signal
+from digest.issues.render.i18n import (
+    LANG_TAGS,
+    format_day,
+    format_short_day,
+    format_span,
+    join_list,
+    translations,
+)
+from digest.model import (
+    LANGS,
+    MEMBER_FIELDS,
+    MEMBERSHIP_TIERS,
+    TIER_NAMES,
+    Lang,
+    MembershipTier,
+    Signal,
+)
 from digest.period import Period
+from digest.scale import BANDS, METER_STEPS, meter_filled, tier_rank
 from digest.text import language_of
 
 _SPACE = re.compile(r"\s+")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 SUBJECT_MAX = 78
+SHORT_MAX = 90
+"""Display columns of a title in the one-line places: two lines on a phone at most."""
 PREHEADER_MAX = 120
 
 NEXT_TIER: dict[str, str] = {"open": "strategy_circle", "strategy_circle": "leadership_alliance"}
 
 
-@dataclass(frozen=True)
-class Para:
-    """A piece of signal text; `lang` is set when it differs from the edition's language."""
+class Para(NamedTuple):
+    """A piece of signal text; `lang` is set when it differs from the edition's language.
+
+    A named tuple rather than a frozen dataclass: an edition holds about a thousand of them and
+    a frozen dataclass costs ten times as much to create.
+    """
 
     text: str
     lang: str | None = None
@@ -52,6 +76,19 @@ class Note:
     field: str
     heading: str
     paragraphs: tuple[Para, ...]
+
+
+@dataclass(frozen=True)
+class Lock:
+    """One tier's member-only material an Open reader does not get, named, never quoted.
+
+    Built from booleans (which member fields are filled), so the Open view holds no member text.
+    """
+
+    tier: str
+    name: str  # the tier's display name, translated
+    fields: str  # what is locked, in the reader's words: "failure paths and source notes"
+    url: str  # that tier's join page
 
 
 @dataclass(frozen=True)
@@ -75,6 +112,27 @@ class Item:
     relevance: Para | None
     horizon: Para | None
     notes: tuple[Note, ...]
+    anchor: str = ""
+    """The item's `id` in the email and in the web view of an edition (`#s-…`)."""
+    filled: int = 0
+    """Confidence meter steps filled (`digest.scale.meter_filled`): 5 for A, 0 for unrated."""
+    region: Para | None = None
+    day: str | None = None
+    """The short date (`18 Nov`, `11月18日`): the meta line's; the period label has the year."""
+    meter_label: str = ""
+    """The meter's spoken form (`Confidence: Strong`), for its `aria-label`."""
+    level: str = ""
+    """The confidence label's short form for the meta line (`High`; the legend has the rest)."""
+    short: str = ""
+    """The title clipped for one-line places ("This week", "On the radar")."""
+    locks: tuple[Lock, ...] = ()
+    """Open editions only: which higher tiers add material to this item."""
+    compact: bool = False
+    """Shown in the one-line form under "On the radar"."""
+    key: str = ""
+    """Identifies the item's public markup: same signal, same language, same markup."""
+    member_key: str = ""
+    """Identifies its member part (notes or lock line): shared by editions with the same fields."""
     sources: tuple[Link, ...] = ()
     """Every source of a merged story (two or more), by host: shown with the item."""
     updated: str | None = None
@@ -87,9 +145,22 @@ class Item:
 class SectionView:
     name: str
     anchor: str
-    items: tuple[Item, ...]
+    items: tuple[Item, ...]  # in full form; this class's compact items are under "On the radar"
     more: int
     more_url: str
+    count: int = 0
+    """Signals of this class in this edition: full, compact and the "N more" together."""
+    lang: str | None = None
+    """Set when the name is shown as written in another language (an untranslated class)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of the confidence legend: the meter and its label."""
+
+    filled: int
+    tier: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -118,22 +189,36 @@ class EditionView:
     base_url: str
     postal_address: str
     interests: tuple[str, ...]
-    note_source: str = ""
-    """The editor's note for this edition's language: Markdown source (rendered elsewhere)."""
+    lead: Item | None = None
+    """The lead story: the editor's choice when shown, else the strongest item."""
+    takeaways: tuple[Item, ...] = ()
+    """"This week": the lead, then the strongest items, min(5, shown)."""
+    radar: tuple[Item, ...] = ()
+    """The compact items ("On the radar"), in section order."""
+    invite_after: str | None = None
+    """The item id after which the upgrade block stands (Open: the third item)."""
+    legend: tuple[Step, ...] = ()
+    meter_steps: int = METER_STEPS
+    scale_url: str = ""
+    note_html: Markup | None = None
+    note_text: str = ""
+    """The editor's note for the text part ("" when there is none); `note_html` for the HTML."""
+    """The editor's note for this edition's language, already rendered from Markdown."""
+    view_url: str = ""
+    """"View in browser": this reader's own tier view (a per-recipient placeholder once wired)."""
+    subscribe_url: str = ""
+    """"Forwarded this? Subscribe": the public subscribe page in this edition's language."""
     name: str = ph.NAME_HTML
     unsubscribe_url: str = ph.UNSUBSCRIBE_URL_HTML
     preferences_url: str = ph.PREFERENCES_URL_HTML
     name_text: str = ph.NAME_TEXT
     unsubscribe_url_text: str = ph.UNSUBSCRIBE_URL_TEXT
     preferences_url_text: str = ph.PREFERENCES_URL_TEXT
-    note_html: Markup | None = None
-    """The editor's note of this language, rendered safely (digest.issues.render.note)."""
-    note_text: str = ""
-    """The same note for the text part ("" when there is none)."""
 
     @property
     def signal_ids(self) -> list[str]:
-        return [item.id for section in self.sections for item in section.items]
+        full = [item.id for section in self.sections for item in section.items]
+        return full + [item.id for item in self.radar]
 
 
 def one_line(text: str) -> str:
@@ -150,8 +235,14 @@ def visible(signal: Signal, policy: Policy) -> dict[str, Any]:
     return {name: getattr(signal, name) for name in policy.fields}
 
 
+@lru_cache(maxsize=4096)
+def _language(text: str) -> str:
+    """`language_of`, remembered: a paragraph is classified once, not per tier and language."""
+    return language_of(text)
+
+
 def _para(text: str, locale: Lang, lang: str | None = None) -> Para:
-    lang = lang or language_of(text)
+    lang = lang or _language(text)
     return Para(text, None if lang == locale else LANG_TAGS.get(lang, lang))
 
 
@@ -179,25 +270,72 @@ def _title(data: Mapping[str, Any], locale: Lang) -> Para:
     return _para(one_line(data["title"]), locale)
 
 
-def _notes(data: Mapping[str, Any], policy: Policy, locale: Lang) -> tuple[Note, ...]:
+@cache
+def _headings(locale: Lang) -> Mapping[str, str]:
     _ = translations(locale).gettext
-    headings = {
+    return {
         "trend_context": _("Trend context"),
         "relationship_evidence": _("Relationship evidence"),
         "failure_paths": _("Failure paths"),
         "source_notes": _("Source notes"),
     }
+
+
+def _notes(
+    data: Mapping[str, Any],
+    policy: Policy,
+    locale: Lang,
+    known: dict[tuple[str, str], Note] | None = None,
+) -> tuple[Note, ...]:
+    """The tier's member notes; `known` keeps each (field text, locale)'s note across tiers."""
+    headings = _headings(locale)
     notes = []
     for field in policy.fields:
         value = data.get(field)
-        if value:
+        if not value:
+            continue
+        key = (value, locale + field)
+        note = known.get(key) if known is not None else None
+        if note is None:
             paras = tuple(_para(p, locale) for p in paragraph_text(value).split("\n") if p.strip())
-            notes.append(Note(field, headings[field], paras))
+            note = Note(field, headings[field], paras)
+            if known is not None:
+                known[key] = note
+        notes.append(note)
     return tuple(notes)
 
 
-ItemCache = dict[tuple[str, str], dict[str, Any]]
-"""Public parts of items already built, per (signal id, locale): shared by all tiers' views."""
+@dataclass
+class ItemCache:
+    """What one build computes once and every edition reuses.
+
+    `public`: an item's public parts per (signal id, locale). `items`: finished items per
+    (signal id, locale, member fields, form). `html`: rendered markup per `Item.key` /
+    `Item.member_key` (filled by the renderer). One cache per build: a later build starts
+    empty, so a changed template or setting is never served stale.
+    """
+
+    public: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
+    notes: dict[tuple[str, str], Note] = dataclasses.field(default_factory=dict)
+    items: dict[tuple[str, ...], Item] = dataclasses.field(default_factory=dict)
+    html: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@lru_cache(maxsize=4096)
+def item_anchor(signal_id: str) -> str:
+    """`s-46984b0ae1c75649`: a stable, URL-safe `id` for a signal's item, in the email and on
+    the web (whatever characters the signal id holds)."""
+    return "s-" + hashlib.blake2b(signal_id.encode(), digest_size=8).hexdigest()
+
+
+def _short_label(tier_label: str | None, locale: Lang) -> str:
+    _ = translations(locale).gettext
+    return _(tier_label) if tier_label else _("Unrated")
+
+
+def _level(tier_label: str | None, locale: Lang) -> str:
+    """`High` of `High — direct sources`: the meta line stays one short line on a phone."""
+    return _short_label(tier_label, locale).split(" — ")[0].strip()
 
 
 def _nothing() -> Mapping[str, Any]:
@@ -256,8 +394,9 @@ def _public_part(
 ) -> dict[str, Any]:
     """Everything of an item but its member notes, from public fields only."""
     data = {name: getattr(signal, name) for name in PUBLIC_FIELDS}
-    _ = translations(locale).gettext
     confidence = data["confidence"]
+    region = data["region"]
+    title = _title(data, locale)
     updated, follows_url = _updated(context.continuity.get(signal.id), locale, base_url)
     return {
         "sources": _sources(context.stories.get(signal.id)),
@@ -265,9 +404,13 @@ def _public_part(
         "follows_url": follows_url,
         "id": data["id"],
         "url": signal_url(data, base_url),
-        "title": _title(data, locale),
+        "title": title,
+        "short": clip(title.text, SHORT_MAX),
+        "level": _level(data["tier_label"], locale) if data["tier"] else _short_label(None, locale),
+        "meter_label": translations(locale).gettext("Confidence: %(label)s")
+        % {"label": _short_label(data["tier_label"] if data["tier"] else None, locale)},
         "tier": data["tier"],
-        "tier_label": _(data["tier_label"]) if data["tier_label"] else None,
+        "tier_label": _short_label(data["tier_label"], locale) if data["tier"] else None,
         "confidence": f"{confidence:.2f}" if confidence is not None else None,
         "meta": tuple(
             _para(one_line(data[k]), locale) for k in ("signal_type", "region") if data[k]
@@ -279,7 +422,45 @@ def _public_part(
         if data["operational_relevance"]
         else None,
         "horizon": _para(one_line(data["time_horizon"]), locale) if data["time_horizon"] else None,
+        "anchor": item_anchor(data["id"]),
+        "filled": meter_filled(data["tier"]),
+        "region": _para(one_line(region), locale) if region else None,
+        "day": format_short_day(data["published"], locale) if data["published"] else None,
     }
+
+
+_LOCK_WORDS = {
+    "trend_context": "trend context",
+    "relationship_evidence": "relationship evidence",
+    "failure_paths": "failure paths",
+    "source_notes": "source notes",
+}
+
+
+def _locks(signal: Signal, policy: Policy, locale: Lang, base_url: str) -> tuple[Lock, ...]:
+    """Per higher tier, which of its member fields this signal fills: booleans only.
+
+    Only the lowest tier (Open) shows lock lines; a paying reader is not sold at item by item.
+    """
+    if policy.tier != MEMBERSHIP_TIERS[0]:
+        return ()
+    _ = translations(locale).gettext
+    filled = {f for f in policy.hidden_fields if bool(getattr(signal, f))}
+    locks = []
+    for tier in MEMBERSHIP_TIERS[1:]:
+        words = [
+            _(_LOCK_WORDS[f]) for f in MEMBER_FIELDS if MEMBER_FIELDS[f] == tier and f in filled
+        ]
+        if words:
+            locks.append(
+                Lock(
+                    tier,
+                    _(TIER_NAMES[tier]),
+                    join_list(tuple(words), locale),
+                    f"{base_url}/join/{tier}",
+                )
+            )
+    return tuple(locks)
 
 
 def build_item(
@@ -289,19 +470,80 @@ def build_item(
     base_url: str,
     cache: ItemCache | None = None,
     context: IssueContext = NO_CONTEXT,
+    *,
+    full: bool = False,
 ) -> Item:
-    """One signal as this tier sees it: public parts (cached across tiers) + its member notes."""
-    key = (signal.id, locale)
-    public = cache.get(key) if cache is not None else None
+    """One signal as this tier sees it: public parts (cached across tiers) + its member notes,
+    or, for the lowest tier, which member material it lacks. `full` forces the full form (the
+    lead story)."""
+    compact = policy.compact(signal) and not full
+    # A compact item is the same for every tier (no member part); a full one differs by the
+    # tier's member fields, and in the lowest tier by its lock line.
+    key: tuple[str, ...] = (
+        (signal.id, locale, "compact")
+        if compact
+        else (
+            signal.id,
+            locale,
+            "open" if policy.tier == MEMBERSHIP_TIERS[0] else "",
+            *policy.fields,
+        )
+    )
+    if cache is not None and key in cache.items:
+        return cache.items[key]
+    public = cache.public.get((signal.id, locale)) if cache is not None else None
     if public is None:
         public = _public_part(signal, locale, base_url, context)
         if cache is not None:
-            cache[key] = public
-    return Item(**public, notes=_notes(visible(signal, policy), policy, locale))
+            cache.public[(signal.id, locale)] = public
+    known = cache.notes if cache is not None else None
+    notes = () if compact else _notes(visible(signal, policy), policy, locale, known)
+    locks = () if compact else _locks(signal, policy, locale, base_url)
+    member = "locks" if locks else ",".join(n.field for n in notes)
+    item = Item(
+        **public,
+        notes=notes,
+        locks=locks,
+        compact=compact,
+        key=f"{locale}|{'c' if compact else 'f'}|{signal.id}",
+        member_key=f"{locale}|{member}|{signal.id}" if member else "",
+    )
+    if cache is not None:
+        cache.items[key] = item
+    return item
 
 
 def _anchor(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "other"
+    """A section's `id`: readable for ASCII names, a short hash for any other."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+    if slug and slug.isascii():
+        return f"c-{slug}"
+    return "c-" + hashlib.blake2b(name.encode(), digest_size=4).hexdigest()
+
+
+TAKEAWAYS_MAX = 5
+INVITE_AFTER = 3
+
+
+def _class_name(market_class: str, locale: Lang, settings: Settings) -> tuple[str, str | None]:
+    """(name, lang tag when shown as written in another language) of a market class."""
+    if market_class == OTHER:
+        return translations(locale).gettext("Other"), None
+    named = settings.editions.class_names.get(market_class, {}).get(locale)
+    if named:
+        return one_line(named), None
+    written = one_line(market_class)
+    lang = language_of(written)
+    return written, None if lang == locale else LANG_TAGS.get(lang, lang)
+
+
+def _legend(locale: Lang) -> tuple[Step, ...]:
+    _ = translations(locale).gettext
+    seen: list[Step] = []
+    for band in BANDS:
+        if not band.internal and all(s.tier != band.tier for s in seen):
+            seen.append(Step(meter_filled(band.tier), band.tier, _(band.label)))
+    return tuple(seen)
 
 
 _WIDE = re.compile(
@@ -362,16 +604,21 @@ def build_view(
     max_items: int | None = None,
     cache: ItemCache | None = None,
     context: IssueContext = NO_CONTEXT,
+    *,
+    lead: str | None = None,
+    note_html: Markup | None = None,
 ) -> EditionView:
-    """One edition's view: the sections this reader follows, capped, with the overflow counts.
+    """One edition's view: the sections this reader follows, capped, with the overflow counts;
+    the first screen (lead, takeaways, sections row); the compact items under "On the radar".
 
-    The editor's lead (already first in its section) is the subject's headline wherever it is
-    shown; otherwise the first item shown is."""
+    The lead is `lead`, else the editor's pick in `context`, wherever this edition shows it;
+    otherwise the strongest item shown (the first of the best tier in the build's order)."""
+    lead = lead if lead is not None else context.lead
     _ = translations(locale).gettext
     pub = settings.publication
     base = pub.base_url.rstrip("/")
     limit = max_items or policy.max_items
-    views: list[SectionView] = []
+    chosen: list[tuple[Section, list[Signal], int]] = []
     total = 0
     for section in sections:
         if interests and section.market_class not in interests:
@@ -380,16 +627,40 @@ def build_view(
         total += len(shown)
         if not shown:
             continue
-        name = one_line(section.market_class) if section.market_class != OTHER else _("Other")
+        if lead is not None:  # the editor's lead goes first in its section
+            shown.sort(key=lambda s: s.id != lead)
+        chosen.append((section, shown[:limit], len(shown) - min(len(shown), limit)))
+    everything = [s for _section, signals, _more in chosen for s in signals]
+    lead_signal = _lead_signal(everything, lead)
+    views: list[SectionView] = []
+    radar: list[Item] = []
+    for section, signals, more in chosen:
+        name, name_lang = _class_name(section.market_class, locale, settings)
         more_url = f"{base}/issues/{quote(period.key)}?class={quote(section.market_class)}"
-        items = tuple(build_item(s, policy, locale, base, cache, context) for s in shown[:limit])
-        views.append(SectionView(name, _anchor(name), items, len(shown) - len(items), more_url))
-    shown_count = sum(len(v.items) for v in views)
-    headline = views[0].items[0].title.text if views else None
-    for item in (i for v in views for i in v.items if i.id == context.lead):
-        headline = item.title.text
+        items = [
+            build_item(s, policy, locale, base, cache, context, full=s is lead_signal)
+            for s in signals
+        ]
+        full = tuple(i for i in items if not i.compact)
+        radar.extend(i for i in items if i.compact)
+        if full or more:
+            anchor = _anchor(section.market_class)
+            views.append(
+                SectionView(name, anchor, full, more, more_url, len(signals) + more, name_lang)
+            )
+    in_order = [i for v in views for i in v.items] + radar
+    shown_count = len(in_order)
+    lead_item = next((i for i in in_order if lead_signal and i.id == lead_signal.id), None)
+    # The strongest, titles in the reader's language first (a takeaway is read at a glance).
+    strongest = sorted(
+        (i for i in in_order if i is not lead_item),
+        key=lambda i: (i.title.lang is not None, tier_rank(i.tier)),
+    )
+    takeaways = ([lead_item] if lead_item else []) + strongest
+    headline = lead_item.title.text if lead_item else None
     tier_names: dict[str, str] = {tier: _(TIER_NAMES[tier]) for tier in MEMBERSHIP_TIERS}
     invite = None
+    invite_after = None
     if policy.tier in NEXT_TIER:
         upgrade = NEXT_TIER[policy.tier]
         pitch = {
@@ -402,6 +673,9 @@ def build_view(
             ),
         }[upgrade]
         invite = Invite(upgrade, tier_names[upgrade], pitch, f"{base}/join/{upgrade}")
+        full_items = [i for v in views for i in v.items]
+        if policy.tier == MEMBERSHIP_TIERS[0] and len(full_items) > INVITE_AFTER:
+            invite_after = full_items[INVITE_AFTER - 1].id
     return EditionView(
         tier=policy.tier,
         tier_name=tier_names[policy.tier],
@@ -419,5 +693,23 @@ def build_view(
         base_url=base,
         postal_address=one_line(pub.postal_address),
         interests=tuple(sorted(interests)),
-        note_source=context.notes.get(locale, ""),
+        lead=lead_item,
+        takeaways=tuple(takeaways[: min(TAKEAWAYS_MAX, shown_count)]),
+        radar=tuple(radar),
+        invite_after=invite_after,
+        legend=_legend(locale),
+        scale_url=f"{base}/scale",
+        note_html=note_html,
+        view_url=f"{base}/archive/{quote(period.key)}/edition/{locale}",
+        subscribe_url=f"{base}/subscribe?lang={locale}",
     )
+
+
+def _lead_signal(signals: Sequence[Signal], wanted: str | None) -> Signal | None:
+    """The editor's lead when this edition shows it, else the strongest (first of the best)."""
+    if not signals:
+        return None
+    for signal in signals:
+        if signal.id == wanted:
+            return signal
+    return min(signals, key=lambda s: tier_rank(s.tier))
