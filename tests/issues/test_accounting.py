@@ -164,19 +164,3 @@ def test_the_lead_heads_the_subject() -> None:
     issue = build_issue([heldout(1), heldout(8)], Settings(), WEEK, controls=controls)
     edition = issue.edition("open", "en")
     assert edition.signal_ids[0] == "heldout-08" and "Held-out signal 08" in edition.subject
-
-
-def test_the_editors_note_source_reaches_the_view() -> None:
-    from digest.issues.policy import policies
-    from digest.issues.render.view import IssueContext, build_view
-
-    grouped_issue = build_issue([heldout(1)], Settings(), WEEK)
-    view = build_view(
-        grouped_issue.grouped.sections,
-        policies(Settings())["open"],
-        "zh",
-        Settings(),
-        WEEK,
-        context=IssueContext(notes={"en": "Hello", "zh": "你好"}),
-    )
-    assert view.note_source == "你好"
