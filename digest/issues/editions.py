@@ -19,6 +19,7 @@ from digest.issues.checks import SIZE_FAIL, Check, check_edition, leak_needles
 from digest.issues.group import Grouped, group
 from digest.issues.policy import Policy, policies
 from digest.issues.render.engine import Renderer, renderer_for, template_dirs
+from digest.issues.render.subject import unpadded
 from digest.issues.render.view import EditionView, ItemCache, build_view
 from digest.model import LANGS, Lang, MembershipTier, Signal
 from digest.period import Period
@@ -91,9 +92,10 @@ def _render_edition(
     needles: Sequence[str],
 ) -> Edition:
     _mjml, html, text = renderer.render(view)
+    preheader = unpadded(view.preheader)
     checks = check_edition(
         subject=view.subject,
-        preheader=view.preheader,
+        preheader=preheader,
         html=html,
         text=text,
         base_url=view.base_url,
@@ -105,7 +107,7 @@ def _render_edition(
         locale=view.locale,
         interests=frozenset(view.interests),
         subject=view.subject,
-        preheader=view.preheader,
+        preheader=preheader,
         html=html,
         text=text,
         signal_ids=view.signal_ids,

@@ -8,6 +8,7 @@ line, `%%` defused) so hostile input reaches templates as inert data.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,15 +20,13 @@ from digest.issues.group import OTHER, Section
 from digest.issues.policy import PUBLIC_FIELDS, Policy
 from digest.issues.render import placeholders as ph
 from digest.issues.render.i18n import LANG_TAGS, format_day, format_span, translations
+from digest.issues.render.subject import Headline, padded, write_preheader, write_subject
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Lang, MembershipTier, Signal
 from digest.period import Period
 from digest.text import language_of
 
 _SPACE = re.compile(r"\s+")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-SUBJECT_MAX = 78
-PREHEADER_MAX = 120
 
 NEXT_TIER: dict[str, str] = {"open": "strategy_circle", "strategy_circle": "leadership_alliance"}
 
@@ -53,6 +52,12 @@ class Note:
 class Item:
     id: str
     url: str
+    """Where the headline links in the HTML part: the public signal page, or for a paid tier
+    `%%view_url_html%%#<anchor>` (the reader's own tier view, at this item)."""
+    url_text: str
+    """The same link for the text part (its own placeholder: values are escaped per part)."""
+    anchor: str
+    """The item's fragment id on the web view (`signal_anchor`)."""
     title: Para
     tier: str | None
     tier_label: str | None
@@ -101,12 +106,19 @@ class EditionView:
     base_url: str
     postal_address: str
     interests: tuple[str, ...]
+    subscribe_url: str = ""
+    """`{base_url}/subscribe`: the footer's "Forwarded this? Subscribe"."""
+    reply_to: str | None = None
+    """`publication.reply_to` when set: the footer invites a reply."""
     name: str = ph.NAME_HTML
     unsubscribe_url: str = ph.UNSUBSCRIBE_URL_HTML
     preferences_url: str = ph.PREFERENCES_URL_HTML
+    view_url: str = ph.VIEW_URL_HTML
+    """The reader's signed web view of this edition's tier ("View in browser")."""
     name_text: str = ph.NAME_TEXT
     unsubscribe_url_text: str = ph.UNSUBSCRIBE_URL_TEXT
     preferences_url_text: str = ph.PREFERENCES_URL_TEXT
+    view_url_text: str = ph.VIEW_URL_TEXT
 
     @property
     def signal_ids(self) -> list[str]:
@@ -138,6 +150,21 @@ def _in_language(texts: Mapping[str, list[str]], locale: Lang) -> tuple[Para, ..
         if texts.get(lang):
             return tuple(_para(paragraph_text(t), locale, lang) for t in texts[lang] if t.strip())
     return ()
+
+
+_ANCHOR_SAFE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def signal_anchor(signal_id: str) -> str:
+    """The fragment id of a signal on a web view: its id when that is a valid, URL-safe one
+    (`s-46984b0ae1c75649`), else `s-` and a hash of it (ids are untrusted text)."""
+    if _ANCHOR_SAFE.fullmatch(signal_id):
+        return signal_id
+    return "s-" + hashlib.blake2b(signal_id.encode("utf-8"), digest_size=8).hexdigest()
+
+
+MEMBER_LINK_TIERS: frozenset[str] = frozenset({"strategy_circle", "leadership_alliance"})
+"""Tiers whose item links open the reader's own tier view (never a public page showing less)."""
 
 
 def signal_url(data: Mapping[str, Any], base_url: str) -> str:
@@ -182,9 +209,12 @@ def _public_part(signal: Signal, locale: Lang, base_url: str) -> dict[str, Any]:
     data = {name: getattr(signal, name) for name in PUBLIC_FIELDS}
     _ = translations(locale).gettext
     confidence = data["confidence"]
+    url = signal_url(data, base_url)
     return {
         "id": data["id"],
-        "url": signal_url(data, base_url),
+        "url": url,
+        "url_text": url,
+        "anchor": signal_anchor(data["id"]),
         "title": _title(data, locale),
         "tier": data["tier"],
         "tier_label": _(data["tier_label"]) if data["tier_label"] else None,
@@ -212,59 +242,16 @@ def build_item(
         public = _public_part(signal, locale, base_url)
         if cache is not None:
             cache[key] = public
-    return Item(**public, notes=_notes(visible(signal, policy), policy, locale))
+    notes = _notes(visible(signal, policy), policy, locale)
+    if policy.tier in MEMBER_LINK_TIERS:
+        anchor = public["anchor"]
+        member = {"url": f"{ph.VIEW_URL_HTML}#{anchor}", "url_text": f"{ph.VIEW_URL_TEXT}#{anchor}"}
+        return Item(**{**public, **member}, notes=notes)
+    return Item(**public, notes=notes)
 
 
 def _anchor(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "other"
-
-
-_WIDE = re.compile(
-    r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
-)
-
-
-def display_width(text: str) -> int:
-    """Display columns: CJK (wide) characters take two, as in an inbox list."""
-    return len(text) + len(_WIDE.findall(text))
-
-
-def clip(text: str, columns: int) -> str:
-    """Cut to `columns` display columns, ending with an ellipsis when cut."""
-    if display_width(text) <= columns:
-        return text
-    out, used = [], 0
-    for ch in text:
-        used += 2 if _WIDE.match(ch) else 1
-        if used > columns - 1:
-            break
-        out.append(ch)
-    return "".join(out).rstrip() + "…"
-
-
-def _subject(publication: str, period: Period, headline: str | None, locale: Lang) -> str:
-    _ = translations(locale).gettext
-    week = period.iso_week
-    label = (
-        _("week %(week)d") % {"week": week[1]}
-        if week
-        else format_span(period.start, period.end, locale)
-    )
-    prefix = _("%(publication)s, %(period)s") % {"publication": publication, "period": label}
-    if headline is None:
-        return one_line(prefix)
-    full = _("%(prefix)s: %(headline)s") % {"prefix": prefix, "headline": headline}
-    return clip(one_line(full), SUBJECT_MAX)
-
-
-def _preheader(sections: Sequence[SectionView], shown: int, locale: Lang) -> str:
-    _ = translations(locale).ngettext
-    count = _("%(num)d signal", "%(num)d signals", shown) % {"num": shown}
-    titles = [item.title.text for s in sections for item in s.items][1:4]
-    sep = "；" if locale == "zh" else "; "
-    colon = "：" if locale == "zh" else ": "
-    text = count + (colon + sep.join(titles) if titles else "")
-    return clip(one_line(text), PREHEADER_MAX)
 
 
 def build_view(
@@ -296,7 +283,17 @@ def build_view(
         items = tuple(build_item(s, policy, locale, base, cache) for s in shown[:limit])
         views.append(SectionView(name, _anchor(name), items, len(shown) - len(items), more_url))
     shown_count = sum(len(v.items) for v in views)
-    headline = views[0].items[0].title.text if views else None
+    headlines = [
+        Headline(item.title.text, item.title.lang is None) for v in views for item in v.items
+    ]
+    publication = one_line(pub.name)
+    subject = write_subject(
+        headlines,
+        template=settings.editions.subject_template,
+        publication=publication,
+        period=period,
+        locale=locale,
+    )
     tier_names: dict[str, str] = {tier: _(TIER_NAMES[tier]) for tier in MEMBERSHIP_TIERS}
     invite = None
     if policy.tier in NEXT_TIER:
@@ -316,11 +313,21 @@ def build_view(
         tier_name=tier_names[policy.tier],
         locale=locale,
         lang=LANG_TAGS[locale],
-        publication=one_line(pub.name),
+        publication=publication,
         period_key=period.key,
         period_label=format_span(period.start, period.end, locale),
-        subject=_subject(one_line(pub.name), period, headline, locale),
-        preheader=_preheader(views, shown_count, locale),
+        subject=subject.text,
+        preheader=padded(
+            write_preheader(
+                headlines,
+                subject_headline=subject.headline,
+                shown=shown_count,
+                locale=locale,
+                publication=publication,
+                period=period,
+                tier_name=tier_names[policy.tier],
+            )
+        ),
         sections=tuple(views),
         shown=shown_count,
         total=total,
@@ -328,4 +335,6 @@ def build_view(
         base_url=base,
         postal_address=one_line(pub.postal_address),
         interests=tuple(sorted(interests)),
+        subscribe_url=f"{base}/subscribe",
+        reply_to=pub.reply_to,
     )
