@@ -37,6 +37,7 @@ from digest.config import ConfigError, ProviderSettings, Settings
 from digest.delivery.headers import (
     address,
     clean_header_text,
+    edition_headers,
     envelope_address,
     list_headers,
     subject_of,
@@ -253,7 +254,11 @@ def base_body(message: EditionMessage) -> dict[str, Any]:
         reply_to = address(message.reply_to) if message.reply_to else None
     except ValueError as exc:
         raise InvalidMessage(str(exc)) from None
-    headers = {"X-Digest-Issue": str(message.issue_id), "X-Digest-Edition": str(message.edition_id)}
+    headers = {
+        "X-Digest-Issue": str(message.issue_id),
+        "X-Digest-Edition": str(message.edition_id),
+        **edition_headers(message),
+    }
     check_headers(headers)
     body: dict[str, Any] = {
         "from": _party(sender.addr_spec, sender.display_name),

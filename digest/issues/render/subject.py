@@ -37,7 +37,7 @@ PADDING = "\u200c\u00a0" * 90
 """The usual `&zwnj;&nbsp;` padding (as characters, so escaping leaves it alone): it fills the
 snippet after the preheader with blanks instead of the body's first line."""
 
-_TAG = re.compile(r"<[^<>]*>")
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^<>]*>", re.IGNORECASE | re.DOTALL)
 _TEMPLATE = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}|%%.*?%%", re.DOTALL)
 _MARKERS = re.compile(r"<[^<>]*>|{{|}}|{%|%}|{#|#}|%%")
 _SPACES = re.compile(r"\s+")
@@ -68,9 +68,14 @@ def stripped(text: str) -> str:
     return _SPACES.sub(" ", _MARKERS.sub(" ", text)).strip()
 
 
+def _letters(text: str) -> int:
+    return sum(c.isalnum() for c in text)
+
+
 def _ranked(headlines: Sequence[Headline]) -> list[tuple[int, str]]:
     """(index, text) of usable headlines, best first: clean ones in the reader's language, then
-    clean ones in the other, then the others stripped of their markup (same order)."""
+    clean ones in the other, then the others stripped of their markup (same order) when what is
+    left is still most of the headline (`alert(1)` from a script tag is not)."""
     clean = [(i, h) for i, h in enumerate(headlines) if not has_markup(h.text)]
     dirty = [(i, h) for i, h in enumerate(headlines) if has_markup(h.text)]
     ranked: list[tuple[int, str]] = []
@@ -78,7 +83,8 @@ def _ranked(headlines: Sequence[Headline]) -> list[tuple[int, str]]:
         for native in (True, False):
             for index, headline in group:
                 text = stripped(headline.text)
-                if headline.native is native and sum(c.isalnum() for c in text) >= 3:
+                kept = _letters(text)
+                if headline.native is native and kept >= 3 and 2 * kept >= _letters(headline.text):
                     ranked.append((index, text))
     return ranked
 

@@ -52,8 +52,9 @@ class Note:
 class Item:
     id: str
     url: str
-    """Where the headline links in the HTML part: the public signal page, or for a paid tier
-    `%%view_url_html%%#<anchor>` (the reader's own tier view, at this item)."""
+    """Where the headline links in the HTML part: the signal's source URL, else its public page,
+    which for a paid tier is `%%view_url_html%%#<anchor>` instead (the reader's own tier view,
+    at this item)."""
     url_text: str
     """The same link for the text part (its own placeholder: values are escaped per part)."""
     anchor: str
@@ -164,7 +165,8 @@ def signal_anchor(signal_id: str) -> str:
 
 
 MEMBER_LINK_TIERS: frozenset[str] = frozenset({"strategy_circle", "leadership_alliance"})
-"""Tiers whose item links open the reader's own tier view (never a public page showing less)."""
+"""Tiers whose item links open the reader's own tier view instead of the public signal page,
+which shows less than their email (a signal's own external source URL stays its link)."""
 
 
 def signal_url(data: Mapping[str, Any], base_url: str) -> str:
@@ -243,7 +245,7 @@ def build_item(
         if cache is not None:
             cache[key] = public
     notes = _notes(visible(signal, policy), policy, locale)
-    if policy.tier in MEMBER_LINK_TIERS:
+    if policy.tier in MEMBER_LINK_TIERS and public["url"].startswith(f"{base_url}/signals/"):
         anchor = public["anchor"]
         member = {"url": f"{ph.VIEW_URL_HTML}#{anchor}", "url_text": f"{ph.VIEW_URL_TEXT}#{anchor}"}
         return Item(**{**public, **member}, notes=notes)
