@@ -170,3 +170,16 @@ def test_prism_does_flag_what_the_schema_forbids(prism_url: str) -> None:
         urllib.request.urlopen(request, timeout=30)
     assert raised.value.code == 400
     assert "uniqueItems" in (raised.value.headers.get("sl-violations") or "")
+
+
+def test_list_id_feedback_id_and_reply_to_pass_the_official_schema(
+    prism_url: str, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    answers = Answers()
+    message = make_message(
+        list_id="Signal Weekly <signal-weekly.news.example.org>",
+        feedback_id="digest:strategy_circle:2026-W47:signal-weekly",
+    )
+    provider_for(prism_url, answers).send(message, make_recipients(2))
+    assert answers.violations == []
+    assert [status for status, _ in answers.seen] == [202]
