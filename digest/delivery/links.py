@@ -36,15 +36,22 @@ class LinkValues:
     def __init__(self, tokens: TokenMinter, base_url: str) -> None:
         self.tokens = tokens
         self.base = base_url.rstrip("/")
-        self._base_html = html.escape(self.base)
+        escaped = html.escape(self.base)
+        self._base_html = self.base if escaped == self.base else escaped
         self._scopes: dict[tuple[str, str, str], ViewScope] = {}
+        self._last: tuple[EditionMessage, ViewScope] | None = None
 
     def scope(self, message: EditionMessage) -> ViewScope:
-        """The edition's view-token maker, made once per edition."""
+        """The edition's view-token maker, made once per edition (and remembered for the
+        edition at hand, since a batch asks once per recipient)."""
+        last = self._last
+        if last is not None and last[0] is message:
+            return last[1]
         key = (message.period_key, message.tier, message.locale)
         found = self._scopes.get(key)
         if found is None:
             found = self._scopes[key] = self.tokens.view_scope(*key)
+        self._last = (message, found)
         return found
 
     def values(
@@ -56,19 +63,30 @@ class LinkValues:
         )
         shown = name.strip() or fallback_name
         text_name = " ".join(shown.split())  # no CR/LF from a name
-        base_html = self._base_html
-        html_values = {
-            ph.NAME_HTML: html.escape(shown),
-            ph.UNSUBSCRIBE_URL_HTML: f"{base_html}/u/{unsubscribe}",
-            ph.PREFERENCES_URL_HTML: f"{base_html}/p/{preferences}",
-            ph.VIEW_URL_HTML: f"{base_html}/view/{view}",
-        }
-        unsubscribe_url = f"{self.base}/u/{unsubscribe}"
+        base = self.base
+        unsubscribe_url = f"{base}/u/{unsubscribe}"
+        preferences_url = f"{base}/p/{preferences}"
+        view_url = f"{base}/view/{view}"
         text_values = {
             ph.NAME_TEXT: text_name,
             ph.UNSUBSCRIBE_URL_TEXT: unsubscribe_url,
-            ph.PREFERENCES_URL_TEXT: f"{self.base}/p/{preferences}",
-            ph.VIEW_URL_TEXT: f"{self.base}/view/{view}",
+            ph.PREFERENCES_URL_TEXT: preferences_url,
+            ph.VIEW_URL_TEXT: view_url,
+        }
+        if self._base_html is base:  # nothing to escape: the same strings serve both parts
+            html_urls = (unsubscribe_url, preferences_url, view_url)
+        else:
+            base_html = self._base_html
+            html_urls = (
+                f"{base_html}/u/{unsubscribe}",
+                f"{base_html}/p/{preferences}",
+                f"{base_html}/view/{view}",
+            )
+        html_values = {
+            ph.NAME_HTML: html.escape(shown),
+            ph.UNSUBSCRIBE_URL_HTML: html_urls[0],
+            ph.PREFERENCES_URL_HTML: html_urls[1],
+            ph.VIEW_URL_HTML: html_urls[2],
         }
         return html_values, text_values, unsubscribe_url
 
