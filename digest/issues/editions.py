@@ -18,8 +18,8 @@ from digest.config import Settings
 from digest.issues.checks import SIZE_FAIL, Check, check_edition, leak_needles
 from digest.issues.group import Grouped, group
 from digest.issues.policy import Policy, policies
-from digest.issues.render.engine import Renderer, renderer_for, template_dirs
-from digest.issues.render.subject import unpadded
+from digest.issues.render.engine import Renderer, RenderError, renderer_for, template_dirs
+from digest.issues.render.subject import SubjectTemplateError, unpadded
 from digest.issues.render.view import EditionView, ItemCache, build_view
 from digest.model import LANGS, Lang, MembershipTier, Signal
 from digest.period import Period
@@ -129,9 +129,12 @@ def build_edition(
     """One edition; when it would be clipped, fewer items per section until it fits."""
     limit = policy.max_items
     while True:
-        view = build_view(
-            grouped.sections, policy, locale, settings, period, interests, limit, cache
-        )
+        try:
+            view = build_view(
+                grouped.sections, policy, locale, settings, period, interests, limit, cache
+            )
+        except SubjectTemplateError as exc:  # a setting, reported like a template error
+            raise RenderError(str(exc)) from exc
         edition = _render_edition(renderer, view, settings, needles)
         if edition.html_bytes <= SIZE_FAIL or limit == 1:
             break

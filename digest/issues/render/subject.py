@@ -133,7 +133,7 @@ def write_subject(
     budget = headline_budget(template, publication, period, locale)
     if budget < MIN_HEADLINE_COLUMNS:
         raise SubjectTemplateError(
-            f"editions.subject_template {template!r} leaves {budget} of {SUBJECT_COLUMNS} "
+            f"editions.subject_template {template!r} leaves {max(budget, 0)} of {SUBJECT_COLUMNS} "
             f"columns for the headline (at least {MIN_HEADLINE_COLUMNS} are needed)"
         )
     week = period.iso_week

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from digest.issues.editions import Issue, build_issue
+from digest.issues.render.engine import RenderError
 from digest.issues.render.subject import PADDING, PREHEADER_COLUMNS, SUBJECT_COLUMNS
 from digest.issues.render.widths import width
 
@@ -141,3 +142,10 @@ def test_the_html_preview_text_is_padded_so_the_body_stays_out_of_the_snippet(
     hidden = [d.text() for d in tree.css("div") if d.text().startswith(edition.preheader)]
     assert hidden and hidden[0].endswith(PADDING)
     assert PADDING not in edition.preheader  # the stored preheader is the words only
+
+
+def test_a_template_leaving_no_room_for_the_headline_is_a_render_error_naming_it(h: Any) -> None:
+    long_prefix = "{publication} · {period} · the weekly briefing for members · {headline}"
+    settings = h.settings_for(editions={"subject_template": long_prefix})
+    with pytest.raises(RenderError, match=r"editions\.subject_template .* leaves \d+ of 60"):
+        build_issue([h.make_signal("one")], settings, h.week)
