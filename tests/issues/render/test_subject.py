@@ -149,3 +149,13 @@ def test_a_template_leaving_no_room_for_the_headline_is_a_render_error_naming_it
     settings = h.settings_for(editions={"subject_template": long_prefix})
     with pytest.raises(RenderError, match=r"editions\.subject_template .* leaves \d+ of 60"):
         build_issue([h.make_signal("one")], settings, h.week)
+
+
+def test_a_300_character_title_still_makes_a_whole_word_subject(h: Any) -> None:
+    title = ("Licensing regime for servicing installed lithography scanners " * 5)[:300]
+    zh_title = ("对已安装光刻机的维护实行许可制度" * 20)[:300]
+    signal = h.make_signal("long", titles={"en": title, "zh": zh_title})
+    issue = build_issue([signal], h.settings_for(), h.week)
+    en, zh = issue.edition("open", "en").subject, issue.edition("open", "zh").subject
+    assert whole_words_of(en, title) and width(en) <= SUBJECT_COLUMNS
+    assert zh_title.startswith(zh.rstrip("…")) and 56 <= width(zh) <= SUBJECT_COLUMNS
