@@ -330,7 +330,10 @@ def _substitutions(recipient: Recipient) -> dict[str, str]:
         for token in html_values.keys() & text_values.keys():
             if html_values[token] != text_values[token]:
                 raise ValueError(f"token {token!r} has different HTML and text values")
-    if len(orjson.dumps(merged)) > MAX_SUBSTITUTIONS_BYTES:
+    # JSON writes a character in at most 6 bytes (`\u001b`), plus quotes, colon and comma per
+    # entry: under that bound (every ordinary recipient) the exact size need not be computed.
+    bound = 2 + sum(6 * (len(k) + len(v)) + 4 for k, v in merged.items())
+    if bound > MAX_SUBSTITUTIONS_BYTES and len(orjson.dumps(merged)) > MAX_SUBSTITUTIONS_BYTES:
         raise ValueError(f"substitutions exceed {MAX_SUBSTITUTIONS_BYTES} bytes")
     return merged
 
