@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from string import Formatter
 from typing import Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
 
@@ -71,6 +73,12 @@ class ProviderSettings(_Section):
         return found
 
 
+_MAILBOX = re.compile(r"[^\s<>()\[\]\\,;:\"@]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_LIST_ID = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+_FEEDBACK_FIELD = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 class Publication(_Section):
     name: str = Field("Signal Weekly", description="The publication's name, shown in every email.")
     timezone: str = Field(
@@ -89,14 +97,72 @@ class Publication(_Section):
         description="Postal address printed in every email's footer (required of bulk senders).",
     )
 
+    reply_to: str | None = Field(
+        None,
+        description="Reply-To address of every edition; when set, the footer invites readers "
+        "to reply. Unset: no Reply-To (replies go to the From address).",
+    )
+    list_id: str | None = Field(
+        None,
+        description="The digest's List-Id (RFC 2919), a dotted name such as "
+        "`signal-weekly.example.com`; unset: the publication's name as a slug, then the From "
+        "address's domain.",
+    )
+    feedback_sender_id: str | None = Field(
+        None,
+        description="Last field of the Feedback-ID header (`digest:<tier>:<period>:<this>`, "
+        "Gmail's feedback loop): a stable id of the sender; unset: the List-Id's first label.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return check_zone(value)
 
+    @field_validator("reply_to")
+    @classmethod
+    def _mailbox(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _MAILBOX.fullmatch(value):
+            raise ValueError(f"{value!r} is not one plain email address (name@domain)")
+        return value
+
+    @field_validator("list_id")
+    @classmethod
+    def _dotted(cls, value: str | None) -> str | None:
+        if value is not None and not _LIST_ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a List-Id: dotted labels of letters, digits and hyphens "
+                "with at least one dot, e.g. signal-weekly.example.com"
+            )
+        return value
+
+    @field_validator("feedback_sender_id")
+    @classmethod
+    def _feedback_field(cls, value: str | None) -> str | None:
+        if value is not None and not _FEEDBACK_FIELD.fullmatch(value):
+            raise ValueError(f"{value!r}: use 1-64 letters, digits, dots, hyphens or underscores")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def list_identifier(self) -> str:
+        """The List-Id's `<…>` part: `list_id`, or the name's slug under the From domain."""
+        if self.list_id:
+            return self.list_id
+        slug = re.sub(r"[^a-z0-9]+", "-", self.name.casefold()).strip("-") or "digest"
+        domain = self.from_email.rsplit("@", 1)[-1].casefold()
+        labels = [re.sub(r"[^a-z0-9-]+", "-", p).strip("-") for p in domain.split(".")]
+        return ".".join([slug[:40].strip("-"), *([p for p in labels if p] or ["localhost"])])
+
+    @property
+    def feedback_sender(self) -> str:
+        """Feedback-ID's sender field: `feedback_sender_id`, or the List-Id's first label."""
+        return self.feedback_sender_id or self.list_identifier.split(".", 1)[0]
 
 
 class Database(_Section):
@@ -262,6 +328,32 @@ class Tiers(_Section):
         return self
 
 
+SUBJECT_TEMPLATE_FIELDS = frozenset({"headline", "publication", "week", "period"})
+"""What `editions.subject_template` may use: the headline, the publication's name, the ISO week
+number (empty for a period that is not one week) and the period as readers write it."""
+
+
+def check_subject_template(template: str) -> str:
+    """`template` if it uses only known plain fields and has `{headline}`; else ValueError."""
+    names = []
+    try:
+        parsed = list(Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"{template!r}: {exc}") from None
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in SUBJECT_TEMPLATE_FIELDS:
+            known = ", ".join("{" + f + "}" for f in sorted(SUBJECT_TEMPLATE_FIELDS))
+            raise ValueError(f"{template!r}: unknown field {{{name}}} (known: {known})")
+        if spec or conversion:
+            raise ValueError(f"{template!r}: {{{name}}} takes no format spec or conversion")
+        names.append(name)
+    if "headline" not in names:
+        raise ValueError(f"{template!r} has no {{headline}}")
+    return template
+
+
 class Editions(_Section):
     out_dir: str = Field("out", description="Folder `digest build` and `digest run` write to.")
     templates_dir: str | None = Field(
@@ -292,6 +384,18 @@ class Editions(_Section):
         "signals of one market class are suggested to the editor as one story; it merges "
         "nothing (only the same id, canonical URL or text merges automatically).",
     )
+    subject_template: str = Field(
+        "{headline}",
+        description="Subject line of every edition: `{headline}` (the lead headline in the "
+        "reader's language, cut between words to fit) with optional `{publication}`, `{week}` "
+        "(ISO week number) and `{period}`; the whole subject is at most 60 columns (CJK "
+        "counts 2). No prefix by default: the From name carries the publication.",
+    )
+
+    @field_validator("subject_template")
+    @classmethod
+    def _known_fields(cls, value: str) -> str:
+        return check_subject_template(value)
 
     @field_validator("class_names", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import ConfigError, display_url, load_settings
+from digest.config import ConfigError, Settings, display_url, load_settings
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -123,3 +123,30 @@ def test_secrets_never_show_in_repr_or_dump(
 
 def test_display_url_masks_the_password() -> None:
     assert "hunter2" not in display_url("postgresql://u:hunter2@h/db")
+
+
+def test_an_unknown_subject_template_field_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text('[editions]\nsubject_template = "{headline} {issue}"\n')
+    with pytest.raises(ConfigError, match=r"editions\.subject_template.*\{issue\}"):
+        load_settings(config, environ={})
+
+
+def test_a_subject_template_needs_the_headline(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text('[editions]\nsubject_template = "{publication} week {week}"\n')
+    with pytest.raises(ConfigError, match=r"editions\.subject_template.*no \{headline\}"):
+        load_settings(config, environ={})
+
+
+def test_reply_to_must_be_one_plain_address(tmp_path: Path) -> None:
+    config = tmp_path / "digest.toml"
+    config.write_text('[publication]\nreply_to = "Editors <ed@example.com>\\r\\nBcc: x@y.z"\n')
+    with pytest.raises(ConfigError, match=r"publication\.reply_to"):
+        load_settings(config, environ={})
+
+
+def test_the_list_id_defaults_to_the_name_under_the_from_domain() -> None:
+    settings = Settings.model_validate({"publication": {"from_email": "digest@news.example.org"}})
+    assert settings.publication.list_identifier == "signal-weekly.news.example.org"
+    assert settings.publication.feedback_sender == "signal-weekly"

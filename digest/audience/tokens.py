@@ -14,6 +14,14 @@ every configured key verifies, so rotating `DIGEST_SECRET_KEY` keeps links in in
 These tokens have no timestamp (RFC 8058 links must not expire quickly): the same inputs give
 the same token, so the sender computes each subscriber's tokens once per send.
 
+View tokens (`/view/<token>`: a reader's web view of the edition they were sent) are
+`{subscriber_id}.{tag}.{period}.{tier}.{lang}.{mac}`: the same tag, the issue's period key
+(`2026-W47`, or `2026-11-01~2026-11-30` for a range), a letter for the tier (o, s, l), the
+edition's language, and a mac under their own key over all of it. One token per recipient and
+edition: items are reached by `#anchor`, so no per-item signature is minted. Like the others they
+never expire (an email is re-read months later) and carry no address; the edition's part of the
+mac is fed once per edition (`ViewScope`), so a view token costs a recipient what the other two do.
+
 Links sent before this scheme are itsdangerous tokens (`{base64 [id, tag]}.{HMAC-SHA256}`, the
 tag an HMAC-SHA256 of the address): `verify` still accepts them, with the same rotation rules,
 so no link already in an inbox stops working. Confirm tokens stay itsdangerous ones: they are for
@@ -45,6 +53,7 @@ from sqlalchemy import Connection
 from digest.audience import store
 from digest.audience.model import Subscriber
 from digest.config import Settings
+from digest.model import LANGS, MEMBERSHIP_TIERS, Lang, MembershipTier
 
 TAG_BYTES = 8
 MAC_BYTES = 16
@@ -75,6 +84,14 @@ class Purpose(StrEnum):
 LINK_PURPOSES = (Purpose.UNSUBSCRIBE, Purpose.PREFERENCES)
 """The purposes whose tokens are compact and never expire (confirm tokens are itsdangerous's)."""
 
+TIER_CODES: dict[MembershipTier, str] = dict(zip(MEMBERSHIP_TIERS, ("o", "s", "l"), strict=True))
+_CODE_TIERS: dict[str, MembershipTier] = {code: tier for tier, code in TIER_CODES.items()}
+_LANGS: dict[str, Lang] = {lang: lang for lang in LANGS}
+_PERIOD = r"\d{4}-W\d{2}|\d{4}-\d{2}-\d{2}~\d{4}-\d{2}-\d{2}"
+_VIEW = re.compile(
+    r"(0|[1-9][0-9]{0,17})\.([A-Za-z0-9_-]{11})"
+    rf"(\.({_PERIOD})\.([osl])\.(en|zh))\.([A-Za-z0-9_-]{{22}})"
+)
 _COMPACT = re.compile(r"(0|[1-9][0-9]{0,17})\.([A-Za-z0-9_-]{11})\.([A-Za-z0-9_-]{22})")
 _URLSAFE = bytes.maketrans(b"+/", b"-_")
 
@@ -111,6 +128,7 @@ class _CompactKeys:
             p: hashlib.blake2b(key=_derived(secret, p.value), digest_size=MAC_BYTES)
             for p in LINK_PURPOSES
         }
+        self.view = hashlib.blake2b(key=_derived(secret, "view"), digest_size=MAC_BYTES)
 
     def tag_of(self, email: str) -> bytes:
         state = self.tag.copy()
@@ -121,6 +139,49 @@ class _CompactKeys:
         state = self.macs[purpose].copy()
         state.update(signed)
         return _b64(state.digest())
+
+
+def _view_suffix(period_key: str, tier: str, locale: str) -> bytes:
+    """`.{period}.{tier letter}.{lang}`: an edition's part of a view token (else ValueError)."""
+    period = period_key.replace("..", "~")
+    code = next((c for t, c in TIER_CODES.items() if t == tier), None)
+    if code is None or locale not in _LANGS or not re.fullmatch(_PERIOD, period):
+        raise ValueError(f"no view link for {period_key!r} {tier!r} {locale!r}")
+    return f".{period}.{code}.{locale}".encode("ascii")
+
+
+class ViewScope:
+    """One edition's view-token maker: the mac state already fed with the edition's part."""
+
+    def __init__(self, keys: _CompactKeys, period_key: str, tier: str, locale: str) -> None:
+        self.suffix = _view_suffix(period_key, tier, locale)
+        self.state = keys.view.copy()
+        self.state.update(self.suffix + b"|")
+
+    def token(self, signed: bytes) -> bytes:
+        """The view token for `{id}.{tag}` (as the other tokens begin)."""
+        state = self.state.copy()
+        state.update(signed)
+        return signed + self.suffix + b"." + _b64(state.digest())
+
+
+@dataclass(frozen=True)
+class ViewGrant:
+    """What a genuine view token says: who was sent which edition (issue period, tier, language).
+
+    Not yet a person: check the stored address with `LinkSigner.binds(grant.claims, email)` or
+    `LinkSigner.resolve(conn, grant.claims)`, as for an unsubscribe link.
+    """
+
+    subscriber_id: int
+    tag: str
+    period_key: str
+    tier: MembershipTier
+    locale: Lang
+
+    @property
+    def claims(self) -> Claims:
+        return Claims(self.subscriber_id, tag=self.tag)
 
 
 class TokenMinter:
@@ -152,6 +213,26 @@ class TokenMinter:
         return (
             (signed + b"." + _b64(unsubscribe.digest())).decode("ascii"),
             (signed + b"." + _b64(preferences.digest())).decode("ascii"),
+        )
+
+    def view_scope(self, period_key: str, tier: str, locale: str) -> ViewScope:
+        """The maker of one edition's view tokens (ValueError for a tier or period it can't
+        name)."""
+        return ViewScope(self._keys, period_key, tier, locale)
+
+    def links(self, subscriber_id: int, email: str, scope: ViewScope) -> tuple[str, str, str]:
+        """(unsubscribe, preferences, view) tokens sharing one tag: one call per recipient."""
+        tag = self._tag.copy()
+        tag.update(email.encode("utf-8"))
+        signed = b"%d.%s" % (subscriber_id, _b64(tag.digest()))
+        unsubscribe = self._unsubscribe.copy()
+        unsubscribe.update(signed)
+        preferences = self._preferences.copy()
+        preferences.update(signed)
+        return (
+            (signed + b"." + _b64(unsubscribe.digest())).decode("ascii"),
+            (signed + b"." + _b64(preferences.digest())).decode("ascii"),
+            scope.token(signed).decode("ascii"),
         )
 
 
@@ -330,58 +411,41 @@ class LinkSigner:
         found = store.get_by_id(conn, claims.subscriber_id)
         return found if found is not None and self.binds(claims, found.email) else None
 
+    def sign_view(
+        self, subscriber_id: int, email: str, period_key: str, tier: str, locale: str
+    ) -> str:
+        """A view token (what the sender mints per recipient with `TokenMinter.links`)."""
+        return self._minter.links(
+            subscriber_id, email, self._minter.view_scope(period_key, tier, locale)
+        )[2]
 
-# --- the paid reader's web view -------------------------------------------------------------------
+    def verify_view(self, token: str) -> ViewGrant | None:
+        """What a genuine view token grants, or None (forged, altered, retired key, malformed).
 
-VIEW_SALT = "digest.link.view"
-
-
-@dataclass(frozen=True)
-class ViewGrant:
-    """What a genuine view token grants: one reader's edition of one period, at their tier and in
-    their language, as it was when the link was sent (a later change of tier changes nothing)."""
-
-    subscriber_id: int
-    period_key: str
-    tier: str
-    lang: str
-
-
-def _view_serializer(secret_keys: Sequence[str | SecretStr]) -> URLSafeSerializer:
-    # itsdangerous signs with the LAST key of the list; ours is newest first.
-    return URLSafeSerializer(
-        list(reversed(_plain_keys(secret_keys))),
-        salt=VIEW_SALT,
-        signer_kwargs={"digest_method": hashlib.sha256},
-    )
-
-
-def make_view_token(
-    secret_keys: Sequence[str | SecretStr],
-    subscriber_id: int,
-    period_key: str,
-    tier: str,
-    lang: str,
-) -> str:
-    """The per-recipient token of `{base_url}/view/<token>`: one per email, never one per item
-    (items are `#<signal-id>` anchors of the one page). Signed under its own salt, so no other
-    link's token is a view token; the newest key signs, every key verifies."""
-    token = _view_serializer(secret_keys).dumps([subscriber_id, period_key, tier, lang])
-    assert isinstance(token, str)
-    return token
+        The mac is checked under every key, in constant time and without stopping early.
+        """
+        found = _VIEW.fullmatch(token)
+        if found is None:
+            return None
+        given = found[7].encode("ascii")
+        signed = f"{found[1]}.{found[2]}".encode("ascii")
+        fed = found[3].encode("ascii") + b"|" + signed
+        matched = False
+        for keys in self._compact:
+            state = keys.view.copy()
+            state.update(fed)
+            matched |= hmac.compare_digest(given, _b64(state.digest()))
+        if not matched:
+            return None
+        period = found[4].replace("~", "..")
+        return ViewGrant(int(found[1]), found[2], period, _CODE_TIERS[found[5]], _LANGS[found[6]])
 
 
 def verify_view_token(secret_keys: Sequence[str | SecretStr], token: str) -> ViewGrant | None:
-    """The grant a genuine view token carries, or None (forged, tampered, another purpose's)."""
-    try:
-        payload = _view_serializer(secret_keys).loads(token)
-    except BadSignature:
-        return None
-    if not (isinstance(payload, list) and len(payload) == 4):
-        return None
-    subscriber_id, period_key, tier, lang = payload
-    if not isinstance(subscriber_id, int) or not all(
-        isinstance(v, str) for v in (period_key, tier, lang)
-    ):
-        return None
-    return ViewGrant(subscriber_id, period_key, tier, lang)
+    """The web route's check of `/view/<token>`: the grant of a genuine token, else None.
+
+    `secret_keys` newest first (`settings.security.secret_keys`, or the outbox's local key);
+    raises MissingSecretKey when none is configured. Then bind the grant to the stored
+    subscriber with `LinkSigner.resolve(conn, grant.claims)`.
+    """
+    return LinkSigner(secret_keys).verify_view(token)

@@ -154,8 +154,8 @@ class _Work:
 
     def recipients(self, claimed: Sequence[ledger.Claimed]) -> list[Recipient]:
         """The claim's recipients with their link values (the per-recipient tokens)."""
-        links, fallback = self.links, self.fallback_name
-        return [_recipient(links, c, fallback) for c in claimed]
+        links, fallback, message = self.links, self.fallback_name, self.message
+        return [_recipient(links, c, fallback, message) for c in claimed]
 
     def one_by_one(self, claim_id: str) -> BatchOutcome:
         """One batch through a provider that answers per message (see `_Batch.one_by_one`)."""
@@ -344,9 +344,11 @@ def transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover: Retrying re-raises
 
 
-def _recipient(links: LinkValues, c: ledger.Claimed, fallback_name: str) -> Recipient:
+def _recipient(
+    links: LinkValues, c: ledger.Claimed, fallback_name: str, message: EditionMessage
+) -> Recipient:
     html_values, text_values, unsubscribe = links.values(
-        c.subscriber_id, c.email, c.name, fallback_name
+        c.subscriber_id, c.email, c.name, fallback_name, message
     )
     return Recipient(c.subscriber_id, c.email, c.name, html_values, text_values, unsubscribe)
 

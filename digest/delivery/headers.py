@@ -102,6 +102,39 @@ def list_headers(message: EditionMessage, recipient: Recipient) -> dict[str, str
     }
 
 
+_FEEDBACK_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PHRASE_SAFE = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+")
+
+
+def list_id_value(name: str, identifier: str) -> str:
+    """`Name <identifier>` for the List-Id header (RFC 2919); the phrase only when it is plain
+    ASCII a header can carry as is (else the id alone), so SMTP and SendGrid send the same."""
+    if not identifier or _UNSAFE_URL.search(identifier):
+        raise ValueError(f"unusable List-Id {identifier!r}")
+    phrase = clean_header_text(name)
+    if phrase and _PHRASE_SAFE.fullmatch(phrase):
+        return f"{phrase} <{identifier}>"
+    return f"<{identifier}>"
+
+
+def feedback_id_value(campaign: str, tier: str, period_key: str, sender: str) -> str:
+    """`campaign:tier:period:sender`, as Gmail's feedback loop reads Feedback-ID: each field
+    reduced to letters, digits, dots, hyphens and underscores (a colon would shift them)."""
+    fields = [_FEEDBACK_UNSAFE.sub("-", f).strip("-") for f in (campaign, tier, period_key, sender)]
+    return ":".join(f or "-" for f in fields)
+
+
+def edition_headers(message: EditionMessage) -> dict[str, str]:
+    """The list's identity headers of one edition (List-Id, Feedback-ID): the same for every
+    recipient, made from configuration and ids only, never from signal text."""
+    headers = {}
+    if message.list_id and not message.transactional:
+        headers["List-Id"] = clean_header_text(message.list_id)
+    if message.feedback_id:
+        headers["Feedback-ID"] = clean_header_text(message.feedback_id)
+    return headers
+
+
 def from_domain(message: EditionMessage) -> str:
     """The From address's domain: Message-IDs are minted under it."""
     return message.from_email.rsplit("@", 1)[-1]

@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from digest.delivery.headers import (
     address,
+    edition_headers,
     envelope_address,
     from_domain,
     header_line,
@@ -88,6 +89,7 @@ class PreparedEdition:
         if message.reply_to:
             self._after_to.append(f"Reply-To: {address(message.reply_to).addr_spec}")
         self._after_to.append(header_line("Subject", subject_of(message)))
+        self._after_to.extend(f"{k}: {v}" for k, v in edition_headers(message).items())
         self._fixed = fixed
         self._trailer = (
             f"X-Digest-Issue: {message.issue_id}\r\n"

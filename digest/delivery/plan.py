@@ -23,6 +23,7 @@ from digest.audience.selection import (
 )
 from digest.config import Settings
 from digest.delivery import ledger
+from digest.delivery.headers import feedback_id_value, list_id_value
 from digest.delivery.provider import EditionMessage
 from digest.delivery.report import SendError, SendReport
 from digest.issues.build import stale_message
@@ -239,9 +240,11 @@ def edition_message(
         text=e.text,
         from_email=pub.from_email,
         from_name=pub.from_name,
-        reply_to=None,
+        reply_to=pub.reply_to,
         categories=categories,
         test=test,
+        list_id=list_id_value(pub.name, pub.list_identifier),
+        feedback_id=feedback_id_value("digest", e.tier, period.key, pub.feedback_sender),
     )
 
 

@@ -44,6 +44,10 @@ class EditionMessage:
     transactional: bool = False
     """A one-off message someone asked for (a sign-up confirmation), not mail from a list:
     it gets no List-Unsubscribe headers (`headers.list_headers` says why)."""
+    list_id: str = ""
+    """The `List-Id` value (RFC 2919) of mail from the digest's list; "" for none."""
+    feedback_id: str = ""
+    """The `Feedback-ID` value (Gmail's feedback loop, `digest:tier:period:sender`); "" for none."""
 
 
 @dataclass(frozen=True)

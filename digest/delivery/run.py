@@ -149,7 +149,7 @@ def _send_test(
                 continue
             message = stored_message(settings, period, issue_id, edition, test=True)
             fallback = translations(edition.locale).gettext("reader")
-            html_values, text_values, unsubscribe = links.values(0, address, "", fallback)
+            html_values, text_values, unsubscribe = links.values(0, address, "", fallback, message)
             recipient = Recipient(0, address, "", html_values, text_values, unsubscribe)
             (result,) = provider.send(message, [recipient])
             if result.outcome is Outcome.ACCEPTED:

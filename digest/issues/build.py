@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import Engine
@@ -65,14 +66,18 @@ class BuildResult:
         return self.out_dir / edition_files(edition)[kind]
 
 
-def preview_copy(edition: Edition, base_url: str) -> tuple[str, str]:
+def preview_copy(edition: Edition, base_url: str, view_url: str | None = None) -> tuple[str, str]:
     """The edition as a sample reader gets it: the files are for looking at, so their
-    placeholders are filled (the frozen editions in the database keep them for sending)."""
+    placeholders are filled (the frozen editions in the database keep them for sending).
+
+    A sample reader has no signed view link: "View in browser" and members' item links go to
+    `view_url` (the issue's archive page when known, else the archive)."""
     base = base_url.rstrip("/")
     reader = Recipient(
         name="",
         unsubscribe_url=f"{base}/unsubscribe?preview=1",
         preferences_url=f"{base}/preferences?preview=1",
+        view_url=view_url or f"{base}/issues",
     )
     fallback = translations(edition.locale).gettext("reader")
     return personalize(edition.html, edition.text, reader, fallback)
@@ -88,7 +93,8 @@ def write_editions(
         if edition.interests:  # per-interest-set editions live in the database only
             continue
         names = edition_files(edition)
-        html, text = preview_copy(edition, base_url)
+        view_url = f"{base_url.rstrip('/')}/issues/{quote(result.period.key, safe='')}"
+        html, text = preview_copy(edition, base_url, view_url)
         write_private(out_dir / names["html"], html.encode("utf-8"))
         write_private(out_dir / names["text"], text.encode("utf-8"))
     data = manifest(

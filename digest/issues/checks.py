@@ -16,7 +16,8 @@ from typing import Literal
 from markupsafe import escape
 
 from digest.issues.render import placeholders as ph
-from digest.issues.render.view import PREHEADER_MAX, SUBJECT_MAX, clip
+from digest.issues.render.subject import PREHEADER_COLUMNS, SUBJECT_COLUMNS
+from digest.issues.render.widths import width
 from digest.model import Signal
 
 Level = Literal["ok", "warn", "fail"]
@@ -62,8 +63,14 @@ def check_size(html: str) -> Check:
     return Check("size", "ok", f"HTML is {kb}")
 
 
+_TOKEN_LINKS = tuple(ph.HTML_TOKENS) + tuple(f"{t}#" for t in ph.HTML_TOKENS)
+
+
 def _absolute(url: str) -> bool:
-    return url.startswith(("https://", "http://", "mailto:")) or url in ph.HTML_TOKENS
+    """An absolute URL, or a placeholder that becomes one (`%%view_url_html%%#anchor` too)."""
+    return url.startswith(("https://", "http://", "mailto:")) or (
+        url.startswith("%%") and (url in ph.HTML_TOKENS or url.startswith(_TOKEN_LINKS))
+    )
 
 
 _ID = re.compile(r' id="([^"]*)"')
@@ -154,18 +161,19 @@ def check_leaks(parts: Sequence[str], needles: Sequence[str]) -> Check:
 
 
 def check_subject(subject: str, preheader: str) -> list[Check]:
+    """Subject one line and at most SUBJECT_COLUMNS wide (CJK counts 2); preheader not empty."""
     checks = []
     if not subject.strip() or any(c in subject for c in "\r\n"):
         checks.append(Check("subject", "fail", "subject is empty or spans lines"))
-    elif clip(subject, SUBJECT_MAX) != subject:
-        checks.append(Check("subject", "warn", f"subject is over {SUBJECT_MAX} columns"))
+    elif width(subject) > SUBJECT_COLUMNS:
+        checks.append(Check("subject", "warn", f"subject is over {SUBJECT_COLUMNS} columns"))
     else:
         checks.append(Check("subject", "ok", f"subject: {subject}"))
     if any(c in preheader for c in "\r\n"):
         checks.append(Check("preheader", "fail", "preheader spans lines"))
-    elif not preheader.strip() or clip(preheader, PREHEADER_MAX) != preheader:
+    elif not preheader.strip() or width(preheader) > PREHEADER_COLUMNS:
         checks.append(
-            Check("preheader", "warn", f"preheader empty or over {PREHEADER_MAX} columns")
+            Check("preheader", "warn", f"preheader empty or over {PREHEADER_COLUMNS} columns")
         )
     else:
         checks.append(Check("preheader", "ok", f"preheader is {len(preheader)} characters"))

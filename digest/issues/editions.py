@@ -21,8 +21,9 @@ from digest.issues.continuity import Continuity
 from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.group import Grouped, group
 from digest.issues.policy import Policy, policies
-from digest.issues.render.engine import Renderer, renderer_for, template_dirs
+from digest.issues.render.engine import Renderer, RenderError, renderer_for, template_dirs
 from digest.issues.render.note import RenderedNote, render_note
+from digest.issues.render.subject import SubjectTemplateError, unpadded
 from digest.issues.render.view import (
     NO_CONTEXT,
     EditionView,
@@ -111,9 +112,10 @@ def _render_edition(
     if html is None:
         html = renderer.html(view, renderer.mjml(view, cache.html if cache is not None else None))
     text = renderer.text(view)
+    preheader = unpadded(view.preheader)
     checks = check_edition(
         subject=view.subject,
-        preheader=view.preheader,
+        preheader=preheader,
         html=html,
         text=text,
         base_url=view.base_url,
@@ -125,7 +127,7 @@ def _render_edition(
         locale=view.locale,
         interests=frozenset(view.interests),
         subject=view.subject,
-        preheader=view.preheader,
+        preheader=preheader,
         html=html,
         text=text,
         signal_ids=view.signal_ids,
@@ -152,9 +154,12 @@ def build_edition(
     or runs the checks: they run once, on the edition kept."""
     limit = policy.max_items
     while True:
-        view = build_view(
-            grouped.sections, policy, locale, settings, period, interests, limit, cache, context
-        )
+        try:
+            view = build_view(
+                grouped.sections, policy, locale, settings, period, interests, limit, cache, context
+            )
+        except SubjectTemplateError as exc:  # a setting, reported like a template error
+            raise RenderError(str(exc)) from exc
         if note is not None:
             view = replace(view, note_html=note.html, note_text=note.text)
         html = renderer.html(view, renderer.mjml(view, cache.html if cache is not None else None))

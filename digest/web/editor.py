@@ -257,6 +257,7 @@ def recipient_for_test(state: WebState, email: str) -> Recipient:
         name="",
         unsubscribe_url=f"{state.base_url}/unsubscribe?preview=1",
         preferences_url=f"{state.base_url}/preferences?preview=1",
+        view_url=f"{state.base_url}/issues",
     )
     return Recipient(
         subscriber_id=0,

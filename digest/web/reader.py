@@ -15,15 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from digest.audience import store
-from digest.audience.tokens import ViewGrant, verify_view_token
+from digest.audience.tokens import ViewGrant
 from digest.issues.render.i18n import translations
-from digest.model import MEMBERSHIP_TIERS, Lang
+from digest.model import Lang
 from digest.period import PeriodError, parse_period
 from digest.web.deps import render, web
 from digest.web.edition_page import edition_page
 from digest.web.editor import edition_rows, pick_edition
-from digest.web.lang import as_lang, page_lang
+from digest.web.lang import page_lang
 
 NO_INDEX = {"x-robots-tag": "noindex, nofollow"}
 
@@ -55,10 +54,7 @@ def _refused(request: Request, status: int, lang: Lang) -> Response:
 def _grant(request: Request) -> ViewGrant | None:
     state = web(request)
     token = str(request.path_params["token"])
-    grant = verify_view_token(state.link_keys, token) if state.link_keys else None
-    if grant is None or grant.tier not in MEMBERSHIP_TIERS or as_lang(grant.lang) is None:
-        return None
-    return grant
+    return state.links.verify_view(token)
 
 
 async def view_page(request: Request) -> Response:
@@ -66,13 +62,13 @@ async def view_page(request: Request) -> Response:
     grant = _grant(request)
     if grant is None:
         return _refused(request, 403, page_lang(request))
-    lang = as_lang(grant.lang) or "en"
+    lang = grant.locale
     try:
         period = parse_period(grant.period_key)
     except PeriodError:
         return _refused(request, 403, lang)
     with state.engine.connect() as conn:
-        reader = store.get_by_id(conn, grant.subscriber_id)
+        reader = state.links.resolve(conn, grant.claims)  # gone, or the address changed: None
     _, editions = edition_rows(state, period)
     chosen = pick_edition(editions, grant.tier, lang)
     if reader is None or chosen is None:

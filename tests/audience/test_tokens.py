@@ -22,6 +22,7 @@ from digest.audience.tokens import (
     MissingSecretKey,
     Purpose,
     TokenMinter,
+    verify_view_token,
 )
 from digest.config import Security, Settings, load_settings
 from digest.storage.schema import subscribers
@@ -289,3 +290,61 @@ def test_a_confirm_link_from_before_nonces_still_verifies() -> None:
     ).dumps([0, "a@b.com"])
     claims = LinkSigner([NEW]).verify(Purpose.CONFIRM, str(legacy))
     assert claims.email == "a@b.com" and claims.issued_at is not None
+
+
+# --- view tokens: a reader's web view of the edition they were sent (issue 14) ------------------
+
+
+def test_a_view_token_grants_the_edition_it_was_sent_for() -> None:
+    token = LinkSigner(["k"]).sign_view(42, "ann@example.com", "2026-W47", "strategy_circle", "zh")
+    grant = verify_view_token(["k"], token)
+    assert grant is not None
+    assert (grant.subscriber_id, grant.period_key, grant.tier, grant.locale) == (
+        42,
+        "2026-W47",
+        "strategy_circle",
+        "zh",
+    )
+    assert LinkSigner(["k"]).binds(grant.claims, "ann@example.com")
+    assert not LinkSigner(["k"]).binds(grant.claims, "bob@example.com")
+
+
+def test_a_view_token_for_a_date_range_period_round_trips() -> None:
+    token = LinkSigner(["k"]).sign_view(1, "a@example.com", "2026-11-01..2026-11-30", "open", "en")
+    grant = verify_view_token(["k"], token)
+    assert grant is not None and grant.period_key == "2026-11-01..2026-11-30"
+
+
+def test_a_view_token_with_a_raised_tier_is_refused() -> None:
+    token = LinkSigner(["k"]).sign_view(7, "a@example.com", "2026-W47", "open", "en")
+    assert verify_view_token(["k"], token.replace(".o.en.", ".l.en.")) is None
+    assert verify_view_token(["k"], token.replace("2026-W47", "2026-W48")) is None
+    assert verify_view_token(["k"], token.replace("7.", "8.", 1)) is None
+
+
+def test_view_tokens_survive_a_key_rotation_and_die_with_a_retired_key() -> None:
+    token = LinkSigner(["old"]).sign_view(3, "a@example.com", "2026-W47", "open", "en")
+    assert verify_view_token(["new", "old"], token) is not None
+    assert verify_view_token(["new"], token) is None
+
+
+def test_other_tokens_are_not_view_tokens() -> None:
+    signer = LinkSigner(["k"])
+    assert verify_view_token(["k"], signer.sign(Purpose.UNSUBSCRIBE, 3, "a@example.com")) is None
+    assert verify_view_token(["k"], "") is None
+    assert verify_view_token(["k"], "x" * 5000) is None
+
+
+def test_the_senders_minter_and_the_signer_agree() -> None:
+    minter = TokenMinter(["k"])
+    scope = minter.view_scope("2026-W47", "leadership_alliance", "en")
+    unsubscribe, preferences, view = minter.links(9, "a@example.com", scope)
+    assert (unsubscribe, preferences) == minter.pair(9, "a@example.com")
+    assert view == LinkSigner(["k"]).sign_view(
+        9, "a@example.com", "2026-W47", "leadership_alliance", "en"
+    )
+
+
+def test_no_view_link_for_a_tier_that_is_not_a_membership_tier() -> None:
+    with pytest.raises(ValueError, match="no view link"):
+        TokenMinter(["k"]).view_scope("2026-W47", "editors", "en")

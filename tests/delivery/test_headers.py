@@ -11,9 +11,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from digest.delivery.headers import clean_header_text, encoded_words, header_line, mailbox_line
+from digest.delivery.headers import (
+    clean_header_text,
+    edition_headers,
+    encoded_words,
+    feedback_id_value,
+    header_line,
+    list_id_value,
+    mailbox_line,
+)
 from digest.delivery.mime import PreparedEdition
 from digest.delivery.provider import EditionMessage, Recipient
+from digest.delivery.providers.sendgrid import base_body
 
 MessageFactory = Callable[..., EditionMessage]
 
@@ -180,3 +189,36 @@ def test_a_subject_decodes_to_exactly_its_text(text: str) -> None:
 
 def test_plain_words_of_a_subject_stay_readable_in_the_raw_message() -> None:
     assert header_line("Subject", "[TEST] Week 47 本周").startswith("Subject: [TEST] Week 47 =?")
+
+
+# --- the list's identity (issue 14) ---------------------------------------------------------------
+
+
+def test_list_id_carries_a_plain_name_and_refuses_a_broken_id() -> None:
+    assert list_id_value("Signal Weekly", "sw.example.org") == "Signal Weekly <sw.example.org>"
+    assert list_id_value("信号周报", "sw.example.org") == "<sw.example.org>"
+    assert list_id_value('Weekly "A", <B>', "sw.example.org") == "<sw.example.org>"
+    with pytest.raises(ValueError):
+        list_id_value("Weekly", "sw.example.org>\r\nBcc: x@evil.example")
+
+
+def test_feedback_id_has_four_fields_whatever_they_hold() -> None:
+    value = feedback_id_value("digest", "open", "2026-11-01..2026-11-30", "a:b c")
+    assert value == "digest:open:2026-11-01..2026-11-30:a-b-c"
+    assert value.count(":") == 3
+
+
+def test_the_sendgrid_request_carries_the_lists_headers_and_reply_to_only_when_set(
+    make_message: Callable[..., EditionMessage],
+) -> None:
+    body = base_body(make_message(list_id="<sw.example.org>", feedback_id="digest:open:w:sw"))
+    assert body["headers"]["List-Id"] == "<sw.example.org>"
+    assert body["headers"]["Feedback-ID"] == "digest:open:w:sw"
+    assert body["reply_to"] == {"email": "editor@news.example.org"}
+    bare = base_body(make_message(reply_to=None))
+    assert "reply_to" not in bare and "List-Id" not in bare["headers"]
+
+
+def test_a_transactional_message_names_no_list(make_message: Callable[..., EditionMessage]) -> None:
+    message = make_message(list_id="<sw.example.org>", transactional=True)
+    assert "List-Id" not in edition_headers(message)

@@ -114,7 +114,8 @@ def edition_frame(page: Any) -> Any:
 def test_an_editor_logs_in_and_opens_an_issue(editor_page: Any, editor_site: Demo) -> None:
     open_issue(editor_page, editor_site)
     assert editor_page.text_content("h1") == f"Issue {editor_site.period.key}"
-    assert editor_page.text_content("#subject").startswith("Signal Weekly, week")
+    # Issue 14: the subject is the lead headline (the From name carries the publication).
+    assert editor_page.text_content("#subject").startswith("ENISA publishes")
 
 
 def test_switching_tier_and_language_changes_the_edition(

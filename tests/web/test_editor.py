@@ -38,8 +38,10 @@ def test_issue_page_links_all_six_editions(editor: Site) -> None:
 
 def test_issue_page_shows_subject_preheader_and_text_part(editor: Site) -> None:
     page = editor.client.get(issue_url(editor)).text
-    assert re.search(r'<dd id="subject">Signal Weekly, week \d+', page)
-    assert re.search(r'<dd id="preheader">\d+ signals', page)
+    # Issue 14: the subject is the lead headline (the From name carries the publication) and
+    # the preheader names the next headlines.
+    assert re.search(r'<dd id="subject">(?!Signal Weekly)[^<]{10,}</dd>', page)
+    assert re.search(r'<dd id="preheader">Also: [^<]+ · ', page)
     assert '<pre class="text-part" id="text-part">' in page
 
 

@@ -7,7 +7,7 @@ import re
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from sqlalchemy import delete, select
 
-from digest.audience.tokens import make_view_token
+from digest.audience.tokens import LinkSigner
 from digest.issues.store import load_editions
 from digest.signals.store import get_signal
 from digest.storage.schema import subscribers
@@ -15,16 +15,25 @@ from digest.web.demo import DEMO_KEY
 from tests.web.conftest import Site
 
 
-def reader_id(site: Site) -> int:
+def reader(site: Site) -> tuple[int, str]:
+    """The first subscriber: (id, address), what a view link is minted for."""
     with site.engine.connect() as conn:
-        return int(
-            conn.execute(select(subscribers.c.id).order_by(subscribers.c.id).limit(1)).scalar_one()
-        )
+        row = conn.execute(
+            select(subscribers.c.id, subscribers.c.email).order_by(subscribers.c.id).limit(1)
+        ).one()
+    return int(row.id), str(row.email)
 
 
-def view(site: Site, tier: str, lang: str = "en", subscriber_id: int | None = None) -> str:
-    sid = reader_id(site) if subscriber_id is None else subscriber_id
-    return f"/view/{make_view_token([DEMO_KEY], sid, site.period.key, tier, lang)}"
+def reader_id(site: Site) -> int:
+    return reader(site)[0]
+
+
+def token(keys: list[str], who: tuple[int, str], period_key: str, tier: str, lang: str) -> str:
+    return LinkSigner(keys).sign_view(who[0], who[1], period_key, tier, lang)
+
+
+def view(site: Site, tier: str, lang: str = "en") -> str:
+    return f"/view/{token([DEMO_KEY], reader(site), site.period.key, tier, lang)}"
 
 
 def edition_ids(site: Site, tier: str, lang: str = "en") -> list[str]:
@@ -80,7 +89,7 @@ def test_the_view_is_kept_out_of_search_engines(site: Site) -> None:
 
 
 def test_a_forged_view_link_is_refused_with_403(site: Site) -> None:
-    forged = make_view_token(["not-our-key"], reader_id(site), site.period.key, "open", "en")
+    forged = token(["not-our-key"], reader(site), site.period.key, "open", "en")
     page = site.client.get(f"/view/{forged}")
     assert page.status_code == 403 and "This link is not valid" in page.text
     assert "article" not in page.text
@@ -91,16 +100,17 @@ def test_a_link_cut_short_in_a_mail_client_is_refused_with_403(site: Site) -> No
 
 
 def test_the_view_of_a_forgotten_reader_is_gone(site: Site) -> None:
-    sid = reader_id(site)
+    who = reader(site)
     with site.engine.begin() as conn:
-        conn.execute(delete(subscribers).where(subscribers.c.id == sid))
-    page = site.client.get(view(site, "leadership_alliance", subscriber_id=sid))
+        conn.execute(delete(subscribers).where(subscribers.c.id == who[0]))
+    link = token([DEMO_KEY], who, site.period.key, "leadership_alliance", "en")
+    page = site.client.get(f"/view/{link}")
     assert page.status_code == 410 and "no longer available" in page.text
 
 
 def test_the_view_of_a_period_never_built_is_gone(site: Site) -> None:
-    token = make_view_token([DEMO_KEY], reader_id(site), "2020-W01", "strategy_circle", "en")
-    assert site.client.get(f"/view/{token}").status_code == 410
+    link = token([DEMO_KEY], reader(site), "2020-W01", "strategy_circle", "en")
+    assert site.client.get(f"/view/{link}").status_code == 410
 
 
 def test_hostile_signal_text_stays_inert_on_the_view(site: Site) -> None:

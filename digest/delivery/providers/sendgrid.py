@@ -37,6 +37,7 @@ from digest.config import ConfigError, ProviderSettings, Settings
 from digest.delivery.headers import (
     address,
     clean_header_text,
+    edition_headers,
     envelope_address,
     list_headers,
     subject_of,
@@ -253,7 +254,11 @@ def base_body(message: EditionMessage) -> dict[str, Any]:
         reply_to = address(message.reply_to) if message.reply_to else None
     except ValueError as exc:
         raise InvalidMessage(str(exc)) from None
-    headers = {"X-Digest-Issue": str(message.issue_id), "X-Digest-Edition": str(message.edition_id)}
+    headers = {
+        "X-Digest-Issue": str(message.issue_id),
+        "X-Digest-Edition": str(message.edition_id),
+        **edition_headers(message),
+    }
     check_headers(headers)
     body: dict[str, Any] = {
         "from": _party(sender.addr_spec, sender.display_name),
@@ -325,7 +330,10 @@ def _substitutions(recipient: Recipient) -> dict[str, str]:
         for token in html_values.keys() & text_values.keys():
             if html_values[token] != text_values[token]:
                 raise ValueError(f"token {token!r} has different HTML and text values")
-    if len(orjson.dumps(merged)) > MAX_SUBSTITUTIONS_BYTES:
+    # JSON writes a character in at most 6 bytes (`\u001b`), plus quotes, colon and comma per
+    # entry: under that bound (every ordinary recipient) the exact size need not be computed.
+    bound = 2 + sum(6 * (len(k) + len(v)) + 4 for k, v in merged.items())
+    if bound > MAX_SUBSTITUTIONS_BYTES and len(orjson.dumps(merged)) > MAX_SUBSTITUTIONS_BYTES:
         raise ValueError(f"substitutions exceed {MAX_SUBSTITUTIONS_BYTES} bytes")
     return merged
 

@@ -45,9 +45,10 @@ from digest.issues.render.view import (
     SectionView,
     Step,
 )
+from digest.issues.render.widths import wrap
 from digest.model import Lang
 from digest.resources import bundled
-from digest.scale import METER_STEPS
+from digest.scale import METER_STEPS, meter_text
 
 FALLBACK_HTML = "digest.mjml.j2"
 FALLBACK_TEXT = "digest.txt.j2"
@@ -58,6 +59,8 @@ SCHEMES_CSS = "partials/_schemes.css.j2"
 MEMBER_SLOT = Markup("<!--member-slot-->")
 """Where an item's member part goes in its public markup: signal text can never produce it
 (autoescaping turns a typed `<!--` into `&lt;!--`)."""
+TEXT_COLUMNS = 76
+"""The text part's hard wrap (CJK counts 2); only a line holding one long URL is wider."""
 
 
 class RenderError(Exception):
@@ -111,6 +114,17 @@ class ViewSandbox(SandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x85\u2028\u2029]")
+
+
+def one_line_value(value: Any) -> Any:
+    """A printed value with any line break as a space: in the text part a CR/LF inside signal
+    text would otherwise break a sentence mid-line (the template's own newlines are kept)."""
+    if isinstance(value, str) and _LINE_BREAKS.search(value):
+        return _LINE_BREAKS.sub(" ", value)
+    return value
+
+
 def _environment(dirs: Sequence[Path], locale: Lang, *, html: bool) -> SandboxedEnvironment:
     loader: BaseLoader = ChoiceLoader([FileSystemLoader(str(d)) for d in dirs])
     env = ViewSandbox(
@@ -122,8 +136,11 @@ def _environment(dirs: Sequence[Path], locale: Lang, *, html: bool) -> Sandboxed
         keep_trailing_newline=True,
         auto_reload=False,
         extensions=["jinja2.ext.i18n"],
+        finalize=None if html else one_line_value,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    if not html:
+        env.filters["meter"] = meter_text
     return env
 
 
@@ -283,8 +300,11 @@ class Renderer:
         return self._render(self._template(view.locale, view.tier, True), view, fragments)
 
     def text(self, view: EditionView) -> str:
+        """The text part: blank lines collapsed to one, then hard-wrapped at TEXT_COLUMNS."""
         rendered = self._render(self._template(view.locale, view.tier, False), view)
-        return re.sub(r"\n{3,}", "\n\n", rendered).strip() + "\n"
+        lines = [line.rstrip() for line in rendered.split("\n")]
+        text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        return wrap(text, TEXT_COLUMNS) + "\n"
 
     def html(self, view: EditionView, mjml: str) -> str:
         try:

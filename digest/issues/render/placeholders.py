@@ -18,12 +18,27 @@ from functools import lru_cache
 NAME_HTML = "%%name_html%%"
 UNSUBSCRIBE_URL_HTML = "%%unsubscribe_url_html%%"
 PREFERENCES_URL_HTML = "%%preferences_url_html%%"
+VIEW_URL_HTML = "%%view_url_html%%"
 NAME_TEXT = "%%name_text%%"
 UNSUBSCRIBE_URL_TEXT = "%%unsubscribe_url_text%%"
 PREFERENCES_URL_TEXT = "%%preferences_url_text%%"
+VIEW_URL_TEXT = "%%view_url_text%%"
+"""The reader's own web view of their tier's edition (`{base_url}/view/<signed token>`): "View
+in browser", and paid readers' item links as `%%view_url_html%%#<anchor>`, one signature for
+every item (`digest.audience.tokens.ViewScope`)."""
 
-HTML_TOKENS: tuple[str, ...] = (NAME_HTML, UNSUBSCRIBE_URL_HTML, PREFERENCES_URL_HTML)
-TEXT_TOKENS: tuple[str, ...] = (NAME_TEXT, UNSUBSCRIBE_URL_TEXT, PREFERENCES_URL_TEXT)
+HTML_TOKENS: tuple[str, ...] = (
+    NAME_HTML,
+    UNSUBSCRIBE_URL_HTML,
+    PREFERENCES_URL_HTML,
+    VIEW_URL_HTML,
+)
+TEXT_TOKENS: tuple[str, ...] = (
+    NAME_TEXT,
+    UNSUBSCRIBE_URL_TEXT,
+    PREFERENCES_URL_TEXT,
+    VIEW_URL_TEXT,
+)
 ALL_TOKENS: tuple[str, ...] = HTML_TOKENS + TEXT_TOKENS
 
 _WORD_JOINER = "\u2060"
@@ -41,6 +56,7 @@ class Recipient:
     name: str
     unsubscribe_url: str
     preferences_url: str
+    view_url: str
 
 
 def html_values(recipient: Recipient, fallback_name: str) -> Mapping[str, str]:
@@ -49,6 +65,7 @@ def html_values(recipient: Recipient, fallback_name: str) -> Mapping[str, str]:
         NAME_HTML: html.escape(name),
         UNSUBSCRIBE_URL_HTML: html.escape(recipient.unsubscribe_url),
         PREFERENCES_URL_HTML: html.escape(recipient.preferences_url),
+        VIEW_URL_HTML: html.escape(recipient.view_url),
     }
 
 
@@ -58,6 +75,7 @@ def text_values(recipient: Recipient, fallback_name: str) -> Mapping[str, str]:
         NAME_TEXT: name,
         UNSUBSCRIBE_URL_TEXT: recipient.unsubscribe_url,
         PREFERENCES_URL_TEXT: recipient.preferences_url,
+        VIEW_URL_TEXT: recipient.view_url,
     }
 
 

@@ -34,6 +34,8 @@ from digest.issues.render.i18n import (
     join_list,
     translations,
 )
+from digest.issues.render.subject import Headline, padded, write_preheader, write_subject
+from digest.issues.render.widths import cut
 from digest.model import (
     LANGS,
     MEMBER_FIELDS,
@@ -50,10 +52,8 @@ from digest.text import language_of
 _SPACE = re.compile(r"\s+")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-SUBJECT_MAX = 78
 SHORT_MAX = 90
 """Display columns of a title in the one-line places: two lines on a phone at most."""
-PREHEADER_MAX = 120
 
 NEXT_TIER: dict[str, str] = {"open": "strategy_circle", "strategy_circle": "leadership_alliance"}
 
@@ -101,6 +101,13 @@ class Link:
 class Item:
     id: str
     url: str
+    """Where the headline links in the HTML part: the signal's source URL, else its public page,
+    which for a paid tier is `%%view_url_html%%#<anchor>` instead (the reader's own tier view,
+    at this item)."""
+    url_text: str
+    """The same link for the text part (its own placeholder: values are escaped per part)."""
+    anchor: str
+    """The item's `id` in the email and on the web view of its edition (`signal_anchor`)."""
     title: Para
     tier: str | None
     tier_label: str | None
@@ -112,8 +119,6 @@ class Item:
     relevance: Para | None
     horizon: Para | None
     notes: tuple[Note, ...]
-    anchor: str = ""
-    """The item's `id` in the email and in the web view of an edition (`#s-…`)."""
     filled: int = 0
     """Confidence meter steps filled (`digest.scale.meter_filled`): 5 for A, 0 for unrated."""
     region: Para | None = None
@@ -201,19 +206,22 @@ class EditionView:
     meter_steps: int = METER_STEPS
     scale_url: str = ""
     note_html: Markup | None = None
-    note_text: str = ""
-    """The editor's note for the text part ("" when there is none); `note_html` for the HTML."""
     """The editor's note for this edition's language, already rendered from Markdown."""
-    view_url: str = ""
-    """"View in browser": this reader's own tier view (a per-recipient placeholder once wired)."""
+    note_text: str = ""
+    """The editor's note for the text part ("" when there is none)."""
     subscribe_url: str = ""
     """"Forwarded this? Subscribe": the public subscribe page in this edition's language."""
+    reply_to: str | None = None
+    """`publication.reply_to` when set: the footer invites a reply."""
     name: str = ph.NAME_HTML
     unsubscribe_url: str = ph.UNSUBSCRIBE_URL_HTML
     preferences_url: str = ph.PREFERENCES_URL_HTML
+    view_url: str = ph.VIEW_URL_HTML
+    """The reader's signed web view of this edition's tier ("View in browser")."""
     name_text: str = ph.NAME_TEXT
     unsubscribe_url_text: str = ph.UNSUBSCRIBE_URL_TEXT
     preferences_url_text: str = ph.PREFERENCES_URL_TEXT
+    view_url_text: str = ph.VIEW_URL_TEXT
 
     @property
     def signal_ids(self) -> list[str]:
@@ -252,6 +260,23 @@ def _in_language(texts: Mapping[str, list[str]], locale: Lang) -> tuple[Para, ..
         if texts.get(lang):
             return tuple(_para(paragraph_text(t), locale, lang) for t in texts[lang] if t.strip())
     return ()
+
+
+_ANCHOR_SAFE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+@lru_cache(maxsize=4096)
+def signal_anchor(signal_id: str) -> str:
+    """The fragment id of a signal on a web view: its id when that is a valid, URL-safe one
+    (`s-46984b0ae1c75649`), else `s-` and a hash of it (ids are untrusted text)."""
+    if _ANCHOR_SAFE.fullmatch(signal_id):
+        return signal_id
+    return "s-" + hashlib.blake2b(signal_id.encode("utf-8"), digest_size=8).hexdigest()
+
+
+MEMBER_LINK_TIERS: frozenset[str] = frozenset({"strategy_circle", "leadership_alliance"})
+"""Tiers whose item links open the reader's own tier view instead of the public signal page,
+which shows less than their email (a signal's own external source URL stays its link)."""
 
 
 def signal_url(data: Mapping[str, Any], base_url: str) -> str:
@@ -319,13 +344,6 @@ class ItemCache:
     notes: dict[tuple[str, str], Note] = dataclasses.field(default_factory=dict)
     items: dict[tuple[str, ...], Item] = dataclasses.field(default_factory=dict)
     html: dict[str, str] = dataclasses.field(default_factory=dict)
-
-
-@lru_cache(maxsize=4096)
-def item_anchor(signal_id: str) -> str:
-    """`s-46984b0ae1c75649`: a stable, URL-safe `id` for a signal's item, in the email and on
-    the web (whatever characters the signal id holds)."""
-    return "s-" + hashlib.blake2b(signal_id.encode(), digest_size=8).hexdigest()
 
 
 def _short_label(tier_label: str | None, locale: Lang) -> str:
@@ -398,14 +416,17 @@ def _public_part(
     region = data["region"]
     title = _title(data, locale)
     updated, follows_url = _updated(context.continuity.get(signal.id), locale, base_url)
+    url = signal_url(data, base_url)
     return {
         "sources": _sources(context.stories.get(signal.id)),
         "updated": updated,
         "follows_url": follows_url,
         "id": data["id"],
-        "url": signal_url(data, base_url),
+        "url": url,
+        "url_text": url,
+        "anchor": signal_anchor(data["id"]),
         "title": title,
-        "short": clip(title.text, SHORT_MAX),
+        "short": cut(title.text, SHORT_MAX) or title.text,
         "level": _level(data["tier_label"], locale) if data["tier"] else _short_label(None, locale),
         "meter_label": translations(locale).gettext("Confidence: %(label)s")
         % {"label": _short_label(data["tier_label"] if data["tier"] else None, locale)},
@@ -422,7 +443,6 @@ def _public_part(
         if data["operational_relevance"]
         else None,
         "horizon": _para(one_line(data["time_horizon"]), locale) if data["time_horizon"] else None,
-        "anchor": item_anchor(data["id"]),
         "filled": meter_filled(data["tier"]),
         "region": _para(one_line(region), locale) if region else None,
         "day": format_short_day(data["published"], locale) if data["published"] else None,
@@ -496,6 +516,15 @@ def build_item(
         public = _public_part(signal, locale, base_url, context)
         if cache is not None:
             cache.public[(signal.id, locale)] = public
+    if policy.tier in MEMBER_LINK_TIERS and public["url"].startswith(f"{base_url}/signals/"):
+        # A paying reader's headline opens their own tier view at this item, never the public
+        # page (which shows less than their email); the markup differs, so its key does too.
+        anchor = public["anchor"]
+        links = {"url": f"{ph.VIEW_URL_HTML}#{anchor}", "url_text": f"{ph.VIEW_URL_TEXT}#{anchor}"}
+        public = {**public, **links}
+        link_kind = "v"
+    else:
+        link_kind = "p"
     known = cache.notes if cache is not None else None
     notes = () if compact else _notes(visible(signal, policy), policy, locale, known)
     locks = () if compact else _locks(signal, policy, locale, base_url)
@@ -505,7 +534,7 @@ def build_item(
         notes=notes,
         locks=locks,
         compact=compact,
-        key=f"{locale}|{'c' if compact else 'f'}|{signal.id}",
+        key=f"{locale}|{'c' if compact else 'f'}{link_kind}|{signal.id}",
         member_key=f"{locale}|{member}|{signal.id}" if member else "",
     )
     if cache is not None:
@@ -544,54 +573,6 @@ def _legend(locale: Lang) -> tuple[Step, ...]:
         if not band.internal and all(s.tier != band.tier for s in seen):
             seen.append(Step(meter_filled(band.tier), band.tier, _(band.label)))
     return tuple(seen)
-
-
-_WIDE = re.compile(
-    r"[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]"
-)
-
-
-def display_width(text: str) -> int:
-    """Display columns: CJK (wide) characters take two, as in an inbox list."""
-    return len(text) + len(_WIDE.findall(text))
-
-
-def clip(text: str, columns: int) -> str:
-    """Cut to `columns` display columns, ending with an ellipsis when cut."""
-    if display_width(text) <= columns:
-        return text
-    out, used = [], 0
-    for ch in text:
-        used += 2 if _WIDE.match(ch) else 1
-        if used > columns - 1:
-            break
-        out.append(ch)
-    return "".join(out).rstrip() + "…"
-
-
-def _subject(publication: str, period: Period, headline: str | None, locale: Lang) -> str:
-    _ = translations(locale).gettext
-    week = period.iso_week
-    label = (
-        _("week %(week)d") % {"week": week[1]}
-        if week
-        else format_span(period.start, period.end, locale)
-    )
-    prefix = _("%(publication)s, %(period)s") % {"publication": publication, "period": label}
-    if headline is None:
-        return one_line(prefix)
-    full = _("%(prefix)s: %(headline)s") % {"prefix": prefix, "headline": headline}
-    return clip(one_line(full), SUBJECT_MAX)
-
-
-def _preheader(sections: Sequence[SectionView], shown: int, locale: Lang) -> str:
-    _ = translations(locale).ngettext
-    count = _("%(num)d signal", "%(num)d signals", shown) % {"num": shown}
-    titles = [item.title.text for s in sections for item in s.items][1:4]
-    sep = "；" if locale == "zh" else "; "
-    colon = "：" if locale == "zh" else ": "
-    text = count + (colon + sep.join(titles) if titles else "")
-    return clip(one_line(text), PREHEADER_MAX)
 
 
 def build_view(
@@ -657,7 +638,19 @@ def build_view(
         key=lambda i: (i.title.lang is not None, tier_rank(i.tier)),
     )
     takeaways = ([lead_item] if lead_item else []) + strongest
-    headline = lead_item.title.text if lead_item else None
+    # The subject is the lead's headline (or the next usable one), the preheader the next ones.
+    headlines = [
+        Headline(i.title.text, i.title.lang is None)
+        for i in ([lead_item] if lead_item else []) + [i for i in in_order if i is not lead_item]
+    ]
+    publication = one_line(pub.name)
+    subject = write_subject(
+        headlines,
+        template=settings.editions.subject_template,
+        publication=publication,
+        period=period,
+        locale=locale,
+    )
     tier_names: dict[str, str] = {tier: _(TIER_NAMES[tier]) for tier in MEMBERSHIP_TIERS}
     invite = None
     invite_after = None
@@ -681,11 +674,21 @@ def build_view(
         tier_name=tier_names[policy.tier],
         locale=locale,
         lang=LANG_TAGS[locale],
-        publication=one_line(pub.name),
+        publication=publication,
         period_key=period.key,
         period_label=format_span(period.start, period.end, locale),
-        subject=_subject(one_line(pub.name), period, headline, locale),
-        preheader=_preheader(views, shown_count, locale),
+        subject=subject.text,
+        preheader=padded(
+            write_preheader(
+                headlines,
+                subject_headline=subject.headline,
+                shown=shown_count,
+                locale=locale,
+                publication=publication,
+                period=period,
+                tier_name=tier_names[policy.tier],
+            )
+        ),
         sections=tuple(views),
         shown=shown_count,
         total=total,
@@ -700,8 +703,8 @@ def build_view(
         legend=_legend(locale),
         scale_url=f"{base}/scale",
         note_html=note_html,
-        view_url=f"{base}/archive/{quote(period.key)}/edition/{locale}",
         subscribe_url=f"{base}/subscribe?lang={locale}",
+        reply_to=pub.reply_to,
     )
 
 

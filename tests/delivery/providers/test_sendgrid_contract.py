@@ -170,3 +170,26 @@ def test_prism_does_flag_what_the_schema_forbids(prism_url: str) -> None:
         urllib.request.urlopen(request, timeout=30)
     assert raised.value.code == 400
     assert "uniqueItems" in (raised.value.headers.get("sl-violations") or "")
+
+
+def test_list_id_feedback_id_and_reply_to_pass_the_official_schema(
+    prism_url: str, make_message: MessageFactory, make_recipients: RecipientsFactory
+) -> None:
+    answers = Answers()
+    message = make_message(
+        list_id="Signal Weekly <signal-weekly.news.example.org>",
+        feedback_id="digest:strategy_circle:2026-W47:signal-weekly",
+    )
+    provider_for(prism_url, answers).send(message, make_recipients(2))
+    assert answers.violations == []
+    assert [status for status, _ in answers.seen] == [202]
+
+
+def test_substitutions_over_sendgrids_limit_fail_that_recipient(
+    make_message: MessageFactory, sample: Any
+) -> None:
+    within = sample.recipient(1, name="A" * 1500)  # over the quick bound, within the limit
+    assert personalization(make_message(), within)["substitutions"]
+    beyond = sample.recipient(2, name="\x1b" * 1700)  # each written as \u001b: over 10,000
+    with pytest.raises(ValueError, match="substitutions exceed"):
+        personalization(make_message(), beyond)

@@ -181,6 +181,34 @@ def test_arrived_message_has_unsubscribe_message_id_and_date(
     assert email["Date"].datetime is not None
 
 
+def test_arrived_message_names_its_list_feedback_loop_and_reply_address(
+    sink: Sink,
+    provider: SmtpProvider,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    message = make_message(
+        list_id="Signal Weekly <signal-weekly.news.example.org>",
+        feedback_id="digest:open:2026-W47:signal-weekly",
+    )
+    provider.send(message, make_recipients(1))
+    (email,) = sink.emails()
+    assert email["List-Id"] == "Signal Weekly <signal-weekly.news.example.org>"
+    assert email["Feedback-ID"] == "digest:open:2026-W47:signal-weekly"
+    assert email["Reply-To"] == "editor@news.example.org"
+
+
+def test_no_reply_to_header_unless_one_is_configured(
+    sink: Sink,
+    provider: SmtpProvider,
+    make_message: MessageFactory,
+    make_recipients: RecipientsFactory,
+) -> None:
+    provider.send(make_message(reply_to=None), make_recipients(1))
+    (email,) = sink.emails()
+    assert email["Reply-To"] is None and email["List-Id"] is None
+
+
 def test_hostile_name_and_subject_inject_no_header(
     sink: Sink,
     provider: SmtpProvider,

@@ -71,16 +71,20 @@ def test_footer_has_unsubscribe_preferences_and_postal_address(issue: Issue, h: 
     assert tree.css_first(f'a[href="{ph.UNSUBSCRIBE_URL_HTML}"]').text() == "Unsubscribe"
     assert tree.css_first(f'a[href="{ph.PREFERENCES_URL_HTML}"]') is not None
     assert "1 Example Street" in h.visible_text(edition)
-    assert f"Unsubscribe: {ph.UNSUBSCRIBE_URL_TEXT}" in edition.text
+    # Issue 14: a URL has a line of its own in the text part (it is filled after wrapping).
+    assert f"Unsubscribe:\n{ph.UNSUBSCRIBE_URL_TEXT}\n" in edition.text
 
 
 def test_placeholders_are_filled_per_recipient_with_escaping(issue: Issue, h: Any) -> None:
     edition = issue.edition("open", "en")
-    reader = Recipient('Ann "A&B" Lee', "https://x.example/u?t=1&s=2", "https://x.example/p")
+    reader = Recipient(
+        'Ann "A&B" Lee', "https://x.example/u?t=1&s=2", "https://x.example/p", "https://x.example/v"
+    )
     html, text = personalize(edition.html, edition.text, reader)
     tree = h.parse(edition.__class__(**{**edition.__dict__, "html": html}))
     assert tree.css_first('a[href="https://x.example/u?t=1&s=2"]') is not None
-    assert 'Hello Ann "A&B" Lee,' in text and "%%" not in html + text
+    # Neither part greets anyone since issue 14; the links are filled, escaped per part.
+    assert "\nhttps://x.example/u?t=1&s=2\n" in text and "%%" not in html + text
 
 
 def test_dates_follow_the_locale(issue: Issue, h: Any) -> None:
@@ -98,8 +102,10 @@ def test_interface_strings_are_translated(issue: Issue, h: Any) -> None:
 
 def test_the_text_part_is_written_for_reading(issue: Issue) -> None:
     text = issue.edition("strategy_circle", "en").text
-    assert "<" not in text and "== Policy Track ==" in text
-    assert "Trend context:" in text and "Read the signal: https://source.example/alpha" in text
+    # Issue 14: upper-case section headings with their counts, and each item's one link on a
+    # line of its own after the item (a signal's own source URL stays its link).
+    assert "<" not in text and "== POLICY TRACK (2) ==" in text
+    assert "Trend context:" in text and "\nhttps://source.example/alpha\n" in text
 
 
 def test_overflow_shows_n_more_linking_to_the_web(h: Any) -> None:
@@ -114,7 +120,7 @@ def test_overflow_shows_n_more_linking_to_the_web(h: Any) -> None:
     assert more and more[0].attributes["href"].startswith(f"{h.base}/issues/2026-W47")
     circle = h.parse(issue.edition("strategy_circle", "en"))
     assert len(circle.css("h3")) == 8 and "more in" not in circle.body.text()
-    assert "2 more in Policy Track: https://" in issue.edition("open", "en").text
+    assert "2 more in Policy Track:\nhttps://" in issue.edition("open", "en").text
 
 
 def test_interest_sets_get_editions_with_only_their_classes(h: Any) -> None:

@@ -1,0 +1,132 @@
+"""Display columns and line breaking for subjects, preheaders and the text part.
+
+Inboxes and terminals give an East Asian wide or fullwidth character (CJK ideographs, kana,
+hangul, fullwidth punctuation) two columns and everything else one, which is what
+`unicodedata.east_asian_width` says (ambiguous characters such as `●` or `…` count one, as
+`wcwidth` and most clients do). Breaking follows the two conventions the editions mix: Latin
+text breaks at spaces, Chinese text between any two characters, except that a closing mark
+(`，。）` …) never starts a line and an opening one (`（《“` …) never ends it. The standard
+library's `textwrap` counts code points and breaks only at spaces, so it is right for neither.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+
+ELLIPSIS = "…"
+
+NO_LINE_START = frozenset("，。、；：！？）》」』】〉〕”’…・,.;:!?)]}%")
+"""Marks that close or follow what precedes them: a break never comes before one."""
+NO_LINE_END = frozenset("（《「『【〈〔“‘([{")
+"""Marks that open what follows them: a break never comes after one."""
+TRAILING_PUNCTUATION = "，、；：（《「『【〈〔“‘,;:([{—–-/·"
+"""Stripped from a cut before its ellipsis: `Dutch licences —…` reads as a stutter."""
+
+
+@lru_cache(maxsize=4096)
+def char_width(char: str) -> int:
+    """Columns of one character: 2 for East Asian wide or fullwidth, 0 for a combining mark."""
+    if unicodedata.combining(char) or char in "\u200b\u200c\u200d\u2060\ufeff":
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def width(text: str) -> int:
+    """Display columns of `text` (ASCII takes the fast path: one column a character)."""
+    if text.isascii():
+        return len(text)
+    return sum(char_width(c) for c in text)
+
+
+def is_wide(char: str) -> bool:
+    return char_width(char) == 2
+
+
+def units(text: str) -> Iterator[str]:
+    """`text` as unbreakable units, each carrying the spaces before it.
+
+    A unit is a space-free run of narrow characters (a word), or one wide character; a closing
+    mark joins the unit before it and an opening mark the unit after it, so joining units back
+    gives `text` and every boundary between two units is a legal break.
+    """
+    current = ""
+    pending_space = ""
+    for char in text:
+        if char in " \t":
+            if current:
+                yield current
+                current = ""
+            pending_space += char
+            continue
+        breakable = bool(current) and not pending_space and (is_wide(char) or is_wide(current[-1]))
+        if breakable and (char in NO_LINE_START or current[-1] in NO_LINE_END):
+            breakable = False
+        if breakable or (pending_space and current):
+            yield current
+            current = ""
+        current += pending_space + char
+        pending_space = ""
+    if current or pending_space:
+        yield current + pending_space
+
+
+def cut(text: str, columns: int, ellipsis: str = ELLIPSIS) -> str:
+    """`text` in at most `columns` columns, cut only between units and ending with `ellipsis`.
+
+    Returns "" when not even the first unit fits: the caller decides what to do instead (a
+    subject takes the next headline rather than half a word).
+    """
+    if width(text) <= columns:
+        return text
+    room = columns - width(ellipsis)
+    kept, used = "", 0
+    for unit in units(text):
+        step = width(unit)
+        if used + step > room:
+            break
+        kept += unit
+        used += step
+    kept = kept.rstrip().rstrip(TRAILING_PUNCTUATION).rstrip()
+    return kept + ellipsis if kept else ""
+
+
+def _hang(line: str) -> str:
+    """The indent of a wrapped line's continuation: under the text after a bullet or indent."""
+    match = re.match(r"^(\s*(?:[-*•·]\s+|\d{1,3}[.)]\s+)?)", line)
+    return " " * width(match.group(1)) if match else ""
+
+
+def wrap_line(line: str, columns: int) -> list[str]:
+    """One line as lines of at most `columns` columns, broken between units.
+
+    A unit longer than a line (a URL, a placeholder that becomes one) gets a line of its own
+    and may exceed `columns`: breaking a link would break it.
+    """
+    if width(line) <= columns:
+        return [line]
+    indent = _hang(line)
+    lines: list[str] = []
+    current, used = "", 0
+    for unit in units(line):
+        step = width(unit)
+        if current and used + step > columns:
+            lines.append(current.rstrip())
+            unit = indent + unit.lstrip()
+            step = width(unit)
+            current, used = "", 0
+        current += unit
+        used += step
+    if current.strip():
+        lines.append(current.rstrip())
+    return lines
+
+
+def wrap(text: str, columns: int = 76) -> str:
+    """Every line of `text` wrapped at `columns` (the plain-text part's hard wrap)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        out.extend(wrap_line(line, columns) if width(line) > columns else [line])
+    return "\n".join(out)

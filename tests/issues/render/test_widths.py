@@ -1,0 +1,53 @@
+"""Display columns and line breaks: CJK counts two, Latin breaks at spaces, Chinese anywhere
+but before a closing mark."""
+
+from __future__ import annotations
+
+from digest.issues.render.widths import cut, width, wrap
+
+
+def test_cjk_characters_take_two_columns() -> None:
+    assert width("DUV光刻机") == 3 + 3 * 2
+    assert width("（ENISA）") == 2 + 5 + 2  # fullwidth brackets are wide too
+
+
+def test_a_cut_ends_between_words_with_an_ellipsis() -> None:
+    cut_title = cut("ENISA publishes first Cyber Resilience Act figures", 30)
+    assert cut_title == "ENISA publishes first Cyber…"
+    assert width(cut_title) <= 30
+
+
+def test_a_cut_drops_dangling_punctuation_before_the_ellipsis() -> None:
+    assert cut("Dutch licences — servicing of installed DUV scanners", 20) == "Dutch licences…"
+
+
+def test_chinese_is_cut_between_characters_never_before_a_closing_mark() -> None:
+    title = "荷兰将已装DUV光刻机的维护纳入出口许可，影响深远"
+    result = cut(title, 40)
+    assert width(result) <= 40 and result.endswith("…") and "，…" not in result
+    assert title.startswith(result[:-1])
+
+
+def test_nothing_fits_gives_nothing() -> None:
+    assert cut("Supercalifragilisticexpialidocious", 10) == ""
+
+
+def test_wrapping_keeps_words_and_hangs_bullets() -> None:
+    line = "  - " + " ".join(["watch"] * 30)
+    lines = wrap(line, 40).split("\n")
+    assert all(width(x) <= 40 for x in lines)
+    assert all(x.startswith("    watch") for x in lines[1:])
+    assert " ".join(x.strip() for x in lines) == line.strip()
+
+
+def test_wrapping_chinese_counts_two_columns_and_keeps_every_character() -> None:
+    text = "欧盟网络安全局公布了《网络弹性法案》单一报告平台关于被积极利用漏洞的首批数据。" * 2
+    lines = wrap(text, 76).split("\n")
+    assert len(lines) > 1 and all(width(x) <= 76 for x in lines)
+    assert "".join(lines) == text
+    assert not any(x.startswith(("，", "。", "》")) for x in lines)
+
+
+def test_a_long_url_gets_a_line_of_its_own() -> None:
+    url = "https://news.example.org/view/" + "x" * 80
+    assert wrap(f"Read it at {url} today", 76).split("\n") == ["Read it at", url, "today"]
