@@ -497,10 +497,13 @@ def build_item(
     or, for the lowest tier, which member material it lacks. `full` forces the full form (the
     lead story)."""
     compact = policy.compact(signal) and not full
-    # A compact item is the same for every tier (no member part); a full one differs by the
-    # tier's member fields, and in the lowest tier by its lock line.
+    # A paying reader's headline opens their own tier view at this item, never the public page
+    # (which shows less than their email): the item's links, and so its markup, depend on that.
+    views = policy.tier in MEMBER_LINK_TIERS
+    # A compact item is the same for every tier of a link kind (no member part); a full one
+    # differs by the tier's member fields, and in the lowest tier by its lock line.
     key: tuple[str, ...] = (
-        (signal.id, locale, "compact")
+        (signal.id, locale, "compact", "v" if views else "p")
         if compact
         else (
             signal.id,
@@ -516,15 +519,12 @@ def build_item(
         public = _public_part(signal, locale, base_url, context)
         if cache is not None:
             cache.public[(signal.id, locale)] = public
-    if policy.tier in MEMBER_LINK_TIERS and public["url"].startswith(f"{base_url}/signals/"):
-        # A paying reader's headline opens their own tier view at this item, never the public
-        # page (which shows less than their email); the markup differs, so its key does too.
+    link_kind = "p"
+    if views and public["url"].startswith(f"{base_url}/signals/"):
         anchor = public["anchor"]
         links = {"url": f"{ph.VIEW_URL_HTML}#{anchor}", "url_text": f"{ph.VIEW_URL_TEXT}#{anchor}"}
         public = {**public, **links}
         link_kind = "v"
-    else:
-        link_kind = "p"
     known = cache.notes if cache is not None else None
     notes = () if compact else _notes(visible(signal, policy), policy, locale, known)
     locks = () if compact else _locks(signal, policy, locale, base_url)

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from digest.issues.editions import Issue, build_issue
 from digest.issues.group import group
 from digest.issues.policy import policies
+from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import renderer_for, template_dirs
 from digest.issues.render.view import ItemCache, build_view
 
@@ -141,7 +142,7 @@ def test_the_footer_legend_links_to_the_published_scale(h: Any) -> None:
 def test_the_footer_offers_view_in_browser_and_subscribe(h: Any) -> None:
     tree = h.parse(_week(h, 3).edition("open", "zh"))
     texts = {a.text(): a.attributes["href"] for a in tree.css("a")}
-    assert texts["在浏览器中查看"].startswith("https://")
+    assert texts["在浏览器中查看"] == ph.VIEW_URL_HTML  # each reader's own signed view, per recipient
     assert texts["订阅"] == f"{h.base}/subscribe?lang=zh"
 
 
@@ -159,9 +160,14 @@ def test_items_are_rendered_once_per_signal_language_and_member_fields(h: Any) -
         for locale in ("en", "zh"):
             view = build_view(grouped.sections, policy, locale, settings, h.week, cache=cache)
             renderer.mjml(view, cache.html)
-    full = [k for k in cache.html if k.split("|")[1] == "f"]
+    full = [k for k in cache.html if k.split("|")[1].startswith("f")]
     # 3 signals in full form (A, A/B, B/C; C/D, D and unrated are compact) × 2 languages,
-    # rendered once for all three tiers; and each member part once per member-field set.
-    assert len(full) == 3 * 2
+    # rendered once per link kind (the public page's, or a paying reader's own view) for all
+    # three tiers; and each member part once per member-field set.
+    assert {(k.split("|")[0], k.split("|")[2]) for k in full} == {
+        (locale, k.split("|")[2]) for k in full for locale in ("en", "zh")
+    }
+    assert len({(k.split("|")[0], k.split("|")[2]) for k in full}) == 3 * 2
+    assert len(full) <= 3 * 2 * 2
     members = [k for k in cache.html if k.startswith("m|")]
     assert len(members) == len(set(members)) == 3 * 2 * 3  # Open's locks, SC's, LA's

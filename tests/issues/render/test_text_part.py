@@ -75,7 +75,7 @@ def test_the_footer_offers_the_view_subscribe_and_a_reply_only_when_set(h: Any) 
     plain = build_issue(signals, h.settings_for(), h.week).edition("open", "en").text
     lines = plain.splitlines()
     assert lines[lines.index("View in browser:") + 1] == ph.VIEW_URL_TEXT
-    assert lines[lines.index("Forwarded this? Subscribe:") + 1] == f"{h.base}/subscribe"
+    assert lines[lines.index("Forwarded this? Subscribe:") + 1] == f"{h.base}/subscribe?lang=en"
     assert "Reply to this email" not in plain
     settings = h.settings_for(publication={"base_url": h.base, "reply_to": "ed@example.org"})
     replied = build_issue(signals, settings, h.week)
