@@ -393,7 +393,7 @@ class ControlRow:
     split: bool
     """Kept out of automatic merges by an editor (`unmerge`)."""
     fate: str = ""
-    """What the last build did with it where it is missing (merged, hidden, over the limit…)."""
+    """Why the last build showed it in no edition (merged, excluded, hidden…); "" if shown."""
 
 
 def controls_context(
@@ -403,7 +403,9 @@ def controls_context(
     notes, and whether changes are still possible (not once sending began)."""
     controls = load_controls(state.engine, period)
     accounting = load_accounting(state.engine, period)
-    fates = {f.id: f.reason for f in accounting.signals} if accounting else {}
+    # Only what left a signal out of every edition: the rest (interest sets, a tier's limit) is
+    # in `digest issue show` and the manifest.
+    fates = {f.id: f.reason for f in accounting.signals if not f.shown_in} if accounting else {}
     rows = [
         ControlRow(
             s,

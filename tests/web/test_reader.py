@@ -8,6 +8,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from sqlalchemy import delete, select
 
 from digest.audience.tokens import LinkSigner
+from digest.issues.render.view import signal_anchor
 from digest.issues.store import load_editions
 from digest.signals.store import get_signal
 from digest.storage.schema import subscribers
@@ -52,7 +53,8 @@ def anchored_items(html: str) -> list[str]:
 def test_the_view_holds_every_item_of_the_email_each_anchored_by_its_id(site: Site) -> None:
     page = site.client.get(view(site, "leadership_alliance"))
     assert page.status_code == 200
-    assert anchored_items(page.text) == edition_ids(site, "leadership_alliance")
+    expected = [signal_anchor(i) for i in edition_ids(site, "leadership_alliance")]
+    assert anchored_items(page.text) == expected
 
 
 def test_a_leadership_alliance_reader_sees_their_member_analysis(site: Site) -> None:
