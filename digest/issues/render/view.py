@@ -519,12 +519,15 @@ def build_item(
         public = _public_part(signal, locale, base_url, context)
         if cache is not None:
             cache.public[(signal.id, locale)] = public
-    link_kind = "p"
-    if views and public["url"].startswith(f"{base_url}/signals/"):
-        anchor = public["anchor"]
-        links = {"url": f"{ph.VIEW_URL_HTML}#{anchor}", "url_text": f"{ph.VIEW_URL_TEXT}#{anchor}"}
-        public = {**public, **links}
-        link_kind = "v"
+    link_kind = "v" if views else "p"
+    if views:
+        # The link back to an earlier signal's public page would show a paying reader less than
+        # their email did: the "Updated" line stays, unlinked.
+        public = {**public, "follows_url": None}
+        if public["url"].startswith(f"{base_url}/signals/"):
+            anchor = public["anchor"]
+            public["url"] = f"{ph.VIEW_URL_HTML}#{anchor}"
+            public["url_text"] = f"{ph.VIEW_URL_TEXT}#{anchor}"
     known = cache.notes if cache is not None else None
     notes = () if compact else _notes(visible(signal, policy), policy, locale, known)
     locks = () if compact else _locks(signal, policy, locale, base_url)
