@@ -34,15 +34,25 @@ def char_width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
+_NOT_PLAIN = re.compile(r"[\u0300-\U0010ffff]")
+"""Characters that may not take exactly one column (combining marks start at U+0300)."""
+
+
 def width(text: str) -> int:
-    """Display columns of `text` (ASCII takes the fast path: one column a character)."""
+    """Display columns of `text`: one a character, corrected for the few that are not plain
+    (ASCII takes the fast path; a Latin line with a `●` or a `—` looks at those alone)."""
     if text.isascii():
         return len(text)
-    return sum(char_width(c) for c in text)
+    return len(text) + sum(char_width(c) - 1 for c in _NOT_PLAIN.findall(text))
 
 
 def is_wide(char: str) -> bool:
     return char_width(char) == 2
+
+
+_TOKENS = re.compile(r"[ \t]*(?:[\u1100-\U0010ffff]|[^ \t\u1100-\U0010ffff]+)|[ \t]+$")
+"""Spaces, then one character from U+1100 up (every assigned wide character lies there) or a
+run of characters below it; or trailing spaces."""
 
 
 def units(text: str) -> Iterator[str]:
@@ -50,27 +60,23 @@ def units(text: str) -> Iterator[str]:
 
     A unit is a space-free run of narrow characters (a word), or one wide character; a closing
     mark joins the unit before it and an opening mark the unit after it, so joining units back
-    gives `text` and every boundary between two units is a legal break.
+    gives `text` and every boundary between two units is a legal break. One regular expression
+    cuts the text at every candidate break, and the rules decide only at those boundaries: the
+    text part wraps every line of every edition, so a loop per character is too dear.
     """
-    current = ""
-    pending_space = ""
-    for char in text:
-        if char in " \t":
-            if current:
-                yield current
-                current = ""
-            pending_space += char
-            continue
-        breakable = bool(current) and not pending_space and (is_wide(char) or is_wide(current[-1]))
-        if breakable and (char in NO_LINE_START or current[-1] in NO_LINE_END):
-            breakable = False
-        if breakable or (pending_space and current):
-            yield current
-            current = ""
-        current += pending_space + char
-        pending_space = ""
-    if current or pending_space:
-        yield current + pending_space
+    pending = ""
+    for token in _TOKENS.findall(text):
+        if pending and token[0] not in " \t":
+            first, last = token[0], pending[-1]
+            breakable = is_wide(first) or is_wide(last)
+            if not breakable or first in NO_LINE_START or last in NO_LINE_END:
+                pending += token
+                continue
+        if pending:
+            yield pending
+        pending = token
+    if pending:
+        yield pending
 
 
 def cut(text: str, columns: int, ellipsis: str = ELLIPSIS) -> str:
@@ -93,6 +99,13 @@ def cut(text: str, columns: int, ellipsis: str = ELLIPSIS) -> str:
     return kept + ellipsis if kept else ""
 
 
+def _unit_width(unit: str) -> int:
+    """`width` for the units of a wrap: most are ASCII words or one CJK character."""
+    if unit.isascii():
+        return len(unit)
+    return char_width(unit) if len(unit) == 1 else width(unit)
+
+
 def _hang(line: str) -> str:
     """The indent of a wrapped line's continuation: under the text after a bullet or indent."""
     match = re.match(r"^(\s*(?:[-*•·]\s+|\d{1,3}[.)]\s+)?)", line)
@@ -111,11 +124,11 @@ def wrap_line(line: str, columns: int) -> list[str]:
     lines: list[str] = []
     current, used = "", 0
     for unit in units(line):
-        step = width(unit)
+        step = _unit_width(unit)
         if current and used + step > columns:
             lines.append(current.rstrip())
             unit = indent + unit.lstrip()
-            step = width(unit)
+            step = _unit_width(unit)
             current, used = "", 0
         current += unit
         used += step
