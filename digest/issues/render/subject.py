@@ -15,7 +15,7 @@ for the next headline, and only stripped of that syntax when no clean headline e
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from digest.issues.render.i18n import format_span, translations
@@ -72,21 +72,31 @@ def _letters(text: str) -> int:
     return sum(c.isalnum() for c in text)
 
 
-def _ranked(headlines: Sequence[Headline]) -> list[tuple[int, str]]:
+def _ranked(headlines: Sequence[Headline]) -> Iterator[tuple[int, str]]:
     """(index, text) of usable headlines, best first: clean ones in the reader's language, then
     clean ones in the other, then the others stripped of their markup (same order) when what is
-    left is still most of the headline (`alert(1)` from a script tag is not)."""
-    clean = [(i, h) for i, h in enumerate(headlines) if not has_markup(h.text)]
-    dirty = [(i, h) for i, h in enumerate(headlines) if has_markup(h.text)]
-    ranked: list[tuple[int, str]] = []
-    for group in (clean, dirty):
+    left is still most of the headline (`alert(1)` from a script tag is not).
+
+    Lazy, and each headline judged once: the subject wants only the first that fits, and a
+    week of 200 signals has 200 headlines per edition."""
+    judged: dict[int, tuple[str, bool]] = {}
+
+    def usable(index: int, headline: Headline) -> tuple[str, bool]:
+        if index not in judged:
+            text = stripped(headline.text)
+            kept = _letters(text)
+            judged[index] = (text, kept >= 3 and 2 * kept >= _letters(headline.text))
+        return judged[index]
+
+    marked = [has_markup(h.text) for h in headlines]
+    for dirty in (False, True):
         for native in (True, False):
-            for index, headline in group:
-                text = stripped(headline.text)
-                kept = _letters(text)
-                if headline.native is native and kept >= 3 and 2 * kept >= _letters(headline.text):
-                    ranked.append((index, text))
-    return ranked
+            for index, headline in enumerate(headlines):
+                if marked[index] is not dirty or headline.native is not native:
+                    continue
+                text, ok = usable(index, headline)
+                if ok:
+                    yield index, text
 
 
 def _period_label(period: Period, locale: Lang) -> str:
