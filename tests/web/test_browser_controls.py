@@ -143,3 +143,12 @@ def test_the_controls_fit_the_width(browser: Any, site: Demo, width: int) -> Non
     )
     context.close()
     assert widest <= width
+
+
+def test_one_click_merges_a_suggested_pair(page: Any, site: Demo) -> None:
+    suggestion = page.locator("li.suggestion").first
+    keep = suggestion.get_attribute("data-keep")
+    drop = suggestion.get_attribute("data-drop")
+    suggestion.locator("button").click()
+    assert f"merged into {keep}" in row(page, str(drop)).locator(".control-state").inner_text()
+    assert page.locator(f'li.suggestion[data-drop="{drop}"]').count() == 0
