@@ -280,9 +280,13 @@ which shows less than their email (a signal's own external source URL stays its 
 
 
 def signal_url(data: Mapping[str, Any], base_url: str) -> str:
-    """The signal's own URL when absolute, else the web app's page for it."""
+    """The signal's own URL when absolute, else the web app's page for it.
+
+    A URL holding `%%` (never valid percent-encoding) is not used: the sender would fill a
+    placeholder in it per recipient (`%%view_url_html%%` …), handing each reader's signed links
+    to whatever site the signal names."""
     url = data.get("url") or ""
-    if url.startswith(("https://", "http://")):
+    if url.startswith(("https://", "http://")) and "%%" not in url:
         return str(url)
     return f"{base_url}/signals/{quote(str(data['id']), safe='')}"
 
