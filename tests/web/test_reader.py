@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from digest.audience.tokens import LinkSigner
+from digest.issues.render.view import signal_anchor
 from digest.issues.store import load_editions
 from digest.signals.store import get_signal
-from digest.storage.schema import subscribers
+from digest.storage.schema import editions, signals, subscribers
 from digest.web.demo import DEMO_KEY
 from tests.web.conftest import Site
 
@@ -117,3 +118,26 @@ def test_hostile_signal_text_stays_inert_on_the_view(site: Site) -> None:
     page = site.client.get(view(site, "leadership_alliance")).text
     assert "evaluated {{ 7*7 }} and &lt;b&gt; tags" in page
     assert "<b> tags" not in page and "evaluated 49" not in page
+
+
+def test_an_item_whose_id_is_not_url_safe_has_the_anchor_the_email_links_to(site: Site) -> None:
+    # Emails link to `%%view_url_html%%#<signal_anchor(id)>`: an id that is not URL-safe is
+    # hashed there, so the page must carry the same anchor, not the raw id.
+    old, new = edition_ids(site, "leadership_alliance")[0], "desk/2026 w47 #1"
+    with site.engine.begin() as conn:
+        data = conn.execute(select(signals.c.data).where(signals.c.id == old)).scalar_one()
+        moved = {**data, "id": new}
+        conn.execute(update(signals).where(signals.c.id == old).values(id=new, data=moved))
+        for row in conn.execute(select(editions.c.id, editions.c.signal_ids)).all():
+            ids = [new if i == old else i for i in row.signal_ids]
+            conn.execute(update(editions).where(editions.c.id == row.id).values(signal_ids=ids))
+    page = site.client.get(view(site, "leadership_alliance")).text
+    assert anchored_items(page)[0] == signal_anchor(new) != new
+
+
+def test_a_paid_view_holds_no_unfilled_placeholder(site: Site) -> None:
+    # A paid tier's items link to `%%view_url_html%%#…`, which only the sender fills: on the
+    # page it was once printed as a "Source" link that went nowhere.
+    for tier in ("strategy_circle", "leadership_alliance"):
+        page = site.client.get(view(site, tier)).text
+        assert "%%" not in page
