@@ -275,6 +275,7 @@ def manifest(
         "suggested_merges": accounted.get("suggested_merges", []),
         "manual_merges": accounted.get("manual_merges", {}),
         "excluded": accounted.get("excluded", []),
+        "lead": accounted.get("lead"),
         "editions": [
             {
                 "tier": e.tier,

@@ -125,9 +125,10 @@ class _Stories:
         return True
 
 
-def _filled_from(kept: Signal, others: Sequence[Signal]) -> Signal:
+def filled_from(kept: Signal, others: Sequence[Signal]) -> Signal:
     """The kept record with each empty field filled from the others (richest first): the
-    member-only texts survive whichever record carried them; the rating stays the kept one's."""
+    member-only texts survive whichever record carried them; the rating stays the kept one's.
+    The web pages of a frozen edition rebuild a story with it from its stored members."""
     update = {}
     for name in SIGNAL_FIELDS:
         if name in RATING_FIELDS or is_filled(getattr(kept, name)):
@@ -197,7 +198,7 @@ def merge_stories(
                 tuple(dict.fromkeys(filter(None, (source_of(signals[i]) for i in ordered)))),
                 tuple(signals[i].confidence for i in ordered),
             )
-            kept = _filled_from(kept, [signals[i] for i in others])
+            kept = filled_from(kept, [signals[i] for i in others])
         kept_records[min(members)] = kept
     out = []
     for i in sorted(kept_records):

@@ -558,7 +558,7 @@ TAKEAWAYS_MAX = 5
 INVITE_AFTER = 3
 
 
-def _class_name(market_class: str, locale: Lang, settings: Settings) -> tuple[str, str | None]:
+def class_name(market_class: str, locale: Lang, settings: Settings) -> tuple[str, str | None]:
     """(name, lang tag when shown as written in another language) of a market class."""
     if market_class == OTHER:
         return translations(locale).gettext("Other"), None
@@ -616,11 +616,11 @@ def build_view(
             shown.sort(key=lambda s: s.id != lead)
         chosen.append((section, shown[:limit], len(shown) - min(len(shown), limit)))
     everything = [s for _section, signals, _more in chosen for s in signals]
-    lead_signal = _lead_signal(everything, lead)
+    lead_signal = strongest_or(everything, lead)
     views: list[SectionView] = []
     radar: list[Item] = []
     for section, signals, more in chosen:
-        name, name_lang = _class_name(section.market_class, locale, settings)
+        name, name_lang = class_name(section.market_class, locale, settings)
         more_url = f"{base}/issues/{quote(period.key)}?class={quote(section.market_class)}"
         items = [
             build_item(s, policy, locale, base, cache, context, full=s is lead_signal)
@@ -712,8 +712,10 @@ def build_view(
     )
 
 
-def _lead_signal(signals: Sequence[Signal], wanted: str | None) -> Signal | None:
-    """The editor's lead when this edition shows it, else the strongest (first of the best)."""
+def strongest_or(signals: Sequence[Signal], wanted: str | None) -> Signal | None:
+    """The lead of `signals` (in the edition's order): the editor's lead (`wanted`) when among
+    them, else the strongest, the first of the best tier. The web pages of an edition use it on
+    the edition's `signal_ids` too, and so title themselves with the same story."""
     if not signals:
         return None
     for signal in signals:
