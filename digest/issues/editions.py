@@ -101,16 +101,9 @@ class Issue:
 
 
 def _render_edition(
-    renderer: Renderer,
-    view: EditionView,
-    settings: Settings,
-    needles: Sequence[str],
-    html: str | None = None,
-    cache: ItemCache | None = None,
+    renderer: Renderer, view: EditionView, needles: Sequence[str], html: str
 ) -> Edition:
-    """The edition of a view: HTML (unless already compiled), text part and inbox checks."""
-    if html is None:
-        html = renderer.html(view, renderer.mjml(view, cache.html if cache is not None else None))
+    """The edition of a view whose HTML `build_edition` compiled: its text part and checks."""
     text = renderer.text(view)
     preheader = unpadded(view.preheader)
     checks = check_edition(
@@ -171,7 +164,7 @@ def build_edition(
         per_section = max(1, shown // max(1, len(view.sections)))
         fitting = int(per_section * SIZE_FAIL * 0.95 / html_bytes)
         limit = max(1, min(limit - 1, fitting))
-    edition = _render_edition(renderer, view, settings, needles, html)
+    edition = _render_edition(renderer, view, needles, html)
     if limit < policy.max_items:
         edition.checks.append(
             Check("overflow", "warn", f"{limit} items per section (not {policy.max_items}) to fit")
