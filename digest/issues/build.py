@@ -71,13 +71,13 @@ def preview_copy(edition: Edition, base_url: str, view_url: str | None = None) -
     placeholders are filled (the frozen editions in the database keep them for sending).
 
     A sample reader has no signed view link: "View in browser" and members' item links go to
-    `view_url` (the issue's archive page when known, else the archive)."""
+    `view_url` (a page of the issue when the caller knows one, else the public archive)."""
     base = base_url.rstrip("/")
     reader = Recipient(
         name="",
         unsubscribe_url=f"{base}/unsubscribe?preview=1",
         preferences_url=f"{base}/preferences?preview=1",
-        view_url=view_url or f"{base}/issues",
+        view_url=view_url or f"{base}/archive/",
     )
     fallback = translations(edition.locale).gettext("reader")
     return personalize(edition.html, edition.text, reader, fallback)

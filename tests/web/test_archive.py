@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from digest.period import parse_period
 from digest.scale import METER_STEPS, meter_filled
 from digest.signals.store import get_signal, signals_between, store_signals
 from digest.storage.schema import issues
-from tests.web.conftest import Site
+from tests.web.conftest import BASE, Site
 
 INTERNAL_ID = "s-1688dde9e176e644"
 
@@ -259,3 +260,13 @@ def test_the_class_page_keeps_the_order_the_build_froze(site: Site) -> None:
 def test_editors_see_signals_stored_after_the_build_on_the_class_page(editor: Site) -> None:
     store_late_signal(editor)
     assert "Embargoed late arrival" in editor.client.get(f"/issues/{editor.period.key}").text
+
+
+def test_the_archived_email_s_view_in_browser_link_opens_a_page(site: Site) -> None:
+    # A sample reader has no signed view link; the archive's copy pointed at `/issues`, which
+    # no route serves.
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    email = site.client.get(f"/archive/{site.period.key}/edition/en").text
+    (href,) = re.findall(r'<a href="([^"]+)"[^>]*>View in browser</a>', email)
+    assert href == f"{BASE}/archive/{site.period.key}"
+    assert site.client.get(href.removeprefix(BASE)).status_code == 200
