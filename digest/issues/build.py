@@ -210,11 +210,14 @@ def period_accounting(
 ) -> tuple[Accounting | None, bool]:
     """What happens to each signal of the period, and whether that is the frozen issue's.
 
-    The frozen accounting when the issue is built; otherwise (or for an issue frozen before
-    accounting was recorded, until its sending begins) a trial build's, which freezes nothing.
-    What `digest issue show` prints and the editor's issue page can show.
+    The frozen accounting when the issue is built and current; otherwise (no build yet, editions
+    made stale by an editor's change since, or an issue frozen before accounting was recorded,
+    until its sending begins) a trial build's with the controls as they are now, which freezes
+    nothing. What `digest issue show` prints.
     """
-    frozen = load_accounting(engine, period)
+    row = find_issue(engine, period)
+    stale = row is not None and row.stale_at is not None and row.send_started_at is None
+    frozen = None if stale else load_accounting(engine, period)
     if frozen is not None:
         return frozen, True
     try:
