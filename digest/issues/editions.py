@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -149,12 +149,19 @@ def build_edition(
     while True:
         try:
             view = build_view(
-                grouped.sections, policy, locale, settings, period, interests, limit, cache, context
+                grouped.sections,
+                policy,
+                locale,
+                settings,
+                period,
+                interests,
+                limit,
+                cache,
+                context,
+                note=note,
             )
         except SubjectTemplateError as exc:  # a setting, reported like a template error
             raise RenderError(str(exc)) from exc
-        if note is not None:
-            view = replace(view, note_html=note.html, note_text=note.text)
         html = renderer.html(view, renderer.mjml(view, cache.html if cache is not None else None))
         html_bytes = len(html.encode())
         if html_bytes <= SIZE_FAIL or limit == 1:
@@ -206,7 +213,6 @@ def build_issue(
         stories=grouped.stories,
         continuity=continuity or {},
         lead=grouped.lead,
-        notes=controls.notes,
     )
     renderer = renderer_for(template_dirs(settings, cwd))
     editions: list[Edition] = []

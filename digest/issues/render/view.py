@@ -34,6 +34,7 @@ from digest.issues.render.i18n import (
     join_list,
     translations,
 )
+from digest.issues.render.note import RenderedNote
 from digest.issues.render.subject import Headline, padded, write_preheader, write_subject
 from digest.issues.render.widths import cut
 from digest.model import (
@@ -367,12 +368,12 @@ def _nothing() -> Mapping[str, Any]:
 @dataclass(frozen=True)
 class IssueContext:
     """What the issue knows about its items beyond each signal: merged stories, earlier
-    readings, the editor's lead and note. The empty value adds nothing."""
+    readings, the editor's lead (the note, per language, is `build_view`'s `note`). The empty
+    value adds nothing."""
 
     stories: Mapping[str, Story] = dataclass_field(default_factory=_nothing)
     continuity: Mapping[str, Continuity] = dataclass_field(default_factory=_nothing)
     lead: str | None = None
-    notes: Mapping[str, str] = dataclass_field(default_factory=_nothing)
 
 
 NO_CONTEXT = IssueContext()
@@ -591,7 +592,7 @@ def build_view(
     context: IssueContext = NO_CONTEXT,
     *,
     lead: str | None = None,
-    note_html: Markup | None = None,
+    note: RenderedNote | None = None,
 ) -> EditionView:
     """One edition's view: the sections this reader follows, capped, with the overflow counts;
     the first screen (lead, takeaways, sections row); the compact items under "On the radar".
@@ -706,7 +707,8 @@ def build_view(
         invite_after=invite_after,
         legend=_legend(locale),
         scale_url=f"{base}/scale",
-        note_html=note_html,
+        note_html=note.html if note is not None else None,
+        note_text=note.text if note is not None else "",
         subscribe_url=f"{base}/subscribe?lang={locale}",
         reply_to=pub.reply_to,
     )
