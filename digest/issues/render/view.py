@@ -136,7 +136,8 @@ class Item:
     compact: bool = False
     """Shown in the one-line form under "On the radar"."""
     key: str = ""
-    """Identifies the item's public markup: same signal, same language, same markup."""
+    """Identifies the item's public markup: the same signal, language, form (full or compact)
+    and link kind (the public page, or a paying reader's view) give the same markup."""
     member_key: str = ""
     """Identifies its member part (notes or lock line): shared by editions with the same fields."""
     sources: tuple[Link, ...] = ()
@@ -340,7 +341,8 @@ class ItemCache:
     """What one build computes once and every edition reuses.
 
     `public`: an item's public parts per (signal id, locale). `items`: finished items per
-    (signal id, locale, member fields, form). `html`: rendered markup per `Item.key` /
+    (signal id, locale, form, and the tier's member fields or link kind). `html`: rendered
+    markup per `Item.key` /
     `Item.member_key` (filled by the renderer). One cache per build: a later build starts
     empty, so a changed template or setting is never served stale.
     """
