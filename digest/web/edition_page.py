@@ -4,8 +4,8 @@ The archive (the Open edition, public) and a paid reader's view (`/view/<token>`
 the same items as the email, in the same order: the frozen edition's `signal_ids`, so whatever
 the editors left out stays out and nothing is added. Each item is built by the view builder with
 the tier's policy, so a page can no more hold a higher tier's field than the email can, and each
-is an `id="<signal id>"` anchor the email's links point to. A page that reflows, not the email's
-600 px tables in an iframe: readable on a phone and in dark mode.
+carries the `id` (`signal_anchor`) the email's `#…` links point to. A page that reflows, not the
+email's 600 px tables in an iframe: readable on a phone and in dark mode.
 """
 
 from __future__ import annotations
