@@ -527,11 +527,19 @@ def build_item(
         if cache is not None:
             cache.public[(signal.id, locale)] = public
     link_kind = "p"
-    if views and public["url"].startswith(f"{base_url}/signals/"):
-        anchor = public["anchor"]
-        links = {"url": f"{ph.VIEW_URL_HTML}#{anchor}", "url_text": f"{ph.VIEW_URL_TEXT}#{anchor}"}
-        public = {**public, **links}
-        link_kind = "v"
+    if views:
+        links: dict[str, Any] = {}
+        if public["url"].startswith(f"{base_url}/signals/"):
+            anchor = public["anchor"]
+            links["url"] = f"{ph.VIEW_URL_HTML}#{anchor}"
+            links["url_text"] = f"{ph.VIEW_URL_TEXT}#{anchor}"
+        if public["follows_url"] is not None:
+            # The earlier signal's public page shows less than the member email that carried
+            # it, and there is no signed view of an earlier issue: the line stays, unlinked.
+            links["follows_url"] = None
+        if links:  # markup that differs from Open's: its own link kind in the cache keys
+            public = {**public, **links}
+            link_kind = "v"
     known = cache.notes if cache is not None else None
     notes = () if compact else _notes(visible(signal, policy), policy, locale, known)
     locks = () if compact else _locks(signal, policy, locale, base_url)

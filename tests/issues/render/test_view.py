@@ -50,3 +50,12 @@ def test_a_follow_up_links_back_to_the_earlier_signal() -> None:
     item = item_with(IssueContext(continuity={"a": follows}))
     assert item.updated == "Follows up the signal of 10 Nov 2026"
     assert item.follows_url == f"{BASE}/signals/old%2F1"
+
+
+def test_a_member_s_follow_up_line_links_to_no_public_page() -> None:
+    # A paying reader's links never open a page that shows less than their email; the
+    # earlier signal's public page does, and an earlier issue has no signed view to link to.
+    follows = Continuity(dt.date(2026, 11, 10), "B/C", "B/C", follows="old/1")
+    circle = policies(Settings())["strategy_circle"]
+    item = build_item(SIGNAL, circle, "en", BASE, None, IssueContext(continuity={"a": follows}))
+    assert item.updated == "Follows up the signal of 10 Nov 2026" and item.follows_url is None
