@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from digest.audience.tokens import make_view_token
+from digest.audience.tokens import LinkSigner
 from digest.issues.store import load_editions
 from digest.signals.store import get_signal
 from digest.storage.schema import issues, subscribers
@@ -74,9 +74,11 @@ def lead_and_ids(demo: Demo, tier: str, lang: str) -> tuple[str, list[str]]:
 
 def view_url(demo: Demo, tier: str, lang: str) -> str:
     with demo.engine.connect() as conn:
-        sid = conn.execute(select(subscribers.c.id).order_by(subscribers.c.id).limit(1)).scalar()
-    assert sid is not None
-    return f"{demo.url}/view/{make_view_token([DEMO_KEY], sid, demo.period.key, tier, lang)}"
+        sid, email = conn.execute(
+            select(subscribers.c.id, subscribers.c.email).order_by(subscribers.c.id).limit(1)
+        ).one()
+    token = LinkSigner([DEMO_KEY]).sign_view(sid, email, demo.period.key, tier, lang)
+    return f"{demo.url}/view/{token}"
 
 
 def scroll_width(page: Any) -> int:
