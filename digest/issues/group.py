@@ -50,6 +50,9 @@ class Story:
     """Every record's URL or source, distinct, the kept one's first."""
     confidences: tuple[float | None, ...]
     """Each member's confidence, in `members` order: the editor sees any disagreement."""
+    urls: tuple[str, ...] = ()
+    """Every record's own `url`, distinct: what a reader may follow (`sources` also holds file
+    paths and feed addresses, which are the editor's, not the reader's)."""
 
     @property
     def disagreement(self) -> bool:
@@ -197,6 +200,7 @@ def merge_stories(
                 tuple(signals[i].id for i in ordered),
                 tuple(dict.fromkeys(filter(None, (source_of(signals[i]) for i in ordered)))),
                 tuple(signals[i].confidence for i in ordered),
+                tuple(dict.fromkeys(filter(None, (signals[i].url for i in ordered)))),
             )
             kept = filled_from(kept, [signals[i] for i in others])
         kept_records[min(members)] = kept

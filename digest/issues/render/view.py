@@ -382,11 +382,12 @@ NO_CONTEXT = IssueContext()
 
 
 def _sources(story: Story | None) -> tuple[Link, ...]:
-    """A merged story's web sources by host (file paths are the editor's, not the reader's)."""
+    """A merged story's web sources by host: its records' own URLs only (a file path or a
+    feed's address, which may carry a key, is the editor's, not the reader's)."""
     if story is None:
         return ()
     links = []
-    for source in story.sources:
+    for source in story.urls:
         # "%%" is never valid percent-encoding: such a "URL" could smuggle a placeholder.
         if source.startswith(("https://", "http://")) and "%%" not in source:
             host = (urlsplit(source).hostname or source).removeprefix("www.")
