@@ -78,7 +78,8 @@ def show_command(ctx: typer.Context, period: PeriodOpt = None) -> None:
     """List the period's signals and what happens to each: the editions that show it, merged
     into which, excluded, why it is missing elsewhere, and the suggested merges.
 
-    Reads the frozen issue's accounting; before a build, makes a trial build (nothing frozen).
+    Reads the frozen issue's accounting; before a build, or once an editor's change made the
+    editions stale, makes a trial build with the current controls (nothing frozen).
     """
     app: AppContext = ctx.obj
     chosen = resolve_period(period, app.settings)

@@ -3,7 +3,7 @@ per part.
 
 The tokens are `digest.audience.tokens` compact tokens, minted by its `TokenMinter` (one call
 per recipient gives all three), so the web app verifies them with `LinkSigner.verify` and
-`verify_view_token`. The view link names the edition the recipient is sent (period, tier,
+`LinkSigner.verify_view`. The view link names the edition the recipient is sent (period, tier,
 language): its half of the signature is prepared once per edition.
 """
 

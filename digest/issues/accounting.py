@@ -97,6 +97,8 @@ class Accounting:
     """The frozen grouping: each market class ("" = none) with its kept ids, in order."""
     stories: dict[str, dict[str, Any]]
     """Kept id -> its merged records, sources and confidences (the editor sees disagreement)."""
+    lead: str | None = None
+    """The editor's lead as the build applied it (None: no pick, or not among the signals)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +110,7 @@ class Accounting:
             "excluded": list(self.excluded),
             "sections": [[name, list(ids)] for name, ids in self.sections],
             "stories": dict(self.stories),
+            "lead": self.lead,
         }
 
     @classmethod
@@ -121,6 +124,7 @@ class Accounting:
             excluded=list(data.get("excluded", [])),
             sections=[(str(n), [str(i) for i in ids]) for n, ids in data.get("sections", [])],
             stories=dict(data.get("stories", {})),
+            lead=data.get("lead"),
         )
 
     def fate(self, signal_id: str) -> Fate | None:
@@ -243,4 +247,5 @@ def account(
         excluded=list(grouped.excluded),
         sections=[(s.market_class, [x.id for x in s.signals]) for s in grouped.sections],
         stories=stories,
+        lead=grouped.lead,
     )

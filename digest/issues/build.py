@@ -71,13 +71,13 @@ def preview_copy(edition: Edition, base_url: str, view_url: str | None = None) -
     placeholders are filled (the frozen editions in the database keep them for sending).
 
     A sample reader has no signed view link: "View in browser" and members' item links go to
-    `view_url` (the issue's archive page when known, else the archive)."""
+    `view_url` (a page of the issue when the caller knows one, else the public archive)."""
     base = base_url.rstrip("/")
     reader = Recipient(
         name="",
         unsubscribe_url=f"{base}/unsubscribe?preview=1",
         preferences_url=f"{base}/preferences?preview=1",
-        view_url=view_url or f"{base}/issues",
+        view_url=view_url or f"{base}/archive/",
     )
     fallback = translations(edition.locale).gettext("reader")
     return personalize(edition.html, edition.text, reader, fallback)
@@ -210,11 +210,14 @@ def period_accounting(
 ) -> tuple[Accounting | None, bool]:
     """What happens to each signal of the period, and whether that is the frozen issue's.
 
-    The frozen accounting when the issue is built; otherwise (or for an issue frozen before
-    accounting was recorded, until its sending begins) a trial build's, which freezes nothing.
-    What `digest issue show` prints and the editor's issue page can show.
+    The frozen accounting when the issue is built and current; otherwise (no build yet, editions
+    made stale by an editor's change since, or an issue frozen before accounting was recorded,
+    until its sending begins) a trial build's with the controls as they are now, which freezes
+    nothing. What `digest issue show` prints.
     """
-    frozen = load_accounting(engine, period)
+    row = find_issue(engine, period)
+    stale = row is not None and row.stale_at is not None and row.send_started_at is None
+    frozen = None if stale else load_accounting(engine, period)
     if frozen is not None:
         return frozen, True
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +101,9 @@ class Issue:
 
 
 def _render_edition(
-    renderer: Renderer,
-    view: EditionView,
-    settings: Settings,
-    needles: Sequence[str],
-    html: str | None = None,
-    cache: ItemCache | None = None,
+    renderer: Renderer, view: EditionView, needles: Sequence[str], html: str
 ) -> Edition:
-    """The edition of a view: HTML (unless already compiled), text part and inbox checks."""
-    if html is None:
-        html = renderer.html(view, renderer.mjml(view, cache.html if cache is not None else None))
+    """The edition of a view whose HTML `build_edition` compiled: its text part and checks."""
     text = renderer.text(view)
     preheader = unpadded(view.preheader)
     checks = check_edition(
@@ -156,12 +149,19 @@ def build_edition(
     while True:
         try:
             view = build_view(
-                grouped.sections, policy, locale, settings, period, interests, limit, cache, context
+                grouped.sections,
+                policy,
+                locale,
+                settings,
+                period,
+                interests,
+                limit,
+                cache,
+                context,
+                note=note,
             )
         except SubjectTemplateError as exc:  # a setting, reported like a template error
             raise RenderError(str(exc)) from exc
-        if note is not None:
-            view = replace(view, note_html=note.html, note_text=note.text)
         html = renderer.html(view, renderer.mjml(view, cache.html if cache is not None else None))
         html_bytes = len(html.encode())
         if html_bytes <= SIZE_FAIL or limit == 1:
@@ -171,7 +171,7 @@ def build_edition(
         per_section = max(1, shown // max(1, len(view.sections)))
         fitting = int(per_section * SIZE_FAIL * 0.95 / html_bytes)
         limit = max(1, min(limit - 1, fitting))
-    edition = _render_edition(renderer, view, settings, needles, html)
+    edition = _render_edition(renderer, view, needles, html)
     if limit < policy.max_items:
         edition.checks.append(
             Check("overflow", "warn", f"{limit} items per section (not {policy.max_items}) to fit")
@@ -213,7 +213,6 @@ def build_issue(
         stories=grouped.stories,
         continuity=continuity or {},
         lead=grouped.lead,
-        notes=controls.notes,
     )
     renderer = renderer_for(template_dirs(settings, cwd))
     editions: list[Edition] = []
@@ -275,6 +274,7 @@ def manifest(
         "suggested_merges": accounted.get("suggested_merges", []),
         "manual_merges": accounted.get("manual_merges", {}),
         "excluded": accounted.get("excluded", []),
+        "lead": accounted.get("lead"),
         "editions": [
             {
                 "tier": e.tier,

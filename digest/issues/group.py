@@ -50,6 +50,9 @@ class Story:
     """Every record's URL or source, distinct, the kept one's first."""
     confidences: tuple[float | None, ...]
     """Each member's confidence, in `members` order: the editor sees any disagreement."""
+    urls: tuple[str, ...] = ()
+    """Every record's own `url`, distinct: what a reader may follow (`sources` also holds file
+    paths and feed addresses, which are the editor's, not the reader's)."""
 
     @property
     def disagreement(self) -> bool:
@@ -125,9 +128,10 @@ class _Stories:
         return True
 
 
-def _filled_from(kept: Signal, others: Sequence[Signal]) -> Signal:
+def filled_from(kept: Signal, others: Sequence[Signal]) -> Signal:
     """The kept record with each empty field filled from the others (richest first): the
-    member-only texts survive whichever record carried them; the rating stays the kept one's."""
+    member-only texts survive whichever record carried them; the rating stays the kept one's.
+    The web pages of a frozen edition rebuild a story with it from its stored members."""
     update = {}
     for name in SIGNAL_FIELDS:
         if name in RATING_FIELDS or is_filled(getattr(kept, name)):
@@ -196,8 +200,9 @@ def merge_stories(
                 tuple(signals[i].id for i in ordered),
                 tuple(dict.fromkeys(filter(None, (source_of(signals[i]) for i in ordered)))),
                 tuple(signals[i].confidence for i in ordered),
+                tuple(dict.fromkeys(filter(None, (signals[i].url for i in ordered)))),
             )
-            kept = _filled_from(kept, [signals[i] for i in others])
+            kept = filled_from(kept, [signals[i] for i in others])
         kept_records[min(members)] = kept
     out = []
     for i in sorted(kept_records):

@@ -169,7 +169,10 @@ async def archive_edition(request: Request) -> Response:
     chosen = pick_edition(editions, "open", str(request.path_params["locale"]))
     if chosen is None:
         raise HTTPException(404)
-    html, _ = preview_copy(chosen[1], web(request).base_url)
+    base = web(request).base_url
+    html, _ = preview_copy(
+        chosen[1], base, f"{base}/archive/{quote(str(request.path_params['period']))}"
+    )
     return edition_response(html)
 
 

@@ -4,8 +4,8 @@ The archive (the Open edition, public) and a paid reader's view (`/view/<token>`
 the same items as the email, in the same order: the frozen edition's `signal_ids`, so whatever
 the editors left out stays out and nothing is added. Each item is built by the view builder with
 the tier's policy, so a page can no more hold a higher tier's field than the email can, and each
-is an `id` anchor (`signal_anchor`) the email's links point to. A page that reflows, not the email's
-600 px tables in an iframe: readable on a phone and in dark mode.
+carries the `id` (`signal_anchor`) the email's `#…` links point to. A page that reflows, not the
+email's 600 px tables in an iframe: readable on a phone and in dark mode.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from digest.issues.accounting import Accounting
 from digest.issues.editions import Edition
-from digest.issues.group import OTHER
+from digest.issues.group import filled_from
 from digest.issues.policy import policies
 from digest.issues.render.i18n import format_span, translations
-from digest.issues.render.view import Item, build_item
-from digest.model import TIER_NAMES, Lang
+from digest.issues.render.view import Item, Para, build_item, class_name, strongest_or
+from digest.issues.store import load_accounting
+from digest.model import TIER_NAMES, Lang, Signal
 from digest.period import Period
 from digest.signals.store import get_signal
 from digest.web.deps import WebState
@@ -46,32 +48,54 @@ class EditionPage:
         return sum(len(s.items) for s in self.sections)
 
 
+def _as_built(conn: Connection, signal: Signal, accounting: Accounting | None) -> Signal:
+    """A merged story's record as the build showed it: the kept record with its empty fields
+    filled from the other stored members (a member text may have come from a dropped record)."""
+    story = accounting.stories.get(signal.id) if accounting is not None else None
+    if not story:
+        return signal
+    others = [get_signal(conn, str(m)) for m in story.get("members", [])[1:]]
+    return filled_from(signal, [s for s in others if s is not None])
+
+
 def edition_page(
     state: WebState, conn: Connection, period: Period, edition: Edition, lang: Lang
 ) -> EditionPage:
-    """The page of one frozen edition, its items seen by `edition.tier` in `lang`."""
+    """The page of one frozen edition, its items seen by `edition.tier` in `lang`: merged
+    stories as the build filled them, class names as the emails give them, and the edition's
+    lead (the editor's pick, else its strongest item) as the title."""
     _ = translations(lang).gettext
     policy = policies(state.settings)[edition.tier]
-    sections: list[tuple[str, list[Item]]] = []
+    accounting = load_accounting(state.engine, period)
+    shown: list[Signal] = []
     for signal_id in edition.signal_ids:
         signal = get_signal(conn, signal_id)
         if signal is None or signal.internal:  # forgotten since, or made internal: not shown
             continue
-        name = signal.market_class or OTHER
+        shown.append(_as_built(conn, signal, accounting))
+    lead = strongest_or(shown, accounting.lead if accounting is not None else None)
+    sections: list[tuple[str, list[Item]]] = []
+    radar: list[Item] = []
+    title: Para | None = None
+    for signal in shown:
+        item = build_item(signal, policy, lang, state.base_url, full=signal is lead)
+        title = item.title if signal is lead else title
+        if item.compact:  # under "On the radar", as in the email, not a second class heading
+            radar.append(item)
+            continue
+        name, _written_in = class_name(signal.market_class or "", lang, state.settings)
         if not sections or sections[-1][0] != name:
             sections.append((name, []))
-        sections[-1][1].append(build_item(signal, policy, lang, state.base_url))
+        sections[-1][1].append(item)
+    if radar:
+        sections.append((_("On the radar"), radar))
     pub = state.settings.publication.name
     kicker = " · ".join(
         [pub, format_span(period.start, period.end, lang), _(TIER_NAMES[edition.tier])]
     )
-    lead = sections[0][1][0].title if sections else None
     return EditionPage(
         kicker=kicker,
-        title=lead.text if lead else edition.subject,
-        title_lang=lead.lang if lead else None,
-        sections=tuple(
-            PageSection(_("Other") if name == OTHER else _(name), tuple(items))
-            for name, items in sections
-        ),
+        title=title.text if title else edition.subject,
+        title_lang=title.lang if title else None,
+        sections=tuple(PageSection(name, tuple(items)) for name, items in sections),
     )

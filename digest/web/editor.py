@@ -211,7 +211,10 @@ async def edition_frame(request: Request) -> Response:
     chosen = pick_edition(editions, tier, locale, request.query_params.get("interests", ""))
     if chosen is None:
         raise HTTPException(404)
-    html, _ = preview_copy(chosen[1], state.base_url)
+    # The issue's page an editor can open before sending (the archive's waits for the send),
+    # with every item anchored: where a member's view link would land.
+    view_url = f"{state.base_url}/issues/{quote(period.key, safe='')}"
+    html, _ = preview_copy(chosen[1], state.base_url, view_url)
     return edition_response(html)
 
 

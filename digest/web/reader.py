@@ -1,8 +1,8 @@
 """`/view/<token>`: a paying reader's own edition on the web, at their tier, in their language.
 
-Member emails link here (one signed token per recipient, `#<signal id>` per item), never to the
+Member emails link here (one signed token per recipient, `#<signal_anchor>` per item), never to the
 public `/signals/<id>` page, which shows less than their email. The token names the subscriber,
-the period, the tier and the language the email was sent with (`verify_view_token`); the page
+the period, the tier and the language the email was sent with (`LinkSigner.verify_view`); the page
 shows that frozen edition's items as that tier sees them (digest.web.edition_page), so it holds
 exactly what the email held. A link that does not verify is refused (403); one whose reader has
 since been forgotten, or whose edition no longer exists, is gone (410). Either way nothing about

@@ -69,3 +69,14 @@ def test_an_issue_sent_before_accounting_is_refused_with_a_reason() -> None:
     frozen_without_accounting(send_started_at=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     result = runner.invoke(app, ["issue", "show", "--period", "2026-W47"])
     assert result.exit_code == 1 and "no accounting to show" in result.output
+
+
+def test_show_after_a_change_says_what_the_next_build_will_do() -> None:
+    # The frozen accounting is the stale build's: it would still list the excluded signal as
+    # shown everywhere.
+    assert runner.invoke(app, ["build", "--period", "2026-W47", "--out", "out"]).exit_code == 0
+    dropped = "s-54635023d771d94e"
+    assert runner.invoke(app, ["issue", "exclude", dropped, "--period", "2026-W47"]).exit_code == 0
+    output = show()
+    (row,) = [line for line in output.splitlines() if dropped in line]
+    assert "excluded by an editor" in row and "trial build, not frozen" in output

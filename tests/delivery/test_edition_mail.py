@@ -147,6 +147,7 @@ def test_the_text_part_offers_the_readers_view_and_a_subscribe_link(
     view = lines[lines.index("View in browser:") + 1]
     grant = view_grant(view)
     assert (grant.subscriber_id, grant.tier, grant.locale) == (sid, "open", "en")
+    # In the reader's language (the web branch of issue 14: a page with no token reads ?lang=).
     assert lines[lines.index("Forwarded this? Subscribe:") + 1] == f"{BASE}/subscribe?lang=en"
 
 

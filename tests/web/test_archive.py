@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html import escape
 from typing import Any
 from urllib.parse import quote
 
 import feedparser
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from digest.issues.build import build
 from digest.issues.render.view import signal_anchor
@@ -18,8 +19,8 @@ from digest.model import Signal
 from digest.period import parse_period
 from digest.scale import METER_STEPS, meter_filled
 from digest.signals.store import get_signal, signals_between, store_signals
-from digest.storage.schema import issues
-from tests.web.conftest import Site
+from digest.storage.schema import issues, signals
+from tests.web.conftest import BASE, Site
 
 INTERNAL_ID = "s-1688dde9e176e644"
 
@@ -261,3 +262,28 @@ def test_the_class_page_keeps_the_order_the_build_froze(site: Site) -> None:
 def test_editors_see_signals_stored_after_the_build_on_the_class_page(editor: Site) -> None:
     store_late_signal(editor)
     assert "Embargoed late arrival" in editor.client.get(f"/issues/{editor.period.key}").text
+
+
+def test_the_archived_email_s_view_in_browser_link_opens_a_page(site: Site) -> None:
+    # A sample reader has no signed view link; the archive's copy pointed at `/issues`, which
+    # no route serves.
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    email = site.client.get(f"/archive/{site.period.key}/edition/en").text
+    (href,) = re.findall(r'<a href="([^"]+)"[^>]*>View in browser</a>', email)
+    assert href == f"{BASE}/archive/{site.period.key}"
+    assert site.client.get(href.removeprefix(BASE)).status_code == 200
+
+
+def test_the_class_page_anchors_items_as_the_emails_link_to_them(site: Site) -> None:
+    # Preview copies link members' items to `/issues/<period>#<signal_anchor(id)>`: an id that
+    # is not URL-safe is hashed there, so the page must carry the same anchor.
+    mark_sending(site, site.period.key)
+    old, new = public_signal(site).id, "desk/2026 w47 #1"
+    with site.engine.begin() as conn:  # grouped on the fly: no frozen accounting to rename in
+        data = conn.execute(select(signals.c.data).where(signals.c.id == old)).scalar_one()
+        moved = {**data, "id": new}
+        conn.execute(update(signals).where(signals.c.id == old).values(id=new, data=moved))
+        conn.execute(update(issues).values(accounting=None))
+    page = HTMLParser(site.client.get(f"/issues/{site.period.key}").text)
+    ids = [str(li.attributes.get("id")) for li in page.css("ul.signals > li")]
+    assert signal_anchor(new) in ids and new not in ids

@@ -77,7 +77,10 @@ def test_exclude_then_include(page: Any, site: Demo) -> None:
     row(page, first).locator("button[value=exclude]").click()
     assert "excluded" in row(page, first).locator(".control-state").inner_text()
     row(page, first).locator("button[value=include]").click()
-    assert row(page, first).locator(".control-state").inner_text().strip() == "as built"
+    # The cell's first line is the control; the merged editor page adds the last build's fate
+    # on a line of its own (issue 13's accounting), which this test does not check.
+    state = row(page, first).locator(".control-state").inner_text().strip()
+    assert state.splitlines()[0] == "as built"
 
 
 def test_make_lead_marks_the_row(page: Any, site: Demo) -> None:

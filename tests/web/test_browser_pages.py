@@ -74,10 +74,10 @@ def lead_and_ids(demo: Demo, tier: str, lang: str) -> tuple[str, list[str]]:
 
 def view_url(demo: Demo, tier: str, lang: str) -> str:
     with demo.engine.connect() as conn:
-        row = conn.execute(
+        sid, email = conn.execute(
             select(subscribers.c.id, subscribers.c.email).order_by(subscribers.c.id).limit(1)
         ).one()
-    token = LinkSigner([DEMO_KEY]).sign_view(row.id, row.email, demo.period.key, tier, lang)
+    token = LinkSigner([DEMO_KEY]).sign_view(sid, email, demo.period.key, tier, lang)
     return f"{demo.url}/view/{token}"
 
 

@@ -13,7 +13,7 @@ from digest.model import Signal
 from digest.signals.store import store_signals
 from digest.storage.schema import deliveries, issues
 from digest.web.app import create_app
-from tests.web.conftest import Client, Site
+from tests.web.conftest import BASE, Client, Site
 
 
 def issue_url(site: Site, query: str = "") -> str:
@@ -180,3 +180,13 @@ def test_without_a_provider_configured_tests_go_to_the_outbox(editor: Site) -> N
     fields = {"email": "e@example.com", "tier": "open", "locale": "en"}
     client.submit(issue_url(editor), issue_url(editor, "/test"), fields)
     assert len(list((editor.root / "outbox").rglob("*.eml"))) == 1
+
+
+def test_a_previewed_member_edition_links_to_a_page_the_editor_can_open(editor: Site) -> None:
+    # A sample reader has no signed view: "View in browser" and the members' item links go to
+    # the issue's page (it pointed at `/issues`, which no route serves).
+    frame = f"/editor/issues/{editor.period.key}/editions/leadership_alliance/en"
+    email = editor.client.get(frame).text
+    (href,) = re.findall(r'<a href="([^"]+)"[^>]*>View in browser</a>', email)
+    assert href == f"{BASE}/issues/{editor.period.key}"
+    assert editor.client.get(href.removeprefix(BASE)).status_code == 200

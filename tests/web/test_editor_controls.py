@@ -156,3 +156,18 @@ def test_one_click_on_a_suggestion_merges_the_pair(editor: Site) -> None:
     page = change(editor, action="merge", keep=keep, drop=drop)
     assert dict(load_controls(editor.engine, editor.period).merges) == {drop: keep}
     assert f'data-drop="{drop}"' not in page  # settled: no longer suggested
+
+
+def _depth_at(css: str, needle: str) -> int:
+    """How many blocks are open where `needle` starts (comments left out)."""
+    code = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    start = code.index(needle)
+    return code.count("{", 0, start) - code.count("}", 0, start)
+
+
+def test_the_controls_styles_hold_in_light_mode_too(site: Site) -> None:
+    # A merge once dropped the dark-mode block's closing brace: every rule after it, the
+    # controls' included, applied only in dark mode (the page spilled sideways on a phone).
+    css = site.client.get("/static/web.css").text
+    assert _depth_at(css, ".merge-form {") == 0 and _depth_at(css, ".notes {") == 0
+    assert _depth_at(css, "\n.suggestion small") == 0

@@ -133,3 +133,14 @@ def test_the_scale_page_shows_the_emails_meter_filled_to_hollow(site: Site) -> N
 def test_the_scale_page_speaks_chinese_when_asked(site: Site) -> None:
     page = site.client.get("/scale?lang=zh").text
     assert '<html lang="zh-Hans">' in page and "弱信号" in page
+
+
+def test_a_member_sample_holds_no_unfilled_placeholder(site: Site) -> None:
+    # Built with the member tier's policy, the sample's link is `%%view_url_html%%#…` (filled
+    # only per recipient by the sender): it was printed as a "Source" link that went nowhere.
+    mark_sent(site)
+    signal = rich_signal(site)
+    page = with_tier(site, "strategy_circle", sample_signal_id=signal.id).get(
+        "/join/strategy_circle"
+    )
+    assert HTMLParser(page.text).css_first("#sample") is not None and "%%" not in page.text

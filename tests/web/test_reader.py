@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from digest.audience.tokens import LinkSigner
+from digest.issues import controls_store
+from digest.issues.build import build
 from digest.issues.render.view import signal_anchor
 from digest.issues.store import load_editions
 from digest.signals.store import get_signal
-from digest.storage.schema import subscribers
+from digest.storage.schema import editions, signals, subscribers
 from digest.web.demo import DEMO_KEY
 from tests.web.conftest import Site
 
@@ -119,3 +121,82 @@ def test_hostile_signal_text_stays_inert_on_the_view(site: Site) -> None:
     page = site.client.get(view(site, "leadership_alliance")).text
     assert "evaluated {{ 7*7 }} and &lt;b&gt; tags" in page
     assert "<b> tags" not in page and "evaluated 49" not in page
+
+
+def test_an_item_whose_id_is_not_url_safe_has_the_anchor_the_email_links_to(site: Site) -> None:
+    # Emails link to `%%view_url_html%%#<signal_anchor(id)>`: an id that is not URL-safe is
+    # hashed there, so the page must carry the same anchor, not the raw id.
+    old, new = edition_ids(site, "leadership_alliance")[0], "desk/2026 w47 #1"
+    with site.engine.begin() as conn:
+        data = conn.execute(select(signals.c.data).where(signals.c.id == old)).scalar_one()
+        moved = {**data, "id": new}
+        conn.execute(update(signals).where(signals.c.id == old).values(id=new, data=moved))
+        for row in conn.execute(select(editions.c.id, editions.c.signal_ids)).all():
+            ids = [new if i == old else i for i in row.signal_ids]
+            conn.execute(update(editions).where(editions.c.id == row.id).values(signal_ids=ids))
+    page = site.client.get(view(site, "leadership_alliance")).text
+    assert anchored_items(page)[0] == signal_anchor(new) != new
+
+
+def test_a_paid_view_holds_no_unfilled_placeholder(site: Site) -> None:
+    # A paid tier's items link to `%%view_url_html%%#…`, which only the sender fills: on the
+    # page it was once printed as a "Source" link that went nowhere.
+    for tier in ("strategy_circle", "leadership_alliance"):
+        page = site.client.get(view(site, tier)).text
+        assert "%%" not in page
+
+
+def lead_rebuilt(site: Site, signal_id: str) -> None:
+    """The editor picks `signal_id` as the lead and the issue is rebuilt (it was stale)."""
+    controls_store.set_lead(site.engine, site.period, signal_id, by="test")
+    assert build(site.settings, site.period, engine=site.engine).frozen
+
+
+def test_the_view_is_titled_by_the_editor_s_lead(site: Site) -> None:
+    lead = edition_ids(site, "leadership_alliance")[-1]  # on the radar until picked
+    lead_rebuilt(site, lead)
+    page = HTMLParser(site.client.get(view(site, "leadership_alliance")).text)
+    headline = page.css_first(f'article[id="{signal_anchor(lead)}"] h3')
+    assert headline is not None and page.css_first("h1").text() == headline.text()
+
+
+def test_the_editor_s_lead_is_shown_in_its_section_as_in_the_email(site: Site) -> None:
+    lead = edition_ids(site, "leadership_alliance")[-1]
+    lead_rebuilt(site, lead)
+    page = HTMLParser(site.client.get(view(site, "leadership_alliance")).text)
+    (section,) = [s for s in page.css("section") if s.css_first(f'[id="{signal_anchor(lead)}"]')]
+    assert "On the radar" not in section.css_first("h2").text()
+
+
+def test_compact_items_are_on_the_radar_not_under_a_second_class_heading(site: Site) -> None:
+    page = HTMLParser(site.client.get(view(site, "strategy_circle")).text)
+    headings = [h.text().rsplit(" ", 1)[0].strip() for h in page.css("section > h2")]
+    assert len(headings) == len(set(headings)) and headings[-1] == "On the radar"
+
+
+def test_a_chinese_view_names_classes_as_the_chinese_email_does(site: Site) -> None:
+    page = HTMLParser(site.client.get(view(site, "strategy_circle", "zh")).text)
+    headings = [h.text() for h in page.css("section > h2")]
+    assert any(h.startswith("政策动向") for h in headings)
+    assert not any(h.startswith("Policy Track") for h in headings)
+
+
+def test_a_merged_story_shows_the_member_text_of_the_record_merged_into_it(site: Site) -> None:
+    # The build fills a story's empty fields from its other records (group.filled_from): the
+    # email shows the dropped record's failure paths, so the reader's view must too.
+    ids = edition_ids(site, "leadership_alliance")
+    with site.engine.begin() as conn:
+        drop = next(i for i in ids if (s := get_signal(conn, i)) is not None and s.failure_paths)
+        keep = next(i for i in ids if i != drop)
+        data = conn.execute(select(signals.c.data).where(signals.c.id == keep)).scalar_one()
+        conn.execute(
+            update(signals).where(signals.c.id == keep).values(data={**data, "failure_paths": None})
+        )
+        dropped = get_signal(conn, drop)
+    assert dropped is not None and dropped.failure_paths
+    controls_store.merge(site.engine, site.period, keep, [drop], by="test")
+    assert build(site.settings, site.period, engine=site.engine).frozen
+    page = HTMLParser(site.client.get(view(site, "leadership_alliance")).text)
+    item = page.css_first(f'article[id="{signal_anchor(keep)}"]')
+    assert item is not None
+    assert dropped.failure_paths.split("\n")[0].strip()[:40] in item.text()

@@ -251,10 +251,10 @@ class Renderer:
     ) -> Callable[[Item], Markup]:
         """`item_html(item)` for the templates: each item's markup rendered once per build.
 
-        An item's public markup (`Item.key`: signal × language × form) and its member part
-        (`Item.member_key`: signal × language × member fields, or the Open lock line) are
-        rendered once and reused by every tier and interest set that shows them: the items,
-        not the editions, are what costs.
+        An item's public markup (`Item.key`: signal × language × form × link kind) and its
+        member part (`Item.member_key`: signal × language × member fields, or the Open lock
+        line) are rendered once and reused by every tier and interest set that shows them: the
+        items, not the editions, are what costs.
         """
         env = self.env(locale, html=True)
         store: dict[str, str] = fragments if fragments is not None else {}

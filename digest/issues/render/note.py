@@ -18,6 +18,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
 
+from digest.issues.render.placeholders import defuse
+
 NOTE_MAX = 600
 """Characters of Markdown per language: two or three short paragraphs, not an essay."""
 
@@ -130,7 +132,9 @@ def render_note(text: str) -> RenderedNote:
     source = check_note(text)
     tokens = _RENDER.parse(source)
     html = _RENDER.renderer.render(tokens, _RENDER.options, {})
-    return RenderedNote(Markup(html.strip()), _as_text(tokens))
+    # Markdown decodes `&#37;` and `\%`, so a checked note can still spell a placeholder
+    # (`&#37;&#37;view_url_html&#37;&#37;`): defused here, it is never filled per recipient.
+    return RenderedNote(Markup(defuse(html.strip())), defuse(_as_text(tokens)))
 
 
 def _inline_text(token: Token) -> str:

@@ -34,6 +34,7 @@ from digest.issues.render.i18n import (
     join_list,
     translations,
 )
+from digest.issues.render.note import RenderedNote
 from digest.issues.render.subject import Headline, padded, write_preheader, write_subject
 from digest.issues.render.widths import cut
 from digest.model import (
@@ -135,7 +136,8 @@ class Item:
     compact: bool = False
     """Shown in the one-line form under "On the radar"."""
     key: str = ""
-    """Identifies the item's public markup: same signal, same language, same markup."""
+    """Identifies the item's public markup: the same signal, language, form (full or compact)
+    and link kind (the public page, or a paying reader's view) give the same markup."""
     member_key: str = ""
     """Identifies its member part (notes or lock line): shared by editions with the same fields."""
     sources: tuple[Link, ...] = ()
@@ -280,9 +282,13 @@ which shows less than their email (a signal's own external source URL stays its 
 
 
 def signal_url(data: Mapping[str, Any], base_url: str) -> str:
-    """The signal's own URL when absolute, else the web app's page for it."""
+    """The signal's own URL when absolute, else the web app's page for it.
+
+    A URL holding `%%` (never valid percent-encoding) is not used: the sender would fill a
+    placeholder in it per recipient (`%%view_url_html%%` …), handing each reader's signed links
+    to whatever site the signal names."""
     url = data.get("url") or ""
-    if url.startswith(("https://", "http://")):
+    if url.startswith(("https://", "http://")) and "%%" not in url:
         return str(url)
     return f"{base_url}/signals/{quote(str(data['id']), safe='')}"
 
@@ -335,7 +341,8 @@ class ItemCache:
     """What one build computes once and every edition reuses.
 
     `public`: an item's public parts per (signal id, locale). `items`: finished items per
-    (signal id, locale, member fields, form). `html`: rendered markup per `Item.key` /
+    (signal id, locale, form, and the tier's member fields or link kind). `html`: rendered
+    markup per `Item.key` /
     `Item.member_key` (filled by the renderer). One cache per build: a later build starts
     empty, so a changed template or setting is never served stale.
     """
@@ -363,23 +370,24 @@ def _nothing() -> Mapping[str, Any]:
 @dataclass(frozen=True)
 class IssueContext:
     """What the issue knows about its items beyond each signal: merged stories, earlier
-    readings, the editor's lead and note. The empty value adds nothing."""
+    readings, the editor's lead (the note, per language, is `build_view`'s `note`). The empty
+    value adds nothing."""
 
     stories: Mapping[str, Story] = dataclass_field(default_factory=_nothing)
     continuity: Mapping[str, Continuity] = dataclass_field(default_factory=_nothing)
     lead: str | None = None
-    notes: Mapping[str, str] = dataclass_field(default_factory=_nothing)
 
 
 NO_CONTEXT = IssueContext()
 
 
 def _sources(story: Story | None) -> tuple[Link, ...]:
-    """A merged story's web sources by host (file paths are the editor's, not the reader's)."""
+    """A merged story's web sources by host: its records' own URLs only (a file path or a
+    feed's address, which may carry a key, is the editor's, not the reader's)."""
     if story is None:
         return ()
     links = []
-    for source in story.sources:
+    for source in story.urls:
         # "%%" is never valid percent-encoding: such a "URL" could smuggle a placeholder.
         if source.startswith(("https://", "http://")) and "%%" not in source:
             host = (urlsplit(source).hostname or source).removeprefix("www.")
@@ -519,15 +527,20 @@ def build_item(
         public = _public_part(signal, locale, base_url, context)
         if cache is not None:
             cache.public[(signal.id, locale)] = public
-    link_kind = "v" if views else "p"
+    link_kind = "p"
     if views:
-        # The link back to an earlier signal's public page would show a paying reader less than
-        # their email did: the "Updated" line stays, unlinked.
-        public = {**public, "follows_url": None}
+        links: dict[str, Any] = {}
         if public["url"].startswith(f"{base_url}/signals/"):
             anchor = public["anchor"]
-            public["url"] = f"{ph.VIEW_URL_HTML}#{anchor}"
-            public["url_text"] = f"{ph.VIEW_URL_TEXT}#{anchor}"
+            links["url"] = f"{ph.VIEW_URL_HTML}#{anchor}"
+            links["url_text"] = f"{ph.VIEW_URL_TEXT}#{anchor}"
+        if public["follows_url"] is not None:
+            # The earlier signal's public page shows less than the member email that carried
+            # it, and there is no signed view of an earlier issue: the line stays, unlinked.
+            links["follows_url"] = None
+        if links:  # markup that differs from Open's: its own link kind in the cache keys
+            public = {**public, **links}
+            link_kind = "v"
     known = cache.notes if cache is not None else None
     notes = () if compact else _notes(visible(signal, policy), policy, locale, known)
     locks = () if compact else _locks(signal, policy, locale, base_url)
@@ -557,7 +570,7 @@ TAKEAWAYS_MAX = 5
 INVITE_AFTER = 3
 
 
-def _class_name(market_class: str, locale: Lang, settings: Settings) -> tuple[str, str | None]:
+def class_name(market_class: str, locale: Lang, settings: Settings) -> tuple[str, str | None]:
     """(name, lang tag when shown as written in another language) of a market class."""
     if market_class == OTHER:
         return translations(locale).gettext("Other"), None
@@ -590,7 +603,7 @@ def build_view(
     context: IssueContext = NO_CONTEXT,
     *,
     lead: str | None = None,
-    note_html: Markup | None = None,
+    note: RenderedNote | None = None,
 ) -> EditionView:
     """One edition's view: the sections this reader follows, capped, with the overflow counts;
     the first screen (lead, takeaways, sections row); the compact items under "On the radar".
@@ -615,11 +628,11 @@ def build_view(
             shown.sort(key=lambda s: s.id != lead)
         chosen.append((section, shown[:limit], len(shown) - min(len(shown), limit)))
     everything = [s for _section, signals, _more in chosen for s in signals]
-    lead_signal = _lead_signal(everything, lead)
+    lead_signal = strongest_or(everything, lead)
     views: list[SectionView] = []
     radar: list[Item] = []
     for section, signals, more in chosen:
-        name, name_lang = _class_name(section.market_class, locale, settings)
+        name, name_lang = class_name(section.market_class, locale, settings)
         more_url = f"{base}/issues/{quote(period.key)}?class={quote(section.market_class)}"
         items = [
             build_item(s, policy, locale, base, cache, context, full=s is lead_signal)
@@ -705,14 +718,17 @@ def build_view(
         invite_after=invite_after,
         legend=_legend(locale),
         scale_url=f"{base}/scale",
-        note_html=note_html,
+        note_html=note.html if note is not None else None,
+        note_text=note.text if note is not None else "",
         subscribe_url=f"{base}/subscribe?lang={locale}",
         reply_to=pub.reply_to,
     )
 
 
-def _lead_signal(signals: Sequence[Signal], wanted: str | None) -> Signal | None:
-    """The editor's lead when this edition shows it, else the strongest (first of the best)."""
+def strongest_or(signals: Sequence[Signal], wanted: str | None) -> Signal | None:
+    """The lead of `signals` (in the edition's order): the editor's lead (`wanted`) when among
+    them, else the strongest, the first of the best tier. The web pages of an edition use it on
+    the edition's `signal_ids` too, and so title themselves with the same story."""
     if not signals:
         return None
     for signal in signals:

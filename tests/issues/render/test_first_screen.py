@@ -13,6 +13,7 @@ from digest.issues.group import group
 from digest.issues.policy import policies
 from digest.issues.render import placeholders as ph
 from digest.issues.render.engine import renderer_for, template_dirs
+from digest.issues.render.note import RenderedNote
 from digest.issues.render.view import ItemCache, build_view
 
 
@@ -79,8 +80,8 @@ def test_the_editors_note_comes_first(h: Any) -> None:
     issue = _week(h, 3)
     settings = h.settings_for()
     policy = policies(settings)["open"]
-    note = Markup("<p>EDITOR-NOTE: a quiet week.</p>")
-    view = build_view(issue.grouped.sections, policy, "en", settings, h.week, note_html=note)
+    note = RenderedNote(Markup("<p>EDITOR-NOTE: a quiet week.</p>"), "EDITOR-NOTE: a quiet week.")
+    view = build_view(issue.grouped.sections, policy, "en", settings, h.week, note=note)
     renderer = renderer_for(template_dirs(settings))
     html = renderer.html(view, renderer.mjml(view, {}))
     body = html[html.index("<body") :]
@@ -142,7 +143,8 @@ def test_the_footer_legend_links_to_the_published_scale(h: Any) -> None:
 def test_the_footer_offers_view_in_browser_and_subscribe(h: Any) -> None:
     tree = h.parse(_week(h, 3).edition("open", "zh"))
     texts = {a.text(): a.attributes["href"] for a in tree.css("a")}
-    assert texts["在浏览器中查看"] == ph.VIEW_URL_HTML  # the reader's own signed view
+    # "View in browser": each reader's own signed view, filled per recipient.
+    assert texts["在浏览器中查看"] == ph.VIEW_URL_HTML
     assert texts["订阅"] == f"{h.base}/subscribe?lang=zh"
 
 

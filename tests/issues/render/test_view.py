@@ -6,7 +6,7 @@ import datetime as dt
 
 from digest.config import Settings
 from digest.issues.continuity import Continuity
-from digest.issues.group import Story
+from digest.issues.group import Story, group
 from digest.issues.policy import policies
 from digest.issues.render.view import IssueContext, Item, build_item
 from digest.model import Lang, Signal
@@ -20,7 +20,7 @@ def item_with(context: IssueContext, locale: Lang = "en") -> Item:
 
 
 def story(*sources: str) -> IssueContext:
-    return IssueContext(stories={"a": Story("a", ("a", "b"), sources, (0.9, 0.4))})
+    return IssueContext(stories={"a": Story("a", ("a", "b"), sources, (0.9, 0.4), sources)})
 
 
 def test_a_merged_story_lists_its_web_sources_by_host() -> None:
@@ -50,3 +50,36 @@ def test_a_follow_up_links_back_to_the_earlier_signal() -> None:
     item = item_with(IssueContext(continuity={"a": follows}))
     assert item.updated == "Follows up the signal of 10 Nov 2026"
     assert item.follows_url == f"{BASE}/signals/old%2F1"
+
+
+def test_a_member_s_follow_up_line_links_to_no_public_page() -> None:
+    # A paying reader's links never open a page that shows less than their email; the
+    # earlier signal's public page does, and an earlier issue has no signed view to link to.
+    follows = Continuity(dt.date(2026, 11, 10), "B/C", "B/C", follows="old/1")
+    circle = policies(Settings())["strategy_circle"]
+    item = build_item(SIGNAL, circle, "en", BASE, None, IssueContext(continuity={"a": follows}))
+    assert item.updated == "Follows up the signal of 10 Nov 2026" and item.follows_url is None
+
+
+def test_a_feed_address_of_a_merged_record_is_not_a_reader_source() -> None:
+    # A feed entry without a link carries the feed's address as its `source` (perhaps with a
+    # key in it): the editor sees it, a reader never does.
+    linked = SIGNAL.model_copy(update={"url": "https://desk.example.com/a"})
+    from_feed = SIGNAL.model_copy(
+        update={
+            "id": "b",
+            "url": None,
+            "source": "https://feeds.example.net/private.xml?key=SECRET",
+        }
+    )
+    grouped = group([linked, from_feed], (), 65.0)
+    assert len(grouped.stories) == 1  # the same text: one story
+    item = build_item(
+        grouped.sections[0].signals[0],
+        policies(Settings())["open"],
+        "en",
+        BASE,
+        None,
+        IssueContext(stories=grouped.stories),
+    )
+    assert item.sources == ()
