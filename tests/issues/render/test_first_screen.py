@@ -142,7 +142,8 @@ def test_the_footer_legend_links_to_the_published_scale(h: Any) -> None:
 def test_the_footer_offers_view_in_browser_and_subscribe(h: Any) -> None:
     tree = h.parse(_week(h, 3).edition("open", "zh"))
     texts = {a.text(): a.attributes["href"] for a in tree.css("a")}
-    assert texts["在浏览器中查看"] == ph.VIEW_URL_HTML  # each reader's own signed view, per recipient
+    # each reader's own signed view, per recipient
+    assert texts["在浏览器中查看"] == ph.VIEW_URL_HTML
     assert texts["订阅"] == f"{h.base}/subscribe?lang=zh"
 
 
