@@ -18,7 +18,7 @@ from digest.issues.editions import Edition
 from digest.issues.group import OTHER
 from digest.issues.policy import policies
 from digest.issues.render.i18n import format_span, translations
-from digest.issues.render.view import Item, build_item
+from digest.issues.render.view import Item, build_item, class_name
 from digest.model import TIER_NAMES, Lang
 from digest.period import Period
 from digest.signals.store import get_signal
@@ -71,7 +71,7 @@ def edition_page(
         title=lead.text if lead else edition.subject,
         title_lang=lead.lang if lead else None,
         sections=tuple(
-            PageSection(_("Other") if name == OTHER else _(name), tuple(items))
+            PageSection(class_name(name, lang, state.settings)[0], tuple(items))
             for name, items in sections
         ),
     )

@@ -560,8 +560,9 @@ TAKEAWAYS_MAX = 5
 INVITE_AFTER = 3
 
 
-def _class_name(market_class: str, locale: Lang, settings: Settings) -> tuple[str, str | None]:
-    """(name, lang tag when shown as written in another language) of a market class."""
+def class_name(market_class: str, locale: Lang, settings: Settings) -> tuple[str, str | None]:
+    """(name, lang tag when shown as written in another language) of a market class, named per
+    language by `editions.class_names` (emails and web pages alike)."""
     if market_class == OTHER:
         return translations(locale).gettext("Other"), None
     named = settings.editions.class_names.get(market_class, {}).get(locale)
@@ -622,7 +623,7 @@ def build_view(
     views: list[SectionView] = []
     radar: list[Item] = []
     for section, signals, more in chosen:
-        name, name_lang = _class_name(section.market_class, locale, settings)
+        name, name_lang = class_name(section.market_class, locale, settings)
         more_url = f"{base}/issues/{quote(period.key)}?class={quote(section.market_class)}"
         items = [
             build_item(s, policy, locale, base, cache, context, full=s is lead_signal)
