@@ -31,6 +31,7 @@ from digest.audience.tokens import Claims, InvalidToken, Purpose
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import record_own_unsubscribe
 from digest.issues.render.i18n import LANG_TAGS, translations
+from digest.issues.render.view import class_name
 from digest.model import TIER_NAMES, Lang
 from digest.signals.store import stored_classes
 from digest.web.deps import (
@@ -119,6 +120,12 @@ def market_classes(state: WebState) -> list[str]:
     return ordered + sorted(seen - set(ordered))
 
 
+def class_labels(state: WebState, classes: list[str], lang: Lang) -> dict[str, str]:
+    """Each class as the reader's emails name it (`editions.class_names`); the form posts the
+    class itself."""
+    return {name: class_name(name, lang, state.settings)[0] for name in classes}
+
+
 async def preferences_page(request: Request) -> Response:
     state = web(request)
     subscriber = verified(request, Purpose.PREFERENCES)
@@ -154,6 +161,7 @@ async def preferences_page(request: Request) -> Response:
             "title": gettext(lang)("Your preferences"),
             "subscriber": subscriber,
             "classes": market_classes(state),
+            "class_labels": class_labels(state, market_classes(state), lang),
             "languages": LANGUAGES,
             "tier_name": TIER_NAMES[subscriber.tier.value],
             "saved": saved,
@@ -184,6 +192,7 @@ async def preferences_preview(request: Request) -> Response:
             "title": gettext(lang)("Your preferences"),
             "subscriber": None,
             "classes": market_classes(state),
+            "class_labels": class_labels(state, market_classes(state), lang),
             "languages": LANGUAGES,
             "tier_name": "Open",
             "saved": False,
