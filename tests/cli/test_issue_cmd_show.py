@@ -69,3 +69,14 @@ def test_an_issue_sent_before_accounting_is_refused_with_a_reason() -> None:
     frozen_without_accounting(send_started_at=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     result = runner.invoke(app, ["issue", "show", "--period", "2026-W47"])
     assert result.exit_code == 1 and "no accounting to show" in result.output
+
+
+def test_a_long_reason_wraps_inside_the_table_instead_of_being_cut_off() -> None:
+    """Off a terminal the table gets 120 columns: every row keeps its right border."""
+    add = ["subscribers", "add", "a@example.org", "--interests", "Supply Chain"]
+    assert runner.invoke(app, add).exit_code == 0
+    result = runner.invoke(app, ["issue", "show", "--period", "2026-W47"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert rows and all(line.rstrip().endswith("│") for line in rows)
+    assert "Supply Chain only)" in result.output and "open.en[Supply" not in result.output
