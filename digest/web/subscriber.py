@@ -59,9 +59,12 @@ def gettext(lang: Lang) -> Callable[[str], str]:
     return translations(lang).gettext
 
 
-def reader_lang(subscriber: Subscriber) -> Lang:
-    """A token page speaks the language the subscriber reads the issues in."""
-    return as_lang(subscriber.locale.value) or "en"
+def reader_lang(subscriber: Subscriber, request: Request | None = None) -> Lang:
+    """A token page speaks the language the subscriber reads the issues in, unless the link
+    asks for another with `?lang=` (the browser's Accept-Language does not count: the reader's
+    own choice does). After a form is saved, the language just chosen (no `request`)."""
+    asked = as_lang(request.query_params.get("lang")) if request is not None else None
+    return asked or as_lang(subscriber.locale.value) or "en"
 
 
 def verified(request: Request, purpose: Purpose) -> Subscriber:
@@ -89,7 +92,7 @@ def unsubscribe(state: WebState, subscriber: Subscriber, reason: str) -> None:
 
 async def unsubscribe_page(request: Request) -> Response:
     subscriber = verified(request, Purpose.UNSUBSCRIBE)
-    lang = reader_lang(subscriber)
+    lang = reader_lang(subscriber, request)
     _ = gettext(lang)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=50, max_part_size=4096)
@@ -153,7 +156,8 @@ async def preferences_page(request: Request) -> Response:
             fresh = store.get_by_id(conn, subscriber.id)
         assert fresh is not None
         subscriber, saved = fresh, True
-    lang = reader_lang(subscriber)  # after a save, the language just chosen
+    # after a save, the language just chosen; before, the link's `?lang=` or the reader's
+    lang = reader_lang(subscriber, None if saved else request)
     return render(
         request,
         "web/preferences.html.j2",

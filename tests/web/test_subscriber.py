@@ -384,6 +384,12 @@ def test_the_token_page_follows_the_reader_not_the_browser(site: Site, reader: s
     assert html_lang(page) == "en"
 
 
+def test_lang_in_a_token_link_gives_an_english_reader_chinese(site: Site, reader: str) -> None:
+    for purpose, path in ((Purpose.UNSUBSCRIBE, "u"), (Purpose.PREFERENCES, "p")):
+        page = site.client.get(f"/{path}/{site.token(purpose, reader)}?lang=zh").text
+        assert html_lang(page) == "zh-Hans", path
+
+
 def test_saving_chinese_answers_in_chinese(site: Site, reader: str) -> None:
     link = f"/p/{site.token(Purpose.PREFERENCES, reader)}"
     page = site.client.submit(link, link, {"locale": "zh", "action": "save"}).text
