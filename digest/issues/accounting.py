@@ -158,7 +158,7 @@ def _where(names: Sequence[str], editions: Sequence[str]) -> str:
     chosen, parts = set(names), []
     for interests, members in by_set.items():
         if interests and len(members) > 1 and chosen.issuperset(members):
-            parts.append(f"readers of {interests.replace(';', ', ')} only")
+            parts.append(f"readers of {interests.replace(';', ' + ')} only")
             chosen.difference_update(members)
     return ", ".join([*parts, *(n for n in names if n in chosen)])
 
