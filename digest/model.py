@@ -143,9 +143,12 @@ class Signal(BaseModel):
         return orjson.dumps(self.to_json_dict())
 
     def title_in(self, lang: Lang) -> tuple[str, Lang]:
-        """The title in `lang` if the signal has it, else the best other, with its language."""
+        """The title in `lang` if the signal has it (in `titles`, else `title` when written in
+        `lang`: `titles` may hold only the translation), else the best other, with its language."""
         if lang in self.titles:
             return self.titles[lang], lang
+        if self.title and language_of(self.title) == lang:
+            return self.title, lang
         for other in LANGS:
             if other in self.titles:
                 return self.titles[other], other

@@ -72,6 +72,12 @@ def test_title_in_prefers_the_asked_language() -> None:
     assert Signal(id="x", title="美英").title_in("en") == ("美英", "zh")
 
 
+def test_title_in_takes_title_when_titles_hold_only_the_translation() -> None:
+    signal = Signal(id="x", title="EU tightens screening", titles={"zh": "欧盟收紧审查"})
+    assert signal.title_in("en") == ("EU tightens screening", "en")
+    assert signal.title_in("zh") == ("欧盟收紧审查", "zh")
+
+
 def test_evidence_line_gives_the_tier_when_there_is_no_score() -> None:
     signal = Signal(id="x", title="T", evidence="Direct public sources")
     assert (signal.tier, signal.tier_label, signal.confidence) == (

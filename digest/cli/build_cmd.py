@@ -97,8 +97,8 @@ def report(console: Console, result: BuildResult) -> None:
     if len(main) < len(result.editions):
         sets = {e.interests_key for e in result.editions if e.interests}
         console.print(
-            f"+ {len(result.editions) - len(main)} editions for {len(sets)} interest sets "
-            "(stored for sending, not written)"
+            f"+ {len(result.editions) - len(main)} editions for {len(sets)} interest "
+            f"set{'' if len(sets) == 1 else 's'} (stored for sending, not written)"
         )
     seen: set[tuple[str, str]] = set()
     for e in result.editions:

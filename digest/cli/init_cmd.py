@@ -14,7 +14,7 @@ from digest.cli.scaffold import ScaffoldError, create
 def init_command(
     folder: Annotated[
         str,
-        typer.Argument(metavar="[DIR]", help="The folder to create (or an empty one to fill)."),
+        typer.Argument(metavar="DIR", help="The folder to create (or an empty one to fill)."),
     ] = ".",
 ) -> None:
     """Create a publication folder: a commented digest.toml with a fresh secret key, templates to

@@ -44,12 +44,17 @@ def print_accounting(console: Console, period_key: str, accounting: Accounting) 
     table.add_column("title", overflow="fold", max_width=24)
     table.add_column("tier", no_wrap=True)
     table.add_column("class", overflow="fold", max_width=14)
-    table.add_column("shown in", overflow="fold", min_width=17)
-    table.add_column("why not shown (merged into, excluded, ...)", overflow="fold", min_width=24)
+    # no minimum widths: on a narrow terminal rich then narrows every column instead of
+    # cutting the last one (the reasons) off at the edge
+    table.add_column("shown in", overflow="fold")
+    table.add_column("why not shown", overflow="fold")
     every = {n for f in accounting.signals for n in (*f.shown_in, *f.missing)}
+    whole = {n for n in every if "[" not in n}  # the editions for readers of every class
     for fate in accounting.signals:
         if fate.shown_in and set(fate.shown_in) == every:
             shown = f"every edition ({len(every)})"
+        elif whole != every and set(fate.shown_in) == whole:
+            shown = f"every edition for all classes ({len(whole)})"
         else:
             shown = ", ".join(fate.shown_in) or "-"
         story = accounting.stories.get(fate.id)

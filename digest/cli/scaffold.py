@@ -257,7 +257,6 @@ What is here:
 - `templates/`: the email layout and partials, to restyle. Delete the files you do not change.
 
 Then follow the guide "From the demo to your first real send" (`docs/guide.md` in digest's
-source, or the built documentation): your
-From domain (SPF, DKIM, DMARC), SendGrid, `digest check`, the web app, the scheduler, backups
-(`digest backup FILE`).
+source, or the built documentation): your From domain (SPF, DKIM, DMARC), SendGrid,
+`digest check`, the web app, the scheduler, backups (`digest backup FILE`).
 """

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from digest.cli.build_cmd import PeriodOpt, resolve_period
-from digest.cli.context import AppContext, fail, stderr_is_terminal
+from digest.cli.context import AppContext, fail, make_console, stderr_is_terminal
 from digest.config import ConfigError
 from digest.delivery import make_provider
 from digest.delivery.check import failures, run_checks
@@ -96,7 +96,7 @@ def _preflight(app: AppContext, provider: str, period: Period, quiet: bool) -> N
     real = spec(provider).leaves_machine
     problems = run_checks(app.settings, app.engine, provider, period=period, strict=real)
     if not quiet:
-        print_problems(Console(stderr=True), problems)
+        print_problems(make_console(stderr=True), problems)
     if failures(problems):
         fail(f"digest check failed: not sending through {provider} (fix the above)", code=1)
 
@@ -173,7 +173,7 @@ def send_command(
     if as_json:
         typer.echo(orjson.dumps(report.as_dict()).decode())
     else:
-        console = Console()
+        console = make_console()
         for note in report.notes:
             console.print(note, markup=False, highlight=False)
         console.print(summary_line(report), markup=False, highlight=False)
@@ -206,7 +206,7 @@ def check_command(
         fail(f"--provider: {name!r} is not one of {', '.join(names())}")
     chosen = resolve_period(period, app.settings) if period else None
     problems = run_checks(app.settings, app.engine, name, period=chosen)
-    console = Console()
+    console = make_console()
     print_problems(console, problems)
     if failures(problems):
         console.print(f"{len(failures(problems))} problems: a real send would be refused.")
@@ -240,9 +240,9 @@ def stats_command(ctx: typer.Context, period: PeriodOpt = None, as_json: JsonOpt
             continue  # an interest-set edition nobody received: noise in a table
         name = f"{r.tier}.{r.locale}" + (f" [{r.interests}]" if r.interests else "")
         table.add_row(name, *(str(getattr(r, c)) for c in columns))
-    Console().print(table)
+    make_console().print(table)
     if not rows:
-        Console().print(f"No issue for {chosen.key} yet.")
+        make_console().print(f"No issue for {chosen.key} yet.")
     _print_rejected(rejected, latest)
 
 
@@ -250,11 +250,14 @@ def _print_rejected(total: int, latest: list[RejectedEvent]) -> None:
     """Webhook events refused one by one: an operator's to look at (a bug on either side)."""
     if not total:
         return
-    console = Console(highlight=False)
-    console.print(f"Rejected webhook events: {total} (all time); the newest:", markup=False)
+    console = make_console()
+    console.print(
+        f"Rejected webhook events: {total} (all time); the newest:", markup=False, highlight=False
+    )
     for e in latest:
         when = e.received_at.strftime("%Y-%m-%d %H:%M")
-        console.print(f"  {when}  {e.provider_event_id or '-'}  {e.reason}", markup=False)
+        line = f"  {when}  {e.provider_event_id or '-'}  {e.reason}"
+        console.print(line, markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

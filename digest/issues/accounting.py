@@ -150,16 +150,29 @@ def _why_missing(
     return limit_reason(policy.max_items, shown_count - policy.max_items, market_class)
 
 
+def _where(names: Sequence[str], editions: Sequence[str]) -> str:
+    """The editions a reason applies to, shortest first: "every edition", then each interest
+    set whose editions all share it ("readers of Supply Chain only", not its six editions'
+    names), then the other editions by name."""
+    if len(names) == len(editions):
+        return "every edition"
+    by_set: dict[str, list[str]] = {}
+    for name in editions:
+        by_set.setdefault(name.partition("[")[2].rstrip("]"), []).append(name)
+    chosen, parts = set(names), []
+    for interests, members in by_set.items():
+        if interests and len(members) > 1 and chosen.issuperset(members):
+            parts.append(f"readers of {interests.replace(';', ' + ')} only")
+            chosen.difference_update(members)
+    return ", ".join([*parts, *(n for n in names if n in chosen)])
+
+
 def _summary(missing: Mapping[str, str], editions: Sequence[str]) -> str:
     """Each distinct reason once, with the editions it applies to ("all" when every one)."""
     by_reason: dict[str, list[str]] = {}
     for name, reason in missing.items():
         by_reason.setdefault(reason, []).append(name)
-    parts = []
-    for reason, names in by_reason.items():
-        where = "every edition" if len(names) == len(editions) else ", ".join(names)
-        parts.append(f"{reason} ({where})")
-    return "; ".join(parts)
+    return "; ".join(f"{reason} ({_where(names, editions)})" for reason, names in by_reason.items())
 
 
 def _fate(

@@ -31,6 +31,7 @@ from digest.audience.tokens import Claims, InvalidToken, Purpose
 from digest.delivery import EditionMessage, Outcome, Recipient
 from digest.delivery.events import record_own_unsubscribe
 from digest.issues.render.i18n import LANG_TAGS, translations
+from digest.issues.render.view import class_name
 from digest.model import TIER_NAMES, Lang
 from digest.signals.store import stored_classes
 from digest.web.deps import (
@@ -58,9 +59,12 @@ def gettext(lang: Lang) -> Callable[[str], str]:
     return translations(lang).gettext
 
 
-def reader_lang(subscriber: Subscriber) -> Lang:
-    """A token page speaks the language the subscriber reads the issues in."""
-    return as_lang(subscriber.locale.value) or "en"
+def reader_lang(subscriber: Subscriber, request: Request | None = None) -> Lang:
+    """A token page speaks the language the subscriber reads the issues in, unless the link
+    asks for another with `?lang=` (the browser's Accept-Language does not count: the reader's
+    own choice does). After a form is saved, the language just chosen (no `request`)."""
+    asked = as_lang(request.query_params.get("lang")) if request is not None else None
+    return asked or as_lang(subscriber.locale.value) or "en"
 
 
 def verified(request: Request, purpose: Purpose) -> Subscriber:
@@ -88,7 +92,7 @@ def unsubscribe(state: WebState, subscriber: Subscriber, reason: str) -> None:
 
 async def unsubscribe_page(request: Request) -> Response:
     subscriber = verified(request, Purpose.UNSUBSCRIBE)
-    lang = reader_lang(subscriber)
+    lang = reader_lang(subscriber, request)
     _ = gettext(lang)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=50, max_part_size=4096)
@@ -119,6 +123,12 @@ def market_classes(state: WebState) -> list[str]:
     return ordered + sorted(seen - set(ordered))
 
 
+def class_labels(state: WebState, classes: list[str], lang: Lang) -> dict[str, str]:
+    """Each class as the reader's emails name it (`editions.class_names`); the form posts the
+    class itself."""
+    return {name: class_name(name, lang, state.settings)[0] for name in classes}
+
+
 async def preferences_page(request: Request) -> Response:
     state = web(request)
     subscriber = verified(request, Purpose.PREFERENCES)
@@ -146,7 +156,8 @@ async def preferences_page(request: Request) -> Response:
             fresh = store.get_by_id(conn, subscriber.id)
         assert fresh is not None
         subscriber, saved = fresh, True
-    lang = reader_lang(subscriber)  # after a save, the language just chosen
+    # after a save, the language just chosen; before, the link's `?lang=` or the reader's
+    lang = reader_lang(subscriber, None if saved else request)
     return render(
         request,
         "web/preferences.html.j2",
@@ -154,6 +165,7 @@ async def preferences_page(request: Request) -> Response:
             "title": gettext(lang)("Your preferences"),
             "subscriber": subscriber,
             "classes": market_classes(state),
+            "class_labels": class_labels(state, market_classes(state), lang),
             "languages": LANGUAGES,
             "tier_name": TIER_NAMES[subscriber.tier.value],
             "saved": saved,
@@ -184,6 +196,7 @@ async def preferences_preview(request: Request) -> Response:
             "title": gettext(lang)("Your preferences"),
             "subscriber": None,
             "classes": market_classes(state),
+            "class_labels": class_labels(state, market_classes(state), lang),
             "languages": LANGUAGES,
             "tier_name": "Open",
             "saved": False,

@@ -80,3 +80,14 @@ def test_show_after_a_change_says_what_the_next_build_will_do() -> None:
     output = show()
     (row,) = [line for line in output.splitlines() if dropped in line]
     assert "excluded by an editor" in row and "trial build, not frozen" in output
+
+
+def test_a_long_reason_wraps_inside_the_table_instead_of_being_cut_off() -> None:
+    """Off a terminal the table gets 120 columns: every row keeps its right border."""
+    add = ["subscribers", "add", "a@example.org", "--interests", "Supply Chain"]
+    assert runner.invoke(app, add).exit_code == 0
+    result = runner.invoke(app, ["issue", "show", "--period", "2026-W47"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│")]
+    assert rows and all(line.rstrip().endswith("│") for line in rows)
+    assert "Supply Chain only)" in result.output and "open.en[Supply" not in result.output

@@ -164,3 +164,12 @@ def test_the_lead_heads_the_subject() -> None:
     issue = build_issue([heldout(1), heldout(8)], Settings(), WEEK, controls=controls)
     edition = issue.edition("open", "en")
     assert edition.signal_ids[0] == "heldout-08" and "Held-out signal 08" in edition.subject
+
+
+def test_a_reason_names_an_interest_set_once_not_each_of_its_editions() -> None:
+    sets = [frozenset(), frozenset({"Supply Chain"})]
+    issue = build_issue([heldout(1)], Settings(), WEEK, sets)  # Policy Track
+    assert issue.accounting is not None
+    fate = issue.accounting.fate("heldout-01")
+    assert fate is not None
+    assert fate.reason == f"{OUTSIDE_INTERESTS} (readers of Supply Chain only)"

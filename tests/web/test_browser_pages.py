@@ -19,7 +19,8 @@ from sqlalchemy import select, update
 
 from digest.audience.tokens import LinkSigner
 from digest.issues.store import load_editions
-from digest.signals.store import get_signal
+from digest.model import Signal
+from digest.signals.store import get_signal, store_signals
 from digest.storage.schema import issues, subscribers
 from digest.web.demo import DEMO_KEY, DEMO_PASSWORD, Demo
 from digest.web.screenshots import ARGS, CHROMIUM
@@ -190,3 +191,45 @@ def test_dark_mode_is_designed_not_inherited(browser: Any, demo: Demo) -> None:
         backgrounds.append(page.evaluate("getComputedStyle(document.body).backgroundColor"))
         page.context.close()
     assert backgrounds == ["rgb(246, 247, 249)", "rgb(18, 20, 23)"]
+
+
+def test_an_unbreakable_signal_title_does_not_widen_the_editors_issue_page(
+    browser: Any, tmp_path: Path
+) -> None:
+    """A title with a 90-character word (a pasted identifier or URL) wraps inside its cell."""
+    with Demo(tmp_path) as served:
+        word = "extraordinarily_long_unbreakable_identifier_" * 2
+        signal = Signal(
+            id="long-word",
+            title=f"A headline holding {word} in one word",
+            published=served.period.start,
+            market_class="Supply Chain",
+            confidence=0.95,
+        )
+        with served.engine.begin() as conn:
+            store_signals(conn, [signal])
+        page = browser.new_context(viewport={"width": 1024, "height": 800}).new_page()
+        page.goto(f"{served.url}/editor/login")
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{served.url}/editor/issues/{served.period.key}")
+        assert page.get_by_text(word).count() > 0
+        assert scroll_width(page) <= 1024
+        page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_editors_controls_stack_on_a_phone_in_either_scheme(
+    browser: Any, demo: Demo, scheme: str
+) -> None:
+    """The controls' phone layout is not nested inside the dark-mode rules (it once was)."""
+    page = new_page(browser, scheme=scheme)
+    page.goto(f"{demo.url}/editor/login")
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{demo.url}/editor/issues/{demo.period.key}")
+    display = page.evaluate(
+        "getComputedStyle(document.querySelector('.control-table thead')).display"
+    )
+    assert display == "none"
+    page.context.close()

@@ -86,6 +86,13 @@ def test_the_view_speaks_the_language_the_email_was_sent_in(site: Site) -> None:
     assert "会员分析" in page
 
 
+def test_a_chinese_view_names_its_sections_in_chinese(site: Site) -> None:
+    page = site.client.get(view(site, "strategy_circle", "zh")).text
+    headings = [h.text().rsplit(" ", 1)[0] for h in HTMLParser(page).css("section h2")]
+    assert "政策动向" in headings and "供应链" in headings
+    assert not {"Policy Track", "Supply Chain"} & set(headings)
+
+
 def test_the_view_is_kept_out_of_search_engines(site: Site) -> None:
     assert (
         site.client.get(view(site, "strategy_circle")).headers["x-robots-tag"].startswith("noindex")

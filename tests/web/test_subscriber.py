@@ -371,11 +371,23 @@ def test_a_chinese_readers_preferences_page_is_in_chinese(site: Site) -> None:
     assert html_lang(page) == "zh-Hans" and "保存偏好" in page
 
 
+def test_a_chinese_readers_preferences_name_the_classes_in_chinese(site: Site) -> None:
+    page = site.client.get(f"/p/{site.token(Purpose.PREFERENCES, chinese_reader(site))}").text
+    assert 'value="Supply Chain"' in page  # the form still posts the class itself
+    assert "> 供应链</label>" in page and "> Supply Chain</label>" not in page
+
+
 def test_the_token_page_follows_the_reader_not_the_browser(site: Site, reader: str) -> None:
     page = site.client.get(
         f"/u/{site.token(Purpose.UNSUBSCRIBE, reader)}", headers={"accept-language": "zh-CN"}
     ).text
     assert html_lang(page) == "en"
+
+
+def test_lang_in_a_token_link_gives_an_english_reader_chinese(site: Site, reader: str) -> None:
+    for purpose, path in ((Purpose.UNSUBSCRIBE, "u"), (Purpose.PREFERENCES, "p")):
+        page = site.client.get(f"/{path}/{site.token(purpose, reader)}?lang=zh").text
+        assert html_lang(page) == "zh-Hans", path
 
 
 def test_saving_chinese_answers_in_chinese(site: Site, reader: str) -> None:

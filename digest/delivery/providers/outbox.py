@@ -89,7 +89,8 @@ class OutboxProvider:
 
 
 class OutboxSettings(ProviderSettings):
-    """The `[outbox]` section of `digest.toml`."""
+    """The outbox: each message written as a `.eml` file, nothing sent (used when neither SendGrid
+    nor SMTP is configured)."""
 
     section = "outbox"
     env: ClassVar[Mapping[str, str]] = {"DIGEST_OUTBOX_DIR": "dir"}

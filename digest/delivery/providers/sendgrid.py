@@ -410,7 +410,8 @@ def _party(email: str, name: str) -> dict[str, str]:
 
 
 class SendGridSettings(ProviderSettings):
-    """The `[sendgrid]` section of `digest.toml`."""
+    """Sending through SendGrid's Mail Send API (used when there is a key), and its signed Event
+    Webhook."""
 
     section = "sendgrid"
     env: ClassVar[Mapping[str, str]] = {

@@ -291,7 +291,7 @@ def _describe(exc: BaseException) -> str:
 
 
 class SmtpSettings(ProviderSettings):
-    """The `[smtp]` section of `digest.toml`."""
+    """Sending through an SMTP server (used when `url` is set and there is no SendGrid key)."""
 
     section = "smtp"
     env: ClassVar[Mapping[str, str]] = {"DIGEST_SMTP_URL": "url"}

@@ -294,11 +294,17 @@ def signal_url(data: Mapping[str, Any], base_url: str) -> str:
 
 
 def _title(data: Mapping[str, Any], locale: Lang) -> Para:
+    """The title in the edition's language: from `titles`, else `title` when written in it (a
+    signal may give `title` in English and only its Chinese translation in `titles`), else the
+    other language's, marked with its `lang`."""
     titles: Mapping[str, str] = data["titles"]
+    title = str(data["title"] or "")
+    if not titles.get(locale) and title and language_of(title) == locale:
+        return _para(one_line(title), locale)
     for lang in (locale, *[other for other in LANGS if other != locale]):
         if titles.get(lang):
             return _para(one_line(titles[lang]), locale, lang)
-    return _para(one_line(data["title"]), locale)
+    return _para(one_line(title), locale)
 
 
 @cache
@@ -571,7 +577,8 @@ INVITE_AFTER = 3
 
 
 def class_name(market_class: str, locale: Lang, settings: Settings) -> tuple[str, str | None]:
-    """(name, lang tag when shown as written in another language) of a market class."""
+    """(name, lang tag when shown as written in another language) of a market class, named per
+    language by `editions.class_names` (emails and web pages alike)."""
     if market_class == OTHER:
         return translations(locale).gettext("Other"), None
     named = settings.editions.class_names.get(market_class, {}).get(locale)

@@ -112,18 +112,41 @@ def _hang(line: str) -> str:
     return " " * width(match.group(1)) if match else ""
 
 
+def _is_link(unit: str) -> bool:
+    """A URL or a placeholder that becomes one: never broken, however long."""
+    text = unit.strip()
+    return "://" in text or "%%" in text or text.startswith(("www.", "mailto:"))
+
+
+def _pieces(line: str, room: int) -> Iterator[str]:
+    """The units of `line`, a word wider than `room` that is no link cut into pieces that fit
+    (a pasted identifier would otherwise run past the wrap)."""
+    for unit in units(line):
+        if _unit_width(unit) <= room or _is_link(unit):
+            yield unit
+            continue
+        piece = ""
+        for char in unit:
+            if piece.strip() and width(piece) + width(char) > room:
+                yield piece
+                piece = ""
+            piece += char
+        if piece:
+            yield piece
+
+
 def wrap_line(line: str, columns: int) -> list[str]:
     """One line as lines of at most `columns` columns, broken between units.
 
-    A unit longer than a line (a URL, a placeholder that becomes one) gets a line of its own
-    and may exceed `columns`: breaking a link would break it.
+    A link longer than a line (a URL, a placeholder that becomes one) gets a line of its own
+    and may exceed `columns`: breaking a link would break it. Any other word that long is cut.
     """
     if width(line) <= columns:
         return [line]
     indent = _hang(line)
     lines: list[str] = []
     current, used = "", 0
-    for unit in units(line):
+    for unit in _pieces(line, max(columns - width(indent), 1)):
         step = _unit_width(unit)
         if current and used + step > columns:
             lines.append(current.rstrip())

@@ -97,6 +97,20 @@ def test_with_no_title_in_the_readers_language_the_other_one_serves(h: Any) -> N
     assert issue.edition("open", "zh").preheader.strip()
 
 
+def test_an_english_title_with_only_a_chinese_translation_leads_the_english_edition(
+    h: Any,
+) -> None:
+    # the Markdown form the docs show: `title` in English, `titles` holding only `zh`
+    lead = h.make_signal(
+        "eu", title="EU tightens chip export screening", titles={"zh": "欧盟收紧芯片出口审查"}
+    )
+    issue = build_issue([lead], h.settings_for(), h.week)
+    english = issue.edition("open", "en")
+    assert english.subject == "EU tightens chip export screening"
+    assert "欧盟" not in h.visible_text(english)
+    assert issue.edition("open", "zh").subject == "欧盟收紧芯片出口审查"
+
+
 def test_a_headline_with_markup_gives_way_to_the_next(h: Any) -> None:
     signals = [
         h.make_signal("evil", titles={"en": "<script>alert('x')</script>"}, confidence=0.99),

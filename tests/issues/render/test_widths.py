@@ -51,3 +51,15 @@ def test_wrapping_chinese_counts_two_columns_and_keeps_every_character() -> None
 def test_a_long_url_gets_a_line_of_its_own() -> None:
     url = "https://news.example.org/view/" + "x" * 80
     assert wrap(f"Read it at {url} today", 76).split("\n") == ["Read it at", url, "today"]
+
+
+def test_a_word_longer_than_a_line_that_is_no_link_is_cut_to_fit() -> None:
+    word = "extraordinarily_long_unbreakable_identifier_" * 3
+    lines = wrap(f"- A headline about {word} in the supply chain", 76).split("\n")
+    assert all(width(x) <= 76 for x in lines)
+    assert "".join(x.strip() for x in lines).count(word) == 1  # every character kept, in order
+
+
+def test_a_placeholder_that_becomes_a_link_is_never_cut() -> None:
+    line = "View it: %%view_url_text%%" + "#" + "s" * 80
+    assert any(x.startswith("%%view_url_text%%") for x in wrap(line, 76).split("\n"))
