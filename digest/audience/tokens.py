@@ -201,8 +201,8 @@ class TokenMinter:
         signed = b"%d.%s" % (subscriber_id, self._keys.tag_of(email))
         return (signed + b"." + self._keys.mac_of(purpose, signed)).decode("ascii")
 
-    def pair(self, subscriber_id: int, email: str) -> tuple[str, str]:
-        """(unsubscribe, preferences) tokens, sharing one tag: one call per recipient."""
+    def _signed(self, subscriber_id: int, email: str) -> tuple[bytes, str, str]:
+        """(signed part, unsubscribe token, preferences token): one tag for all of them."""
         tag = self._tag.copy()
         tag.update(email.encode("utf-8"))
         signed = b"%d.%s" % (subscriber_id, _b64(tag.digest()))
@@ -211,9 +211,15 @@ class TokenMinter:
         preferences = self._preferences.copy()
         preferences.update(signed)
         return (
+            signed,
             (signed + b"." + _b64(unsubscribe.digest())).decode("ascii"),
             (signed + b"." + _b64(preferences.digest())).decode("ascii"),
         )
+
+    def pair(self, subscriber_id: int, email: str) -> tuple[str, str]:
+        """(unsubscribe, preferences) tokens, sharing one tag: one call per recipient."""
+        _signed, unsubscribe, preferences = self._signed(subscriber_id, email)
+        return unsubscribe, preferences
 
     def view_scope(self, period_key: str, tier: str, locale: str) -> ViewScope:
         """The maker of one edition's view tokens (ValueError for a tier or period it can't
@@ -222,18 +228,8 @@ class TokenMinter:
 
     def links(self, subscriber_id: int, email: str, scope: ViewScope) -> tuple[str, str, str]:
         """(unsubscribe, preferences, view) tokens sharing one tag: one call per recipient."""
-        tag = self._tag.copy()
-        tag.update(email.encode("utf-8"))
-        signed = b"%d.%s" % (subscriber_id, _b64(tag.digest()))
-        unsubscribe = self._unsubscribe.copy()
-        unsubscribe.update(signed)
-        preferences = self._preferences.copy()
-        preferences.update(signed)
-        return (
-            (signed + b"." + _b64(unsubscribe.digest())).decode("ascii"),
-            (signed + b"." + _b64(preferences.digest())).decode("ascii"),
-            scope.token(signed).decode("ascii"),
-        )
+        signed, unsubscribe, preferences = self._signed(subscriber_id, email)
+        return unsubscribe, preferences, scope.token(signed).decode("ascii")
 
 
 def tag_key(secret: str) -> bytes:

@@ -15,22 +15,13 @@ import pytest
 
 from digest.signals.store import signals_between
 from digest.web.demo import DEMO_PASSWORD, Demo
+from digest.web.screenshots import ARGS, CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
+    not Path(CHROMIUM).exists(),
     reason="Chromium is missing: apt-get update && apt-get install -y chromium fonts-noto-cjk",
 )
 
