@@ -164,5 +164,5 @@ def wrap(text: str, columns: int = 76) -> str:
     """Every line of `text` wrapped at `columns` (the plain-text part's hard wrap)."""
     out: list[str] = []
     for line in text.split("\n"):
-        out.extend(wrap_line(line, columns) if width(line) > columns else [line])
+        out.extend(wrap_line(line, columns))  # a line that fits comes back as it is
     return "\n".join(out)
