@@ -130,7 +130,8 @@ def test_switching_tier_and_language_changes_the_edition(
 def test_switching_width_resizes_the_preview(editor_page: Any, editor_site: Demo) -> None:
     open_issue(editor_page, editor_site)
     editor_page.click("a[data-width='1024']")
-    assert editor_page.eval_on_selector("#edition", "f => f.clientWidth") == 1024
+    # A link is a navigation: wait for the page it lands on rather than read the old one.
+    editor_page.wait_for_function("document.querySelector('#edition')?.clientWidth === 1024")
     editor_page.click("a[data-width='375']")
     edition_frame(editor_page).wait_for_function("window.innerWidth === 375")
 

@@ -20,6 +20,7 @@ from digest.web.screenshots import ARGS, CHROMIUM
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect = playwright_api.expect
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
     reason="Chromium is missing: apt-get update && apt-get install -y chromium fonts-noto-cjk",
@@ -66,19 +67,16 @@ def row(page: Any, signal_id: str) -> Any:
 def test_exclude_then_include(page: Any, site: Demo) -> None:
     first = ids(site)[0]
     row(page, first).locator("button[value=exclude]").click()
-    assert "excluded" in row(page, first).locator(".control-state").inner_text()
+    expect(row(page, first).locator(".control-state")).to_contain_text("excluded")
     row(page, first).locator("button[value=include]").click()
-    # The cell's first line is the control; the merged editor page adds the last build's fate
-    # on a line of its own (issue 13's accounting), which this test does not check.
-    state = row(page, first).locator(".control-state").inner_text().strip()
-    assert state.splitlines()[0] == "as built"
+    expect(row(page, first).locator(".control-state")).to_have_text("as built")
 
 
 def test_make_lead_marks_the_row(page: Any, site: Demo) -> None:
     second = ids(site)[1]
     row(page, second).locator("button[value=lead]").click()
-    assert "lead story" in row(page, second).locator(".control-state").inner_text()
-    assert page.locator("#stale").is_visible()
+    expect(row(page, second).locator(".control-state")).to_contain_text("lead story")
+    expect(page.locator("#stale")).to_be_visible()
 
 
 def test_merge_from_the_form_then_unmerge(page: Any, site: Demo) -> None:
@@ -86,20 +84,21 @@ def test_merge_from_the_form_then_unmerge(page: Any, site: Demo) -> None:
     page.select_option("#merge-keep", keep)
     page.select_option("#merge-drop", drop)
     page.click("#merge")
-    assert f"merged into {keep}" in row(page, drop).locator(".control-state").inner_text()
+    expect(row(page, drop).locator(".control-state")).to_contain_text(f"merged into {keep}")
     row(page, drop).locator("button[value=unmerge]").click()
-    assert "merged" not in row(page, drop).locator(".control-state").inner_text()
+    expect(row(page, drop).locator(".control-state")).not_to_contain_text("merged")
 
 
 def test_a_bad_note_shows_the_reason(page: Any, site: Demo) -> None:
     page.fill("#note-text-en", "Hello {{ name }}")
     page.locator("#note-en button[value=note]").click()
-    assert "looks like template syntax" in page.locator("#controls-outcome.fail").inner_text()
+    expect(page.locator("#controls-outcome.fail")).to_contain_text("looks like template syntax")
 
 
 def test_the_outcome_of_a_change_is_in_view(page: Any, site: Demo) -> None:
     row(page, ids(site)[-1]).locator("button[value=exclude]").click()
-    top = page.eval_on_selector("#controls-outcome", "e => e.getBoundingClientRect().top")
+    # A form post is a navigation: the locator waits for the page it lands on.
+    top = page.locator("#controls-outcome").evaluate("e => e.getBoundingClientRect().top")
     assert 0 <= top < page.viewport_size["height"]
 
 
@@ -107,13 +106,12 @@ def test_a_note_reaches_the_rebuilt_edition_of_its_language(page: Any, site: Dem
     page.fill("#note-text-en", "A *quiet* week: read [the brief](https://example.org/brief).")
     page.locator("#note-en button[value=note]").click()
     page.click("#rebuild")
-    frame = page.wait_for_selector("#edition").content_frame()
-    frame.wait_for_load_state()
-    assert frame.locator("a[href='https://example.org/brief']").inner_text() == "the brief"
+    link = page.frame_locator("#edition").locator("a[href='https://example.org/brief']")
+    expect(link).to_have_text("the brief")
     page.goto(f"{site.url}/editor/issues/{site.period.key}?tier=open&locale=zh")
-    zh = page.wait_for_selector("#edition").content_frame()
-    zh.wait_for_load_state()
-    assert zh.locator("a[href='https://example.org/brief']").count() == 0
+    zh = page.frame_locator("#edition")
+    expect(zh.locator("body")).not_to_be_empty()
+    expect(zh.locator("a[href='https://example.org/brief']")).to_have_count(0)
 
 
 @pytest.mark.parametrize("width", [375, 1024])
@@ -129,6 +127,7 @@ def test_the_controls_fit_the_width(browser: Any, site: Demo, width: int) -> Non
     row(tab, second).locator("button[value=lead]").click()
     tab.fill("#note-text-zh", "本周较为平静：请先读[简报](https://example.org/brief)。")
     tab.locator("#note-zh button[value=note]").click()
+    expect(tab.locator("#controls-outcome")).to_be_visible()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     tab.locator("#controls").screenshot(path=ARTIFACTS / f"issue-controls-{width}.png")
     widest = tab.evaluate(
@@ -144,5 +143,5 @@ def test_one_click_merges_a_suggested_pair(page: Any, site: Demo) -> None:
     keep = suggestion.get_attribute("data-keep")
     drop = suggestion.get_attribute("data-drop")
     suggestion.locator("button").click()
-    assert f"merged into {keep}" in row(page, str(drop)).locator(".control-state").inner_text()
-    assert page.locator(f'li.suggestion[data-drop="{drop}"]').count() == 0
+    expect(row(page, str(drop)).locator(".control-state")).to_contain_text(f"merged into {keep}")
+    expect(page.locator(f'li.suggestion[data-drop="{drop}"]')).to_have_count(0)
