@@ -101,10 +101,14 @@ class Issue:
 
 
 def _render_edition(
-    renderer: Renderer, view: EditionView, needles: Sequence[str], html: str
+    renderer: Renderer,
+    view: EditionView,
+    needles: Sequence[str],
+    html: str,
+    cache: ItemCache | None = None,
 ) -> Edition:
     """The edition of a view whose HTML `build_edition` compiled: its text part and checks."""
-    text = renderer.text(view)
+    text = renderer.text(view, cache.wrapped if cache is not None else None)
     preheader = unpadded(view.preheader)
     checks = check_edition(
         subject=view.subject,
@@ -171,7 +175,7 @@ def build_edition(
         per_section = max(1, shown // max(1, len(view.sections)))
         fitting = int(per_section * SIZE_FAIL * 0.95 / html_bytes)
         limit = max(1, min(limit - 1, fitting))
-    edition = _render_edition(renderer, view, needles, html)
+    edition = _render_edition(renderer, view, needles, html, cache)
     if limit < policy.max_items:
         edition.checks.append(
             Check("overflow", "warn", f"{limit} items per section (not {policy.max_items}) to fit")

@@ -27,6 +27,7 @@ from jinja2 import (
     TemplateNotFound,
     TemplateSyntaxError,
 )
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 from mjml import mjml2html
@@ -85,8 +86,9 @@ def template_dirs(settings: Settings, cwd: Path | None = None) -> tuple[Path, ..
 
 
 _VIEW_TYPES: frozenset[type] = frozenset(
-    {EditionView, SectionView, Item, Para, Note, Invite, Link, Lock, Step, Palette}
+    {EditionView, SectionView, Item, Para, Note, Invite, Link, Lock, Step, Palette, LoopContext}
 )
+"""Our frozen view values, and Jinja's own `loop` (`loop.first`, `loop.last`)."""
 
 
 class ViewSandbox(SandboxedEnvironment):
@@ -120,7 +122,7 @@ _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x85\u2028\u2029]")
 def one_line_value(value: Any) -> Any:
     """A printed value with any line break as a space: in the text part a CR/LF inside signal
     text would otherwise break a sentence mid-line (the template's own newlines are kept)."""
-    if isinstance(value, str) and _LINE_BREAKS.search(value):
+    if isinstance(value, str) and not value.isprintable() and _LINE_BREAKS.search(value):
         return _LINE_BREAKS.sub(" ", value)
     return value
 
@@ -299,12 +301,13 @@ class Renderer:
     def mjml(self, view: EditionView, fragments: dict[str, str] | None = None) -> str:
         return self._render(self._template(view.locale, view.tier, True), view, fragments)
 
-    def text(self, view: EditionView) -> str:
-        """The text part: blank lines collapsed to one, then hard-wrapped at TEXT_COLUMNS."""
+    def text(self, view: EditionView, wrapped: dict[str, list[str]] | None = None) -> str:
+        """The text part: blank lines collapsed to one, then hard-wrapped at TEXT_COLUMNS
+        (`wrapped` remembers each line's wrap across the editions of one build)."""
         rendered = self._render(self._template(view.locale, view.tier, False), view)
         lines = [line.rstrip() for line in rendered.split("\n")]
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-        return wrap(text, TEXT_COLUMNS) + "\n"
+        return wrap(text, TEXT_COLUMNS, wrapped) + "\n"
 
     def html(self, view: EditionView, mjml: str) -> str:
         try:

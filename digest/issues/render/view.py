@@ -348,15 +348,17 @@ class ItemCache:
 
     `public`: an item's public parts per (signal id, locale). `items`: finished items per
     (signal id, locale, form, and the tier's member fields or link kind). `html`: rendered
-    markup per `Item.key` /
-    `Item.member_key` (filled by the renderer). One cache per build: a later build starts
-    empty, so a changed template or setting is never served stale.
+    markup per `Item.key` / `Item.member_key`, and `wrapped`: the text part's lines as wrapped
+    (both filled by the renderer: a paragraph shown in three tiers is wrapped once). One cache
+    per build: a later build starts empty, so a changed template or setting is never served
+    stale.
     """
 
     public: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
     notes: dict[tuple[str, str], Note] = dataclasses.field(default_factory=dict)
     items: dict[tuple[str, ...], Item] = dataclasses.field(default_factory=dict)
     html: dict[str, str] = dataclasses.field(default_factory=dict)
+    wrapped: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
 
 def _short_label(tier_label: str | None, locale: Lang) -> str:

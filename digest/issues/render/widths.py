@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 ELLIPSIS = "…"
@@ -118,21 +118,37 @@ def _is_link(unit: str) -> bool:
     return "://" in text or "%%" in text or text.startswith(("www.", "mailto:"))
 
 
-def _pieces(line: str, room: int) -> Iterator[str]:
-    """The units of `line`, a word wider than `room` that is no link cut into pieces that fit
-    (a pasted identifier would otherwise run past the wrap)."""
-    for unit in units(line):
-        if _unit_width(unit) <= room or _is_link(unit):
-            yield unit
+_WORDS = re.compile(r"[ \t]*[^ \t]+|[ \t]+$")
+"""A line's units when every character takes one column: words with the spaces before them.
+(`units` gives the same on such a line, more dearly: there every break is at a space.)"""
+
+
+def _measure(line: str) -> tuple[int, bool]:
+    """(columns, narrow): the width of `line`, and whether every character takes one column."""
+    if line.isascii():
+        return len(line), True
+    columns = [char_width(c) for c in _NOT_PLAIN.findall(line)]
+    return len(line) + sum(columns) - len(columns), all(c == 1 for c in columns)
+
+
+def _pieces(
+    found: Iterator[str] | list[str], room: int, measure: Callable[[str], int]
+) -> Iterator[tuple[str, int]]:
+    """Each unit with its width, a word wider than `room` that is no link cut into pieces that
+    fit (a pasted identifier would otherwise run past the wrap)."""
+    for unit in found:
+        step = measure(unit)
+        if step <= room or _is_link(unit):
+            yield unit, step
             continue
         piece = ""
         for char in unit:
-            if piece.strip() and width(piece) + width(char) > room:
-                yield piece
+            if piece.strip() and measure(piece) + measure(char) > room:
+                yield piece, measure(piece)
                 piece = ""
             piece += char
         if piece:
-            yield piece
+            yield piece, measure(piece)
 
 
 def wrap_line(line: str, columns: int) -> list[str]:
@@ -140,18 +156,61 @@ def wrap_line(line: str, columns: int) -> list[str]:
 
     A link longer than a line (a URL, a placeholder that becomes one) gets a line of its own
     and may exceed `columns`: breaking a link would break it. Any other word that long is cut.
+    Most lines of an edition are Latin text, one column a character: those are cut at spaces
+    and measured with `len`, which keeps the text part's wrap cheap.
     """
-    if width(line) <= columns:
+    used, narrow = _measure(line)
+    if used <= columns:
         return [line]
+    if narrow:
+        return _wrap_narrow(line, columns)
+    return _wrap_units(line, columns, units(line), _unit_width)
+
+
+@lru_cache(maxsize=64)
+def _fill(columns: int) -> re.Pattern[str]:
+    """The longest run of at most `columns` characters that ends a word: one line's fill."""
+    return re.compile(rf".{{0,{columns - 1}}}[^ \t](?=[ \t]|$)")
+
+
+def _wrap_narrow(line: str, columns: int) -> list[str]:
+    """`wrap_line` for a line whose every character takes one column: each line is the
+    longest run of whole words that fits, found by one regular expression (a loop over the
+    words costs three times as much, and the text part wraps hundreds of such lines)."""
+    words = _WORDS.findall(line)
+    indent = _hang(line)
+    room = max(columns - len(indent), 1)
+    if max(map(len, words)) > room:  # a word to cut, or a link on a line of its own
+        return _wrap_units(line, columns, words, len)
+    lines: list[str] = []
+    fill, end, start = _fill(columns), len(line), 0
+    while start < end:
+        found = fill.match(line, start)
+        assert found is not None  # every word fits `room`, so a line of at least one fits
+        lines.append(found.group() if not lines else indent + found.group())
+        start = _SPACES.match(line, found.end()).end()  # type: ignore[union-attr]
+        fill = _fill(room)
+    return lines
+
+
+_SPACES = re.compile(r"[ \t]*")
+
+
+def _wrap_units(
+    line: str,
+    columns: int,
+    found: Iterator[str] | list[str],
+    measure: Callable[[str], int],
+) -> list[str]:
+    """The greedy fill of `wrap_line`, over `line`'s units as `found` and measured by `measure`."""
     indent = _hang(line)
     lines: list[str] = []
     current, used = "", 0
-    for unit in _pieces(line, max(columns - width(indent), 1)):
-        step = _unit_width(unit)
+    for unit, step in _pieces(found, max(columns - width(indent), 1), measure):
         if current and used + step > columns:
             lines.append(current.rstrip())
             unit = indent + unit.lstrip()
-            step = _unit_width(unit)
+            step = measure(unit)
             current, used = "", 0
         current += unit
         used += step
@@ -160,9 +219,19 @@ def wrap_line(line: str, columns: int) -> list[str]:
     return lines
 
 
-def wrap(text: str, columns: int = 76) -> str:
-    """Every line of `text` wrapped at `columns` (the plain-text part's hard wrap)."""
+def wrap(text: str, columns: int = 76, memo: dict[str, list[str]] | None = None) -> str:
+    """Every line of `text` wrapped at `columns` (the plain-text part's hard wrap).
+
+    `memo` keeps each line's wrap for the next text with the same line (the editions of one
+    build share most of their paragraphs); the caller keeps one per `columns`.
+    """
     out: list[str] = []
     for line in text.split("\n"):
-        out.extend(wrap_line(line, columns))  # a line that fits comes back as it is
+        if memo is None:
+            out.extend(wrap_line(line, columns))  # a line that fits comes back as it is
+            continue
+        lines = memo.get(line)
+        if lines is None:
+            lines = memo[line] = wrap_line(line, columns)
+        out.extend(lines)
     return "\n".join(out)

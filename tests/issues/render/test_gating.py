@@ -78,3 +78,21 @@ def test_the_leak_check_covers_subject_and_preheader(h: Any) -> None:
     needles = leak_needles([signal], ["trend_context"])
     preheader = h.canary("trend_context", "s") + " first line."
     assert check_leaks(["", "", "", preheader], needles).level == "fail"
+
+
+def test_the_leak_check_names_every_text_that_leaked(h: Any) -> None:
+    """One scan finds that something leaked; the report still counts and names each text."""
+    first = h.make_signal("a", source_notes="Filings of Acme & Sons reviewed in detail")
+    second = h.make_signal("b", source_notes="Second member note, quoted verbatim here")
+    needles = leak_needles([first, second], ["source_notes"])
+    html = "<p>Filings of Acme &amp; Sons reviewed in detail</p><p>Second member note, quoted"
+    check = check_leaks([html + " verbatim here</p>", "", "", ""], needles)
+    assert check.level == "fail" and check.message.startswith("2 member-only texts leaked")
+    assert "Acme & Sons" in check.message
+
+
+def test_the_leak_check_passes_an_edition_without_member_text(h: Any) -> None:
+    signal = h.make_signal("a", source_notes="Filings of Acme & Sons reviewed in detail")
+    needles = leak_needles([signal], ["source_notes"])
+    html = "<p>Filings of Acme were reviewed in public.</p>"
+    assert check_leaks([html, "text", "subject", "preheader"], needles).level == "ok"

@@ -3,7 +3,51 @@ but before a closing mark."""
 
 from __future__ import annotations
 
-from digest.issues.render.widths import cut, width, wrap
+from hypothesis import given
+from hypothesis import strategies as st
+
+from digest.issues.render.widths import (
+    _unit_width,
+    _wrap_units,
+    cut,
+    units,
+    width,
+    wrap,
+    wrap_line,
+)
+
+# Latin text as editions write it: one column a character, including the marks that are not
+# ASCII (dashes, the meter's pips, curly quotes, accents), links, bullets and runs of spaces.
+NARROW = st.lists(
+    st.sampled_from(
+        [
+            "word",
+            "Cyber",
+            "Act",
+            ",",
+            ".",
+            " ",
+            " ",
+            "  ",
+            "\t",
+            "—",
+            "●",
+            "○",
+            "’",
+            "…",
+            "é",
+            "(",
+            ")",
+            "- ",
+            "1. ",
+            "https://news.example.org/signals/a-long-one",
+            "%%view_url%%",
+            "x" * 30,
+            "identifier_" * 9,
+        ]
+    ),
+    max_size=80,
+).map("".join)
 
 
 def test_cjk_characters_take_two_columns() -> None:
@@ -63,3 +107,20 @@ def test_a_word_longer_than_a_line_that_is_no_link_is_cut_to_fit() -> None:
 def test_a_placeholder_that_becomes_a_link_is_never_cut() -> None:
     line = "View it: %%view_url_text%%" + "#" + "s" * 80
     assert any(x.startswith("%%view_url_text%%") for x in wrap(line, 76).split("\n"))
+
+
+@given(NARROW, st.sampled_from([12, 40, 76]))
+def test_latin_lines_wrap_as_the_general_rule_wraps_them(line: str, columns: int) -> None:
+    """A line of one-column characters takes a fast path (words found by one expression); it
+    must break exactly where the general rule (units, display widths) breaks."""
+    general = _wrap_units(line, columns, units(line), _unit_width)
+    assert wrap_line(line, columns) == ([line] if width(line) <= columns else general)
+
+
+def test_a_build_wraps_a_shared_paragraph_once_and_the_same_way() -> None:
+    paragraph = " ".join(["Member analysis of the export licence regime"] * 4)
+    memo: dict[str, list[str]] = {}
+    first = wrap(f"Open\n{paragraph}", 76, memo)
+    assert memo[paragraph] == wrap(paragraph, 76).split("\n")
+    assert wrap(f"Strategy\n{paragraph}", 76, memo) == f"Strategy\n{wrap(paragraph, 76)}"
+    assert first == wrap(f"Open\n{paragraph}", 76)
