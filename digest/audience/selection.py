@@ -158,23 +158,33 @@ def grouped(
 
 
 def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[frozenset[str]]:
-    """The distinct interest sets among mailable subscribers, narrowed to the issue's classes.
+    """The distinct interest sets among mailable subscribers, narrowed to the issue's classes
+    ("all classes" first): `audience_interest_readers` without who reads each."""
+    return list(audience_interest_readers(engine, classes))
 
-    Editions are rendered once per set, never per person. As in the audience's selection, a
-    subscriber's set keeps only the classes this issue has (empty = every class; nothing left
-    = not mailed), so only sets someone will actually receive are built. "All classes" is
-    always first.
+
+def audience_interest_readers(
+    engine: Engine, classes: Iterable[str]
+) -> dict[frozenset[str], frozenset[tuple[str, str]]]:
+    """Each interest set mailable subscribers hold, narrowed to the issue's classes, with the
+    (tier, locale) pairs of the people who hold it.
+
+    Editions are rendered once per set, never per person, and only for the tiers and languages
+    someone reads it in: one Strategy Circle reader in English who follows two classes makes
+    one more edition, not six. As in the audience's selection, a subscriber's set keeps only
+    the classes this issue has (empty = every class; nothing left = not mailed). "All classes"
+    comes first and stands for every tier and language: it is every preview's edition.
     """
     present = {class_key(c): c for c in classes}  # matched ignoring case, issue's spelling
-    sets: dict[frozenset[str], None] = {frozenset(): None}
-    query = select(t.c.interests).where(mailable(t)).distinct()
+    readers: dict[frozenset[str], set[tuple[str, str]]] = {frozenset(): set()}
+    query = select(t.c.interests, t.c.tier, t.c.locale).where(mailable(t)).distinct()
     with engine.connect() as conn:
-        for (key,) in conn.execute(query):
+        for key, tier, locale in conn.execute(query):
             stored = (class_key(c) for c in str(key or "").split(";") if c)
             narrowed = frozenset(present[k] for k in stored if k in present)
             if narrowed:
-                sets[narrowed] = None
-    return list(sets)
+                readers.setdefault(narrowed, set()).add((str(tier), str(locale)))
+    return {interests: frozenset(pairs) for interests, pairs in readers.items()}
 
 
 def mailable_zones(engine: Engine) -> list[str]:

@@ -152,8 +152,8 @@ def _why_missing(
 
 def _where(names: Sequence[str], editions: Sequence[str]) -> str:
     """The editions a reason applies to, shortest first: "every edition", then each interest
-    set whose editions all share it ("readers of Supply Chain only", not its six editions'
-    names), then the other editions by name."""
+    set whose editions all share it ("readers of Supply Chain only", not its editions' names:
+    a set has an edition per tier and language that reads it), then the other editions by name."""
     if len(names) == len(editions):
         return "every edition"
     by_set: dict[str, list[str]] = {}
@@ -161,7 +161,7 @@ def _where(names: Sequence[str], editions: Sequence[str]) -> str:
         by_set.setdefault(name.partition("[")[2].rstrip("]"), []).append(name)
     chosen, parts = set(names), []
     for interests, members in by_set.items():
-        if interests and len(members) > 1 and chosen.issuperset(members):
+        if interests and chosen.issuperset(members):
             parts.append(f"readers of {interests.replace(';', ' + ')} only")
             chosen.difference_update(members)
     return ", ".join([*parts, *(n for n in names if n in chosen)])

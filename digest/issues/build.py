@@ -8,7 +8,7 @@ Every step is a library call; the CLI only prints.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -17,12 +17,19 @@ import orjson
 from sqlalchemy import Engine
 
 from digest.audience.model import interests_key
-from digest.audience.selection import audience_interest_sets
+from digest.audience.selection import audience_interest_readers
 from digest.config import Settings
 from digest.issues import collect
 from digest.issues.accounting import Accounting
 from digest.issues.continuity import history
-from digest.issues.editions import Edition, Issue, build_issue, edition_files, manifest
+from digest.issues.editions import (
+    ALL_CLASSES,
+    Edition,
+    Issue,
+    build_issue,
+    edition_files,
+    manifest,
+)
 from digest.issues.files import private_dir, write_private
 from digest.issues.render.i18n import translations
 from digest.issues.render.placeholders import Recipient, personalize
@@ -151,7 +158,7 @@ def build(
             return _reused(engine, period, found, frozen)
     classes = {s.market_class for s in found.publishable if s.market_class}
     issue = _issue_from_store(
-        settings, engine, period, found, audience_interest_sets(engine, classes)
+        settings, engine, period, found, audience_interest_readers(engine, classes)
     )
     result = BuildResult(
         period,
@@ -173,18 +180,20 @@ def _issue_from_store(
     engine: Engine,
     period: Period,
     found: collect.Collection,
-    interest_sets: Sequence[frozenset[str]],
+    readers: Mapping[frozenset[str], Collection[tuple[str, str]]],
 ) -> Issue:
-    """An issue of stored signals, with the editor's controls and earlier readings applied."""
+    """An issue of stored signals, with the editor's controls and earlier readings applied:
+    the all-classes editions, and each interest set's for the tiers and languages that read it."""
     with engine.connect() as conn:
         continuity = history(conn, found.publishable, period)
     return build_issue(
         found.signals,
         settings,
         period,
-        interest_sets,
+        [ALL_CLASSES, *readers],
         controls=load_controls(engine, period),
         continuity=continuity,
+        readers=readers,
     )
 
 
@@ -282,12 +291,17 @@ def _with_new_interest_sets(
     """
     with engine.connect() as conn:
         classes = issue_classes(conn, found)
-    have = {e.interests_key for e in found}
-    missing = [s for s in audience_interest_sets(engine, classes) if interests_key(s) not in have]
+    have = {(e.interests_key, e.tier, e.locale) for e in found}
+    missing = {
+        interests: pairs
+        for interests, pairs in audience_interest_readers(engine, classes).items()
+        if interests and any((interests_key(interests), *pair) not in have for pair in pairs)
+    }
     if not missing:
         return found
     collection = collect.from_store(engine, period)
-    issue = _issue_from_store(settings, engine, period, collection, [frozenset(), *missing])
-    add_editions(engine, period, [e for e in issue.editions if e.interests and not e.failures])
+    issue = _issue_from_store(settings, engine, period, collection, missing)
+    new = [e for e in issue.editions if e.interests and not e.failures]
+    add_editions(engine, period, new)  # a pair already frozen is kept as it is
     with engine.connect() as conn:
         return stored_editions(conn, issue_id)

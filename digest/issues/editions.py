@@ -8,7 +8,7 @@ is `digest.issues.store`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,12 +193,15 @@ def build_issue(
     cwd: Path | None = None,
     controls: IssueControls = NO_CONTROLS,
     continuity: Mapping[str, Continuity] | None = None,
+    readers: Mapping[frozenset[str], Collection[tuple[str, str]]] | None = None,
 ) -> Issue:
     """Every edition of a period: 3 tiers × 2 languages × each distinct interest set.
 
     Internal-monitoring signals and signals outside the period are dropped here whatever the
     caller passed, so no edition can show one. The editor's `controls` apply (exclusions,
     merges, the lead, the note); `continuity` marks signals updated since an earlier issue.
+    With `readers` (interest set → the (tier, locale) pairs someone reads it in), a set's
+    editions are only those pairs; the all-classes set always has all six.
     """
     candidates = list(signals)
     internal = [s for s in candidates if s.internal]
@@ -227,6 +230,8 @@ def build_issue(
         needles = leak_needles(publishable, policy.hidden_fields)
         for interests in sets:
             for locale in LANGS:
+                if not _read(interests, policy.tier, locale, readers):
+                    continue
                 editions.append(
                     build_edition(
                         grouped,
@@ -245,6 +250,19 @@ def build_issue(
     in_period = [s for s in candidates if s.published is not None and s.published in period]
     accounting = account(in_period, grouped, editions, policies(settings))
     return Issue(period, editions, grouped, internal, controls=controls, accounting=accounting)
+
+
+def _read(
+    interests: frozenset[str],
+    tier: str,
+    locale: str,
+    readers: Mapping[frozenset[str], Collection[tuple[str, str]]] | None,
+) -> bool:
+    """Whether anyone reads this interest set in this tier and language (every edition of all
+    classes is built: the preview and the fallback for everyone)."""
+    if not interests or readers is None:
+        return True
+    return (tier, locale) in readers.get(interests, ())
 
 
 def edition_files(edition: Edition) -> dict[str, str]:

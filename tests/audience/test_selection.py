@@ -10,6 +10,7 @@ from digest.audience import store
 from digest.audience.model import Locale, Status, Tier
 from digest.audience.selection import (
     GroupKey,
+    audience_interest_readers,
     audience_interest_sets,
     grouped,
     select_recipients,
@@ -166,3 +167,34 @@ def test_interest_sets_are_narrowed_to_the_issues_classes(engine: Engine) -> Non
     sets = audience_interest_sets(engine, {"Policy Track", "Case File", "Supply Chain"})
     assert sets[0] == frozenset()
     assert sorted(map(sorted, sets[1:])) == [["Case File", "Policy Track"], ["Policy Track"]]
+
+
+def test_an_interest_set_carries_the_tiers_and_languages_of_its_readers(engine: Engine) -> None:
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        ("a@x", "Case File", "open", "en"),
+        ("b@x", "case file", "strategy_circle", "zh"),  # the same set, matched ignoring case
+        ("c@x", "Policy Track", "open", "zh"),
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(subscribers),
+            [
+                {
+                    "email": email,
+                    "email_hash": email,
+                    "name": "",
+                    "tier": tier,
+                    "locale": locale,
+                    "timezone": "UTC",
+                    "interests": interests,
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for email, interests, tier, locale in rows
+            ],
+        )
+    readers = audience_interest_readers(engine, {"Case File", "Policy Track"})
+    assert readers[frozenset({"Case File"})] == {("open", "en"), ("strategy_circle", "zh")}
+    assert readers[frozenset({"Policy Track"})] == {("open", "zh")}

@@ -1,4 +1,5 @@
-"""A subscriber who picks classes after the issue was built still gets only those classes."""
+"""A subscriber who picks classes after the issue was built still gets only those classes, and
+an interest set's editions are built only for the tiers and languages that read it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from digest.cli import app
+from digest.config import load_settings
+from digest.issues.store import load_editions
+from digest.period import parse_period
+from digest.resources import bundled
+from digest.storage.db import open_database
 
 runner = CliRunner()
 
@@ -43,3 +49,45 @@ def test_a_late_interest_set_gets_its_own_edition(tmp_path: Path) -> None:
     assert "SUPPLY CHAIN" in text.upper()
     for other in ("POLICY TRACK", "CASE FILE", "CAPITAL FLOWS", "INFRASTRUCTURE"):
         assert other not in text.upper()
+
+
+def frozen_pairs(interests: str) -> set[tuple[str, str]]:
+    """(tier, locale) of each frozen edition of 2026-W47 for one interest set."""
+    settings = load_settings()
+    editions = load_editions(open_database(settings.database.url), parse_period("2026-W47"))
+    return {(e.tier, e.locale) for e in editions if e.interests_key == interests}
+
+
+def ingest_examples() -> None:
+    ingested = runner.invoke(app, ["ingest", str(bundled("examples") / "signals")])
+    assert ingested.exit_code == 0, ingested.output
+
+
+def add(address: str, *options: str) -> None:
+    added = runner.invoke(app, ["subscribers", "add", address, *options])
+    assert added.exit_code == 0, added.output
+
+
+def test_an_interest_set_is_built_for_the_tiers_and_languages_that_read_it() -> None:
+    ingest_examples()
+    add(
+        "lin@example.org", "--interests", "Case File", "--tier", "strategy_circle", "--locale", "zh"
+    )
+    built = runner.invoke(app, ["build", "--period", "2026-W47", "--out", "out"])
+    assert built.exit_code == 0, built.output
+    assert frozen_pairs("Case File") == {("strategy_circle", "zh")}
+    assert len(frozen_pairs("")) == 6  # every tier and language of all classes, as ever
+
+
+def test_a_reader_of_a_set_in_another_tier_gets_it_at_send_time(tmp_path: Path) -> None:
+    ingest_examples()
+    add(
+        "lin@example.org", "--interests", "Case File", "--tier", "strategy_circle", "--locale", "zh"
+    )
+    assert runner.invoke(app, ["build", "--period", "2026-W47", "--out", "out"]).exit_code == 0
+    add("kay@example.org", "--interests", "Case File")  # Open, English: no edition of it yet
+    sent = runner.invoke(app, ["send", "--period", "2026-W47"])
+    assert sent.exit_code == 0, sent.output
+    assert frozen_pairs("Case File") == {("strategy_circle", "zh"), ("open", "en")}
+    text = text_part_for(tmp_path / "outbox" / "2026-W47", "kay@example.org")
+    assert "CASE FILE" in text.upper() and "SUPPLY CHAIN" not in text.upper()
