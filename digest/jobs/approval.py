@@ -11,14 +11,18 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from digest.config import Settings
 from digest.issues.store import (
+    BUILT,
     SENT_STATES,
     approval_row,
     find_issue_approved_at,
     mark_awaiting_approval,
     set_approved,
 )
-from digest.period import parse_period
+from digest.jobs.timing import fire_for_period
+from digest.jobs.trigger import weekly_trigger
+from digest.period import Period, parse_period
 
 
 class ApprovalError(Exception):
@@ -116,3 +120,29 @@ def decide(
         SKIPPED,
         f"not approved by {deadline.isoformat()}: skipped (schedule.on_deadline = skip)",
     )
+
+
+# --- what an issue's status says to an editor -------------------------------------------------
+
+NOT_BUILT = "not built"
+
+
+def status_label(status: str | None, period: Period, settings: Settings, now: dt.datetime) -> str:
+    """An issue's status in the words the editor's pages and `digest issue show` both use.
+
+    A build always leaves the row `awaiting_approval` (store.BUILT); only with
+    `schedule.approval_required` does anything wait for an editor. Without it the issue is
+    built, and the scheduler sends it at the fire covering its period: say when, or that it is
+    ready to send when that time has passed.
+    """
+    if status is None:
+        return NOT_BUILT
+    if status != BUILT:
+        return status.replace("_", " ")
+    if settings.schedule.approval_required:
+        return "awaiting approval"
+    zone = settings.publication.zone
+    fire = fire_for_period(weekly_trigger(settings.schedule.weekly, zone), period, zone)
+    if fire is None or fire <= now:
+        return "built · ready to send"
+    return f"built · sends {fire.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"

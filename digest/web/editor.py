@@ -44,7 +44,7 @@ from digest.issues.store import (
     load_accounting,
     load_controls,
 )
-from digest.jobs.approval import ApprovalError, approve
+from digest.jobs.approval import NOT_BUILT, ApprovalError, approve, status_label
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
 from digest.signals.store import published_counts, signals_between
@@ -76,6 +76,8 @@ class IssueSummary:
     sent_at: dt.datetime | None
     deliveries: dict[str, int]
     signals: int = 0
+    label: str = NOT_BUILT
+    """The status as the page says it (`status_label`: "awaiting approval" only when it does)."""
 
 
 def issue_summaries(state: WebState) -> list[IssueSummary]:
@@ -85,9 +87,16 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
         counts = state_counts_by_issue(conn)
         rows = all_issues(conn)
         dates = published_counts(conn)
+    now = state.now()
     out = [
         IssueSummary(
-            r.period_key, r.status, r.built_at, r.approved_by, r.sent_at, counts.get(r.id, {})
+            r.period_key,
+            r.status,
+            r.built_at,
+            r.approved_by,
+            r.sent_at,
+            counts.get(r.id, {}),
+            label=status_label(r.status, Period(r.period_start, r.period_end), state.settings, now),
         )
         for r in rows
     ]
@@ -99,7 +108,7 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
         weeks[key] = weeks.get(key, 0) + n
     for key, n in weeks.items():
         if key not in known:
-            out.append(IssueSummary(key, "not built", None, None, None, {}, n))
+            out.append(IssueSummary(key, NOT_BUILT, None, None, None, {}, n))
     out.sort(key=lambda s: parse_period(s.period_key).start, reverse=True)
     return out
 
@@ -172,6 +181,9 @@ async def issue_page(request: Request) -> Response:
         "title": f"Issue {period.key}",
         "period": period,
         "issue": row,
+        "status_label": status_label(
+            row.status if row else None, period, state.settings, state.now()
+        ),
         "base": base,
         "tiers": [(t, TIER_NAMES[t]) for t in MEMBERSHIP_TIERS],
         "locales": [(loc, LOCALE_NAMES[loc]) for loc in LANGS],

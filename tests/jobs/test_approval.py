@@ -7,8 +7,10 @@ import datetime as dt
 
 from sqlalchemy import Engine, insert
 
+from digest.config import Settings
 from digest.issues.controls_store import set_note
-from digest.jobs.approval import approve, approved_at, decide
+from digest.jobs.approval import approve, approved_at, decide, status_label
+from digest.period import parse_period
 from digest.storage.schema import issues
 from tests.issues.controls_data import WEEK, store_week
 from tests.jobs.fake_steps import ensure_issue_row
@@ -79,3 +81,36 @@ def test_a_change_after_approval_needs_approval_again(engine: Engine) -> None:
 def test_approving_after_the_change_is_a_new_approval(engine: Engine) -> None:
     approved_then_changed(engine)
     assert not approve(engine, WEEK.key, "chief", NOW + dt.timedelta(minutes=5)).already
+
+
+# --- the status an editor reads -----------------------------------------------------------------
+
+WEEK_47 = parse_period(KEY)
+
+
+def schedule(**values: object) -> Settings:
+    """Settings with the default publication (Europe/London, `mon 07:00`) and this schedule."""
+    return Settings.model_validate({"schedule": values})
+
+
+def test_a_built_issue_awaits_approval_only_when_approval_is_required() -> None:
+    label = status_label("awaiting_approval", WEEK_47, schedule(approval_required=True), FIRE)
+    assert label == "awaiting approval"
+
+
+def test_without_approval_a_built_issue_says_when_the_scheduler_sends_it() -> None:
+    before = FIRE - dt.timedelta(hours=1)
+    label = status_label("awaiting_approval", WEEK_47, schedule(), before)
+    assert label == "built · sends Mon 2026-11-23 07:00 GMT"
+
+
+def test_without_approval_a_built_issue_past_its_send_time_is_ready_to_send() -> None:
+    label = status_label("awaiting_approval", WEEK_47, schedule(), FIRE + dt.timedelta(days=2))
+    assert label == "built · ready to send"
+
+
+def test_other_statuses_read_the_same_whatever_the_approval_setting() -> None:
+    for settings in (schedule(), schedule(approval_required=True)):
+        assert status_label("sending", WEEK_47, settings, FIRE) == "sending"
+        assert status_label("approved", WEEK_47, settings, FIRE) == "approved"
+        assert status_label(None, WEEK_47, settings, FIRE) == "not built"

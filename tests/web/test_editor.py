@@ -4,26 +4,69 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from digest.delivery import MemoryProvider
 from digest.delivery.run import send_period
 from digest.model import Signal
+from digest.period import Period
 from digest.signals.store import store_signals
 from digest.storage.schema import deliveries, issues
 from digest.web.app import create_app
-from tests.web.conftest import BASE, Client, Site
+from tests.web.conftest import BASE, Client, Site, make_site
 
 
 def issue_url(site: Site, query: str = "") -> str:
     return f"/editor/issues/{site.period.key}{query}"
 
 
-def test_issues_page_lists_the_built_period_awaiting_approval(editor: Site) -> None:
-    page = editor.client.get("/editor/").text
-    row = re.search(rf"{editor.period.key}</a></td>\s*<td>(.*?)</td>", page, re.S)
-    assert row and "awaiting approval" in row.group(1)
+def listed_status(site: Site) -> str:
+    """The status the issues page shows in the built period's row (the text, not its markup)."""
+    page = site.client.get("/editor/").text
+    row = re.search(rf"{site.period.key}</a></td>\s*<td>(.*?)</td>", page, re.S)
+    assert row, page
+    return re.sub(r"<[^>]+>", "", row.group(1))
+
+
+def issue_status(site: Site) -> str:
+    found = re.search(r'id="issue-status">([^<]*)<', site.client.get(issue_url(site)).text)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+def gated_editor(tmp_path: Path, template_root: tuple[Path, Period]) -> Iterator[Site]:
+    """An editor's site whose schedule waits for an approval (`schedule.approval_required`)."""
+    for site in make_site(tmp_path, template_root, schedule={"approval_required": True}):
+        assert site.client.login().status_code == 303
+        yield site
+
+
+def test_issues_page_lists_the_built_period_as_built_when_no_approval_is_required(
+    editor: Site,
+) -> None:
+    # The demo's schedule has approval_required = false: nothing waits for an editor.
+    status = listed_status(editor)
+    assert "built · " in status and "approval" not in status
+
+
+def test_issue_page_says_built_not_awaiting_approval_when_none_is_required(editor: Site) -> None:
+    status = issue_status(editor)
+    assert status.startswith("built · ") and "approval" not in status
+
+
+def test_issues_page_lists_the_built_period_awaiting_approval_when_required(
+    gated_editor: Site,
+) -> None:
+    assert "awaiting approval" in listed_status(gated_editor)
+
+
+def test_issue_page_says_awaiting_approval_when_required(gated_editor: Site) -> None:
+    assert issue_status(gated_editor) == "awaiting approval"
 
 
 def test_issues_page_offers_weeks_with_signals_but_no_issue(editor: Site) -> None:
