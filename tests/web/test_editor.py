@@ -137,6 +137,55 @@ def test_signal_text_is_escaped(editor: Site) -> None:
     assert "<img src=x" not in page
 
 
+def store_late_signal(site: Site) -> Signal:
+    """A signal dated inside the built week, stored after the build (a late feed)."""
+    late = Signal(
+        id="late-1",
+        title="Late feed: Japan tightens <photoresist> export reporting",
+        published=site.period.start,
+        market_class="Policy Track",
+        tier="B/C",
+    )
+    with site.engine.begin() as conn:
+        store_signals(conn, [late])
+    return late
+
+
+def stored_since_build_note(site: Site) -> str:
+    """The issue page's note on signals the frozen editions never saw, as text ("" if none)."""
+    page = site.client.get(issue_url(site)).text
+    found = re.search(r'<div class="flash warn" id="stored-since-build">(.*?)</div>', page, re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))) if found else ""
+
+
+def test_issue_page_lists_a_signal_stored_since_the_build_and_says_to_rebuild(
+    editor: Site,
+) -> None:
+    store_late_signal(editor)
+    note = stored_since_build_note(editor)
+    assert "1 signal stored since the build (not in any edition): rebuild to include them" in note
+    assert "late-1 Late feed: Japan tightens &lt;photoresist&gt; export reporting" in note
+
+
+def test_issue_page_says_a_late_signal_misses_the_issue_once_sending_began(editor: Site) -> None:
+    store_late_signal(editor)
+    with editor.engine.begin() as conn:
+        conn.execute(update(issues).values(send_started_at=dt.datetime.now(dt.UTC)))
+    note = stored_since_build_note(editor)
+    assert "sending has begun, so they will not be in this issue" in note and "late-1" in note
+
+
+def test_issue_page_controls_say_the_build_never_saw_a_late_signal(editor: Site) -> None:
+    store_late_signal(editor)
+    page = editor.client.get(issue_url(editor)).text
+    row = re.search(r'<tr data-signal="late-1".*?</tr>', page, re.S)
+    assert row and "last build: not seen, stored after it" in row.group(0)
+
+
+def test_issue_page_has_no_late_note_when_the_build_saw_every_signal(editor: Site) -> None:
+    assert stored_since_build_note(editor) == ""
+
+
 def test_unknown_period_is_404(editor: Site) -> None:
     assert editor.client.get("/editor/issues/not-a-week").status_code == 404
 
