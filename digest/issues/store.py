@@ -281,7 +281,7 @@ class StoredSinceBuild:
             return f"{head}: sending has begun, so they will not be in this issue"
         return (
             f"{head}: rebuild to include them (`digest build --period {self.period_key} "
-            "--force`, or Rebuild on the editor's page)"
+            "--force`, or the Rebuild button on the issue's editor page)"
         )
 
 
