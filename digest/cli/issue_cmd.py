@@ -104,7 +104,7 @@ def show_command(ctx: typer.Context, period: PeriodOpt = None) -> None:
     print_accounting(console, chosen.key, accounting)
     state = "frozen issue" if frozen else "trial build, not frozen"
     row = find_issue(app.engine, chosen)
-    label = status_label(row.status if row else None, chosen, app.settings, dt.datetime.now(dt.UTC))
+    label = status_label(row, chosen, app.settings, dt.datetime.now(dt.UTC))
     console.print(f"{chosen.key}: {len(accounting.signals)} signals ({state}); status: {label}")
     print_stored_since_build(console, stored_since_build(app.engine, chosen))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -127,22 +128,37 @@ def decide(
 NOT_BUILT = "not built"
 
 
-def status_label(status: str | None, period: Period, settings: Settings, now: dt.datetime) -> str:
-    """An issue's status in the words the editor's pages and `digest issue show` both use.
+class IssueState(Protocol):
+    """What the label reads of an issue: `store.IssueRow`, or a whole `issues` row."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def stale_at(self) -> dt.datetime | None: ...
+
+
+def status_label(
+    issue: IssueState | None, period: Period, settings: Settings, now: dt.datetime
+) -> str:
+    """An issue's status in the words the editor's pages and `digest issue show` all use.
 
     A build always leaves the row `awaiting_approval` (store.BUILT); only with
     `schedule.approval_required` does anything wait for an editor. Without it the issue is
-    built, and the scheduler sends it at the fire covering its period: say when, or that it is
-    ready to send when that time has passed.
+    built, and the scheduler sends it at the fire covering its period (rebuilding stale
+    editions first): say when; once that time has passed, it is ready to send, unless an
+    editor's change made it stale (`digest send` refuses it until a rebuild).
     """
-    if status is None:
+    if issue is None:
         return NOT_BUILT
-    if status != BUILT:
-        return status.replace("_", " ")
+    if issue.status != BUILT:
+        return issue.status.replace("_", " ")
     if settings.schedule.approval_required:
         return "awaiting approval"
     zone = settings.publication.zone
     fire = fire_for_period(weekly_trigger(settings.schedule.weekly, zone), period, zone)
-    if fire is None or fire <= now:
-        return "built · ready to send"
-    return f"built · sends {fire.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
+    if fire is not None and fire > now:
+        return f"built · sends {fire.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
+    if issue.stale_at is not None:
+        return "built · changed since: rebuild before sending"
+    return "built · ready to send"

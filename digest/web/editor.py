@@ -99,7 +99,7 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
             r.approved_by,
             r.sent_at,
             counts.get(r.id, {}),
-            label=status_label(r.status, Period(r.period_start, r.period_end), state.settings, now),
+            label=status_label(r, Period(r.period_start, r.period_end), state.settings, now),
         )
         for r in rows
     ]
@@ -188,9 +188,7 @@ async def issue_page(request: Request) -> Response:
         "issue": row,
         "late": late,
         "late_ids": late_ids,
-        "status_label": status_label(
-            row.status if row else None, period, state.settings, state.now()
-        ),
+        "status_label": status_label(row, period, state.settings, state.now()),
         "base": base,
         "tiers": [(t, TIER_NAMES[t]) for t in MEMBERSHIP_TIERS],
         "locales": [(loc, LOCALE_NAMES[loc]) for loc in LANGS],

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, insert
 
 from digest.config import Settings
 from digest.issues.controls_store import set_note
+from digest.issues.store import IssueRow
 from digest.jobs.approval import approve, approved_at, decide, status_label
 from digest.period import parse_period
 from digest.storage.schema import issues
@@ -93,24 +94,34 @@ def schedule(**values: object) -> Settings:
     return Settings.model_validate({"schedule": values})
 
 
+def issue(status: str = "awaiting_approval", stale_at: dt.datetime | None = None) -> IssueRow:
+    """Week 47's issue row as a build (`awaiting_approval`) or a later step leaves it."""
+    return IssueRow(1, WEEK_47, status, FIRE, None, stale_at)
+
+
 def test_a_built_issue_awaits_approval_only_when_approval_is_required() -> None:
-    label = status_label("awaiting_approval", WEEK_47, schedule(approval_required=True), FIRE)
+    label = status_label(issue(), WEEK_47, schedule(approval_required=True), FIRE)
     assert label == "awaiting approval"
 
 
 def test_without_approval_a_built_issue_says_when_the_scheduler_sends_it() -> None:
-    before = FIRE - dt.timedelta(hours=1)
-    label = status_label("awaiting_approval", WEEK_47, schedule(), before)
+    label = status_label(issue(), WEEK_47, schedule(), FIRE - dt.timedelta(hours=1))
     assert label == "built · sends Mon 2026-11-23 07:00 GMT"
 
 
 def test_without_approval_a_built_issue_past_its_send_time_is_ready_to_send() -> None:
-    label = status_label("awaiting_approval", WEEK_47, schedule(), FIRE + dt.timedelta(days=2))
+    label = status_label(issue(), WEEK_47, schedule(), FIRE + dt.timedelta(days=2))
     assert label == "built · ready to send"
+
+
+def test_a_changed_issue_past_its_send_time_needs_a_rebuild_not_ready_to_send() -> None:
+    changed = issue(stale_at=FIRE + dt.timedelta(days=1))
+    label = status_label(changed, WEEK_47, schedule(), FIRE + dt.timedelta(days=2))
+    assert label == "built · changed since: rebuild before sending"
 
 
 def test_other_statuses_read_the_same_whatever_the_approval_setting() -> None:
     for settings in (schedule(), schedule(approval_required=True)):
-        assert status_label("sending", WEEK_47, settings, FIRE) == "sending"
-        assert status_label("approved", WEEK_47, settings, FIRE) == "approved"
+        assert status_label(issue("sending"), WEEK_47, settings, FIRE) == "sending"
+        assert status_label(issue("approved"), WEEK_47, settings, FIRE) == "approved"
         assert status_label(None, WEEK_47, settings, FIRE) == "not built"
