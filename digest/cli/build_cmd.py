@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperCommand
 
 from digest.cli.context import AppContext, fail, make_console
 from digest.cli.ingest_cmd import print_errors
@@ -43,6 +44,21 @@ MorePathsArg = Annotated[list[str] | None, typer.Argument(hidden=True, show_defa
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Output folder (default: editions.out_dir).")
 ]
+
+
+class HiddenArgsCommand(TyperCommand):
+    """A command whose usage line leaves hidden arguments out.
+
+    Typer drops a hidden argument from the help's list but still writes it into `Usage:`
+    (`[more]...`): plumbing a user never types (MorePathsArg) has no place there.
+    """
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # ctx: Typer's own click.Context
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not getattr(param, "hidden", False):
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
 
 
 def resolve_period(text: str | None, settings: Settings) -> Period:
@@ -237,5 +253,5 @@ def preview_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("build")(build_command)
-    app.command("preview")(preview_command)
+    app.command("build", cls=HiddenArgsCommand)(build_command)
+    app.command("preview", cls=HiddenArgsCommand)(preview_command)

@@ -8,6 +8,7 @@ withdrawn).
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import sys
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from digest.issues.accounting import Accounting
 from digest.issues.build import period_accounting
 from digest.issues.controls import ControlsError
 from digest.issues.render.engine import RenderError
-from digest.issues.store import FrozenError
+from digest.issues.store import FrozenError, StoredSinceBuild, find_issue, stored_since_build
+from digest.jobs.approval import status_label
 from digest.model import LANGS
 from digest.period import Period
 
@@ -101,7 +103,19 @@ def show_command(ctx: typer.Context, period: PeriodOpt = None) -> None:
     console = make_console()
     print_accounting(console, chosen.key, accounting)
     state = "frozen issue" if frozen else "trial build, not frozen"
-    console.print(f"{chosen.key}: {len(accounting.signals)} signals ({state})")
+    row = find_issue(app.engine, chosen)
+    label = status_label(row, chosen, app.settings, dt.datetime.now(dt.UTC))
+    console.print(f"{chosen.key}: {len(accounting.signals)} signals ({state}); status: {label}")
+    print_stored_since_build(console, stored_since_build(app.engine, chosen))
+
+
+def print_stored_since_build(console: Console, late: StoredSinceBuild | None) -> None:
+    """The signals the frozen editions never saw, one per line (titles are untrusted text)."""
+    if late is None:
+        return
+    console.print(late.summary(), markup=False, highlight=False)
+    for signal in late.signals:
+        console.print(f"  {signal.id}  {signal.title}", markup=False, highlight=False)
 
 
 def _who() -> str:

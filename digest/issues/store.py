@@ -22,8 +22,9 @@ from digest.issues.accounting import Accounting
 from digest.issues.checks import Check
 from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.editions import Edition, Issue
+from digest.model import Signal
 from digest.period import Period
-from digest.signals.store import classes_of
+from digest.signals.store import classes_of, signals_between
 from digest.storage.schema import editions as et
 from digest.storage.schema import issue_controls as ct
 from digest.storage.schema import issues as it
@@ -254,6 +255,53 @@ def load_controls(engine: Engine, period: Period) -> IssueControls:
     page); the empty value, which changes nothing, when none were set."""
     with engine.connect() as conn:
         return controls_of(conn, period.key)
+
+
+# --- signals the frozen issue never saw -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredSinceBuild:
+    """Signals of a built issue's period first stored after its build: in none of its editions.
+
+    The build reads the store once and the editions are frozen, so a signal ingested later
+    (a late feed, a page added by hand) would be lost without a trace unless the editor is told:
+    `digest issue show` and the editor's issue page both say it, in these words.
+    """
+
+    period_key: str
+    signals: tuple[Signal, ...]
+    sending_begun: bool
+
+    def summary(self) -> str:
+        """The headline: how many, and what the editor can still do about them."""
+        n = len(self.signals)
+        head = f"{n} signal{'' if n == 1 else 's'} stored since the build (not in any edition)"
+        if self.sending_begun:
+            return f"{head}: sending has begun, so they will not be in this issue"
+        return (
+            f"{head}: rebuild to include them (`digest build --period {self.period_key} "
+            "--force`, or the Rebuild button on the issue's editor page)"
+        )
+
+
+def stored_since_build(engine: Engine, period: Period) -> StoredSinceBuild | None:
+    """The period's signals stored after its issue was built, None when there are none (or no
+    built issue). Internal monitoring and signals an editor excluded are left out: no rebuild
+    would put them in an edition either."""
+    with engine.connect() as conn:
+        row = issue_row(conn, period.key)
+        if row is None or row.built_at is None:
+            return None
+        late = signals_between(
+            conn, period.start, period.end, include_internal=False, stored_after=row.built_at
+        )
+        excluded = controls_of(conn, period.key).excluded
+    found = tuple(s for s in late if s.id not in excluded)
+    if not found:
+        return None
+    begun = row.send_started_at is not None or row.status in SENT_STATES
+    return StoredSinceBuild(period.key, found, begun)
 
 
 # --- the issue row's life: listing, sending, approval (other stages ask here) -----------------

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine
 
+from digest.config import Settings
 from digest.issues.store import (
+    BUILT,
     SENT_STATES,
     approval_row,
     find_issue_approved_at,
     mark_awaiting_approval,
     set_approved,
 )
-from digest.period import parse_period
+from digest.jobs.timing import fire_for_period
+from digest.jobs.trigger import weekly_trigger
+from digest.period import Period, parse_period
 
 
 class ApprovalError(Exception):
@@ -116,3 +121,44 @@ def decide(
         SKIPPED,
         f"not approved by {deadline.isoformat()}: skipped (schedule.on_deadline = skip)",
     )
+
+
+# --- what an issue's status says to an editor -------------------------------------------------
+
+NOT_BUILT = "not built"
+
+
+class IssueState(Protocol):
+    """What the label reads of an issue: `store.IssueRow`, or a whole `issues` row."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def stale_at(self) -> dt.datetime | None: ...
+
+
+def status_label(
+    issue: IssueState | None, period: Period, settings: Settings, now: dt.datetime
+) -> str:
+    """An issue's status in the words the editor's pages and `digest issue show` all use.
+
+    A build always leaves the row `awaiting_approval` (store.BUILT); only with
+    `schedule.approval_required` does anything wait for an editor. Without it the issue is
+    built, and the scheduler sends it at the fire covering its period (rebuilding stale
+    editions first): say when; once that time has passed, it is ready to send, unless an
+    editor's change made it stale (`digest send` refuses it until a rebuild).
+    """
+    if issue is None:
+        return NOT_BUILT
+    if issue.status != BUILT:
+        return issue.status.replace("_", " ")
+    if settings.schedule.approval_required:
+        return "awaiting approval"
+    zone = settings.publication.zone
+    fire = fire_for_period(weekly_trigger(settings.schedule.weekly, zone), period, zone)
+    if fire is not None and fire > now:
+        return f"built · sends {fire.astimezone(zone):%a %Y-%m-%d %H:%M %Z}"
+    if issue.stale_at is not None:
+        return "built · changed since: rebuild before sending"
+    return "built · ready to send"

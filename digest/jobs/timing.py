@@ -94,3 +94,10 @@ def bucket_anchor(period: Period, fire_time: dt.datetime, zone: ZoneInfo) -> dt.
     close = period_close(period, zone)
     fire_day = dt.datetime.combine(fire_time.astimezone(zone).date(), dt.time(0, 0), tzinfo=zone)
     return max(close, fire_day)
+
+
+def fire_for_period(trigger: BaseTrigger, period: Period, zone: ZoneInfo) -> dt.datetime | None:
+    """The fire that covers `period`: the trigger's first time at or after the period closes
+    (`period_for_fire` of it is `period`). What an editor is told "sends on"."""
+    found: dt.datetime | None = trigger.get_next_fire_time(None, period_close(period, zone))
+    return found

@@ -178,12 +178,20 @@ def earlier_readings(
 
 
 def signals_between(
-    conn: Connection, start: dt.date, end: dt.date, *, include_internal: bool = True
+    conn: Connection,
+    start: dt.date,
+    end: dt.date,
+    *,
+    include_internal: bool = True,
+    stored_after: dt.datetime | None = None,
 ) -> list[Signal]:
-    """Signals published from `start` to `end` inclusive, oldest first."""
+    """Signals published from `start` to `end` inclusive, oldest first; optionally only those
+    first stored after `stored_after` (as `ids_between`)."""
     query = select(t.c.data).where(t.c.published >= start, t.c.published <= end)
     if not include_internal:
         query = query.where(t.c.internal.is_(False))
+    if stored_after is not None:
+        query = query.where(t.c.created_at > stored_after)
     rows = conn.execute(query.order_by(t.c.published, t.c.id))
     return [stored_signal(row.data) for row in rows]
 

@@ -9,7 +9,7 @@ sends, so the browser and the CLI can never disagree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -43,8 +43,9 @@ from digest.issues.store import (
     issue_and_editions,
     load_accounting,
     load_controls,
+    stored_since_build,
 )
-from digest.jobs.approval import ApprovalError, approve
+from digest.jobs.approval import NOT_BUILT, ApprovalError, approve, status_label
 from digest.model import LANGS, MEMBERSHIP_TIERS, TIER_NAMES, Signal
 from digest.period import Period, PeriodError, parse_period
 from digest.signals.store import published_counts, signals_between
@@ -61,6 +62,8 @@ from digest.web.login import current_editor, login_redirect
 from digest.web.security import EDITION_CSP
 
 LOCALE_NAMES = {"en": "English", "zh": "中文"}
+STORED_SINCE_BUILD = "not seen, stored after it"
+"""A late signal's fate on the controls ("last build: …"): it is in no edition."""
 WIDTHS = (375, 1024)
 
 
@@ -76,6 +79,8 @@ class IssueSummary:
     sent_at: dt.datetime | None
     deliveries: dict[str, int]
     signals: int = 0
+    label: str = NOT_BUILT
+    """The status as the page says it (`status_label`: "awaiting approval" only when it does)."""
 
 
 def issue_summaries(state: WebState) -> list[IssueSummary]:
@@ -85,9 +90,16 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
         counts = state_counts_by_issue(conn)
         rows = all_issues(conn)
         dates = published_counts(conn)
+    now = state.now()
     out = [
         IssueSummary(
-            r.period_key, r.status, r.built_at, r.approved_by, r.sent_at, counts.get(r.id, {})
+            r.period_key,
+            r.status,
+            r.built_at,
+            r.approved_by,
+            r.sent_at,
+            counts.get(r.id, {}),
+            label=status_label(r, Period(r.period_start, r.period_end), state.settings, now),
         )
         for r in rows
     ]
@@ -99,7 +111,7 @@ def issue_summaries(state: WebState) -> list[IssueSummary]:
         weeks[key] = weeks.get(key, 0) + n
     for key, n in weeks.items():
         if key not in known:
-            out.append(IssueSummary(key, "not built", None, None, None, {}, n))
+            out.append(IssueSummary(key, NOT_BUILT, None, None, None, {}, n))
     out.sort(key=lambda s: parse_period(s.period_key).start, reverse=True)
     return out
 
@@ -167,11 +179,16 @@ async def issue_page(request: Request) -> Response:
         stats = state_counts(conn, row.id if row is not None else -1)
     base = f"/editor/issues/{quote(period.key)}"
     per_edition = [e for e in edition_stats(state.engine, period) if e.sent]
+    late = stored_since_build(state.engine, period)
+    late_ids = {s.id for s in late.signals} if late else set()
     context = {
         "per_edition": per_edition,
         "title": f"Issue {period.key}",
         "period": period,
         "issue": row,
+        "late": late,
+        "late_ids": late_ids,
+        "status_label": status_label(row, period, state.settings, state.now()),
         "base": base,
         "tiers": [(t, TIER_NAMES[t]) for t in MEMBERSHIP_TIERS],
         "locales": [(loc, LOCALE_NAMES[loc]) for loc in LANGS],
@@ -189,7 +206,7 @@ async def issue_page(request: Request) -> Response:
         "stats": stats,
         "tier_names": TIER_NAMES,
         "link": lambda **kw: f"{base}?{urlencode({**_current(tier, locale, width), **kw})}",
-        **controls_context(state, period, row, found),
+        **controls_context(state, period, row, found, late_ids),
         "controls_flash": query.get("changed") == "controls",
         "note_draft": note_draft(request),
     }
@@ -400,15 +417,21 @@ class ControlRow:
 
 
 def controls_context(
-    state: WebState, period: Period, row: Any, found: Sequence[Signal]
+    state: WebState,
+    period: Period,
+    row: Any,
+    found: Sequence[Signal],
+    late_ids: Collection[str],
 ) -> dict[str, Any]:
     """What the page's controls section shows: each signal's state under the controls, the
     notes, and whether changes are still possible (not once sending began)."""
     controls = load_controls(state.engine, period)
     accounting = load_accounting(state.engine, period)
     # Only what left a signal out of every edition: the rest (interest sets, a tier's limit) is
-    # in `digest issue show` and the manifest.
+    # in `digest issue show` and the manifest. A signal the build never saw (`late_ids`, from
+    # store.stored_since_build) is in none either, and the accounting cannot say so.
     fates = {f.id: f.reason for f in accounting.signals if not f.shown_in} if accounting else {}
+    fates.update({sid: STORED_SINCE_BUILD for sid in late_ids})
     rows = [
         ControlRow(
             s,

@@ -203,6 +203,27 @@ def test_signals_takes_several_paths_after_one_flag(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("command", ["build", "preview"])
+def test_help_does_not_show_the_argument_behind_several_signals_paths(command: str) -> None:
+    """`--signals a b` works through a hidden argument; `--help` must not advertise it."""
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert f"Usage: digest {command} [OPTIONS]\n" in result.output
+    assert "[more]" not in result.output and "MORE" not in result.output
+
+
+def test_preview_also_takes_several_paths_after_one_flag(tmp_path: Path) -> None:
+    pages, markdown = f"{EXAMPLES}/pages", f"{EXAMPLES}/markdown"
+    args = ["--tier", "open", "--locale", "en", "--period", "2026-W47", "--out", "pv"]
+    result = runner.invoke(app, ["preview", "--signals", pages, markdown, *args])
+    assert result.exit_code == 0, result.output
+    manifest = orjson.loads((tmp_path / "pv" / "manifest.json").read_bytes())
+    only_pages = runner.invoke(app, ["preview", "--signals", pages, *args[:-1], "p"])
+    assert only_pages.exit_code == 0, only_pages.output
+    pages_manifest = orjson.loads((tmp_path / "p" / "manifest.json").read_bytes())
+    assert len(manifest["signals"]) > len(pages_manifest["signals"])
+
+
 def test_a_path_without_signals_is_a_usage_error() -> None:
     code, output = build(EXAMPLES)
     assert code == 2 and "input paths go after --signals" in output

@@ -10,6 +10,8 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from digest.cli import app
+from digest.model import Signal
+from digest.signals.store import store_signals
 from digest.storage.db import open_database
 from digest.storage.schema import issues
 
@@ -91,3 +93,51 @@ def test_a_long_reason_wraps_inside_the_table_instead_of_being_cut_off() -> None
     rows = [line for line in result.output.splitlines() if line.startswith("│")]
     assert rows and all(line.rstrip().endswith("│") for line in rows)
     assert "Supply Chain only)" in result.output and "open.en[Supply" not in result.output
+
+
+LATE = Signal(
+    id="late-1",
+    title="Late feed: Japan tightens photoresist export reporting",
+    published=dt.date(2026, 11, 20),
+    market_class="Policy Track",
+    tier="B/C",
+)
+
+
+def built_then_late_signal(**issue_values: object) -> None:
+    """The week is built, then a signal dated inside it is stored (a late feed)."""
+    assert runner.invoke(app, ["build", "--period", "2026-W47", "--out", "out"]).exit_code == 0
+    engine = open_database("sqlite:///digest.db")
+    with engine.begin() as conn:
+        store_signals(conn, [LATE])
+        if issue_values:
+            conn.execute(update(issues).values(**issue_values))
+    engine.dispose()
+
+
+def test_show_lists_a_signal_stored_since_the_build_and_says_to_rebuild() -> None:
+    built_then_late_signal()
+    output = show()
+    assert "1 signal stored since the build (not in any edition): rebuild to include them" in output
+    assert f"  late-1  {LATE.title}" in output
+
+
+def test_show_says_a_late_signal_misses_the_issue_once_sending_began() -> None:
+    built_then_late_signal(send_started_at=dt.datetime(2026, 11, 23, 7, tzinfo=dt.UTC))
+    output = show()
+    assert "sending has begun, so they will not be in this issue" in output
+    assert "rebuild to include them" not in output and "late-1" in output
+
+
+def test_after_a_rebuild_nothing_is_listed_as_stored_since_the_build() -> None:
+    built_then_late_signal()
+    rebuild = ["build", "--period", "2026-W47", "--out", "out", "--force"]
+    assert runner.invoke(app, rebuild).exit_code == 0
+    assert "stored since the build" not in show()
+
+
+def test_show_says_a_built_issue_is_not_awaiting_approval_when_none_is_required() -> None:
+    # The default schedule has approval_required = false.
+    assert runner.invoke(app, ["build", "--period", "2026-W47", "--out", "out"]).exit_code == 0
+    output = show()
+    assert "(frozen issue); status: built · " in output and "approval" not in output

@@ -7,8 +7,11 @@ import datetime as dt
 
 from sqlalchemy import Engine, insert
 
+from digest.config import Settings
 from digest.issues.controls_store import set_note
-from digest.jobs.approval import approve, approved_at, decide
+from digest.issues.store import IssueRow
+from digest.jobs.approval import approve, approved_at, decide, status_label
+from digest.period import parse_period
 from digest.storage.schema import issues
 from tests.issues.controls_data import WEEK, store_week
 from tests.jobs.fake_steps import ensure_issue_row
@@ -79,3 +82,46 @@ def test_a_change_after_approval_needs_approval_again(engine: Engine) -> None:
 def test_approving_after_the_change_is_a_new_approval(engine: Engine) -> None:
     approved_then_changed(engine)
     assert not approve(engine, WEEK.key, "chief", NOW + dt.timedelta(minutes=5)).already
+
+
+# --- the status an editor reads -----------------------------------------------------------------
+
+WEEK_47 = parse_period(KEY)
+
+
+def schedule(**values: object) -> Settings:
+    """Settings with the default publication (Europe/London, `mon 07:00`) and this schedule."""
+    return Settings.model_validate({"schedule": values})
+
+
+def issue(status: str = "awaiting_approval", stale_at: dt.datetime | None = None) -> IssueRow:
+    """Week 47's issue row as a build (`awaiting_approval`) or a later step leaves it."""
+    return IssueRow(1, WEEK_47, status, FIRE, None, stale_at)
+
+
+def test_a_built_issue_awaits_approval_only_when_approval_is_required() -> None:
+    label = status_label(issue(), WEEK_47, schedule(approval_required=True), FIRE)
+    assert label == "awaiting approval"
+
+
+def test_without_approval_a_built_issue_says_when_the_scheduler_sends_it() -> None:
+    label = status_label(issue(), WEEK_47, schedule(), FIRE - dt.timedelta(hours=1))
+    assert label == "built · sends Mon 2026-11-23 07:00 GMT"
+
+
+def test_without_approval_a_built_issue_past_its_send_time_is_ready_to_send() -> None:
+    label = status_label(issue(), WEEK_47, schedule(), FIRE + dt.timedelta(days=2))
+    assert label == "built · ready to send"
+
+
+def test_a_changed_issue_past_its_send_time_needs_a_rebuild_not_ready_to_send() -> None:
+    changed = issue(stale_at=FIRE + dt.timedelta(days=1))
+    label = status_label(changed, WEEK_47, schedule(), FIRE + dt.timedelta(days=2))
+    assert label == "built · changed since: rebuild before sending"
+
+
+def test_other_statuses_read_the_same_whatever_the_approval_setting() -> None:
+    for settings in (schedule(), schedule(approval_required=True)):
+        assert status_label(issue("sending"), WEEK_47, settings, FIRE) == "sending"
+        assert status_label(issue("approved"), WEEK_47, settings, FIRE) == "approved"
+        assert status_label(None, WEEK_47, settings, FIRE) == "not built"

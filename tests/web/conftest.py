@@ -115,10 +115,19 @@ class Site:
             return conn.execute(select(subscribers).where(subscribers.c.email == email)).first()
 
 
-def make_site(root: Path, template: tuple[Path, Period], **web: Any) -> Iterator[Site]:
+def make_site(
+    root: Path,
+    template: tuple[Path, Period],
+    schedule: dict[str, Any] | None = None,
+    **web: Any,
+) -> Iterator[Site]:
+    """A site on a copy of the template store; `schedule` overrides [schedule] settings."""
     source, period = template
     shutil.copy(source / "digest.db", root / "digest.db")
     settings = demo_settings(root, BASE, **web)
+    if schedule:
+        changed = settings.schedule.model_copy(update=schedule)
+        settings = settings.model_copy(update={"schedule": changed})
     engine = open_database(settings.database.url)
     provider, clock = MemoryProvider(), Clock()
     app = create_app(settings, engine, provider=provider, now=clock)

@@ -4,26 +4,69 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, update
 
 from digest.delivery import MemoryProvider
 from digest.delivery.run import send_period
 from digest.model import Signal
+from digest.period import Period
 from digest.signals.store import store_signals
 from digest.storage.schema import deliveries, issues
 from digest.web.app import create_app
-from tests.web.conftest import BASE, Client, Site
+from tests.web.conftest import BASE, Client, Site, make_site
 
 
 def issue_url(site: Site, query: str = "") -> str:
     return f"/editor/issues/{site.period.key}{query}"
 
 
-def test_issues_page_lists_the_built_period_awaiting_approval(editor: Site) -> None:
-    page = editor.client.get("/editor/").text
-    row = re.search(rf"{editor.period.key}</a></td>\s*<td>(.*?)</td>", page, re.S)
-    assert row and "awaiting approval" in row.group(1)
+def listed_status(site: Site) -> str:
+    """The status the issues page shows in the built period's row (the text, not its markup)."""
+    page = site.client.get("/editor/").text
+    row = re.search(rf"{site.period.key}</a></td>\s*<td>(.*?)</td>", page, re.S)
+    assert row, page
+    return re.sub(r"<[^>]+>", "", row.group(1))
+
+
+def issue_status(site: Site) -> str:
+    found = re.search(r'id="issue-status">([^<]*)<', site.client.get(issue_url(site)).text)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+def gated_editor(tmp_path: Path, template_root: tuple[Path, Period]) -> Iterator[Site]:
+    """An editor's site whose schedule waits for an approval (`schedule.approval_required`)."""
+    for site in make_site(tmp_path, template_root, schedule={"approval_required": True}):
+        assert site.client.login().status_code == 303
+        yield site
+
+
+def test_issues_page_lists_the_built_period_as_built_when_no_approval_is_required(
+    editor: Site,
+) -> None:
+    # The demo's schedule has approval_required = false: nothing waits for an editor.
+    status = listed_status(editor)
+    assert "built · " in status and "approval" not in status
+
+
+def test_issue_page_says_built_not_awaiting_approval_when_none_is_required(editor: Site) -> None:
+    status = issue_status(editor)
+    assert status.startswith("built · ") and "approval" not in status
+
+
+def test_issues_page_lists_the_built_period_awaiting_approval_when_required(
+    gated_editor: Site,
+) -> None:
+    assert "awaiting approval" in listed_status(gated_editor)
+
+
+def test_issue_page_says_awaiting_approval_when_required(gated_editor: Site) -> None:
+    assert issue_status(gated_editor) == "awaiting approval"
 
 
 def test_issues_page_offers_weeks_with_signals_but_no_issue(editor: Site) -> None:
@@ -92,6 +135,55 @@ def test_signal_text_is_escaped(editor: Site) -> None:
     page = editor.client.get(issue_url(editor)).text
     assert "&lt;script&gt;alert(" in page
     assert "<img src=x" not in page
+
+
+def store_late_signal(site: Site) -> Signal:
+    """A signal dated inside the built week, stored after the build (a late feed)."""
+    late = Signal(
+        id="late-1",
+        title="Late feed: Japan tightens <photoresist> export reporting",
+        published=site.period.start,
+        market_class="Policy Track",
+        tier="B/C",
+    )
+    with site.engine.begin() as conn:
+        store_signals(conn, [late])
+    return late
+
+
+def stored_since_build_note(site: Site) -> str:
+    """The issue page's note on signals the frozen editions never saw, as text ("" if none)."""
+    page = site.client.get(issue_url(site)).text
+    found = re.search(r'<div class="flash warn" id="stored-since-build">(.*?)</div>', page, re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))) if found else ""
+
+
+def test_issue_page_lists_a_signal_stored_since_the_build_and_says_to_rebuild(
+    editor: Site,
+) -> None:
+    store_late_signal(editor)
+    note = stored_since_build_note(editor)
+    assert "1 signal stored since the build (not in any edition): rebuild to include them" in note
+    assert "late-1 Late feed: Japan tightens &lt;photoresist&gt; export reporting" in note
+
+
+def test_issue_page_says_a_late_signal_misses_the_issue_once_sending_began(editor: Site) -> None:
+    store_late_signal(editor)
+    with editor.engine.begin() as conn:
+        conn.execute(update(issues).values(send_started_at=dt.datetime.now(dt.UTC)))
+    note = stored_since_build_note(editor)
+    assert "sending has begun, so they will not be in this issue" in note and "late-1" in note
+
+
+def test_issue_page_controls_say_the_build_never_saw_a_late_signal(editor: Site) -> None:
+    store_late_signal(editor)
+    page = editor.client.get(issue_url(editor)).text
+    row = re.search(r'<tr data-signal="late-1".*?</tr>', page, re.S)
+    assert row and "last build: not seen, stored after it" in row.group(0)
+
+
+def test_issue_page_has_no_late_note_when_the_build_saw_every_signal(editor: Site) -> None:
+    assert stored_since_build_note(editor) == ""
 
 
 def test_unknown_period_is_404(editor: Site) -> None:
