@@ -17,7 +17,7 @@ from typing import Literal
 from markupsafe import escape
 
 from digest.issues.render import placeholders as ph
-from digest.issues.render.subject import PREHEADER_COLUMNS, SUBJECT_COLUMNS
+from digest.issues.render.subject import PREHEADER_COLUMNS, SUBJECT_COLUMNS, PassedOver
 from digest.issues.render.widths import width
 from digest.model import Signal
 
@@ -191,6 +191,18 @@ def check_subject(subject: str, preheader: str) -> list[Check]:
     return checks
 
 
+def check_subject_lead(passed: PassedOver | None) -> list[Check]:
+    """A warning when the subject does not lead with the editor's lead story: the editor
+    promised it "first in the subject", and can add the missing title or pick another lead.
+    Nothing when there is no editor's lead or the subject carries it (no noise on the rest)."""
+    if passed is None:
+        return []
+    message = (
+        f"the {passed.language} subject does not lead with {passed.signal_id}: {passed.reason}"
+    )
+    return [Check("subject-lead", "warn", message)]
+
+
 def check_footer(html: str, text: str, postal_address: str) -> Check:
     """The visible unsubscribe link and the postal address bulk senders must show."""
     missing = [
@@ -217,6 +229,7 @@ def check_edition(
     base_url: str,
     postal_address: str,
     needles: Sequence[str],
+    subject_passed_over: PassedOver | None = None,
 ) -> list[Check]:
     """Every inbox check for one edition, in a stable order."""
     return [
@@ -225,5 +238,6 @@ def check_edition(
         check_base_url(base_url),
         check_leaks([html, text, subject, preheader], needles),
         *check_subject(subject, preheader),
+        *check_subject_lead(subject_passed_over),
         check_footer(html, text, postal_address),
     ]

@@ -118,6 +118,7 @@ def _render_edition(
         base_url=view.base_url,
         postal_address=view.postal_address,
         needles=needles,
+        subject_passed_over=view.subject_passed_over,
     )
     return Edition(
         tier=view.tier,

@@ -160,6 +160,40 @@ def write_subject(
     return Subject(cut(_fallback_subject(publication, period, locale), SUBJECT_COLUMNS), None)
 
 
+LANGUAGE_NAMES: dict[Lang, str] = {"en": "English", "zh": "Chinese"}
+"""The editions' languages as a check message (for the editor, in English) names them."""
+
+
+@dataclass(frozen=True)
+class PassedOver:
+    """The editor's lead, shown in an edition whose subject carries another headline: the
+    reader keeps a subject in their language, and the editor is told (a `subject-lead` check)."""
+
+    signal_id: str
+    language: str
+    """The edition's language, named in English (`Chinese`)."""
+    reason: str
+    """Why, as the end of a sentence: `it has no Chinese title`."""
+
+
+def passed_over(
+    headlines: Sequence[Headline], subject: Subject, lead: str | None, locale: Lang
+) -> PassedOver | None:
+    """The editor's `lead`, whose headline the caller put first, when the subject passed it
+    over for a usable headline (clean, in the reader's language first: `_ranked`); None when
+    there is no editor's lead here or the subject carries it."""
+    if lead is None or not headlines or subject.headline == 0:
+        return None
+    first, language = headlines[0], LANGUAGE_NAMES[locale]
+    if not first.native:
+        reason = f"it has no {language} title"
+    elif has_markup(first.text):
+        reason = "its title holds markup or template syntax"
+    else:
+        reason = "its title has fewer than three letters"
+    return PassedOver(lead, language, reason)
+
+
 def _preheader_text(names: Sequence[str], rest: int, locale: Lang) -> str:
     translation = translations(locale)
     more = translation.ngettext("+%(num)d more", "+%(num)d more", rest) % {"num": rest}

@@ -35,7 +35,14 @@ from digest.issues.render.i18n import (
     translations,
 )
 from digest.issues.render.note import RenderedNote
-from digest.issues.render.subject import Headline, padded, write_preheader, write_subject
+from digest.issues.render.subject import (
+    Headline,
+    PassedOver,
+    padded,
+    passed_over,
+    write_preheader,
+    write_subject,
+)
 from digest.issues.render.widths import cut
 from digest.model import (
     LANGS,
@@ -198,6 +205,9 @@ class EditionView:
     interests: tuple[str, ...]
     lead: Item | None = None
     """The lead story: the editor's choice when shown, else the strongest item."""
+    subject_passed_over: PassedOver | None = None
+    """The editor's lead when shown here but not what the subject leads with (no title in this
+    edition's language): the `subject-lead` check tells the editor."""
     takeaways: tuple[Item, ...] = ()
     """"This week": the lead, then the strongest items, min(5, shown)."""
     radar: tuple[Item, ...] = ()
@@ -676,6 +686,7 @@ def build_view(
         period=period,
         locale=locale,
     )
+    editors_lead = lead if lead_item is not None and lead_item.id == lead else None
     tier_names: dict[str, str] = {tier: _(TIER_NAMES[tier]) for tier in MEMBERSHIP_TIERS}
     invite = None
     invite_after = None
@@ -722,6 +733,7 @@ def build_view(
         postal_address=one_line(pub.postal_address),
         interests=tuple(sorted(interests)),
         lead=lead_item,
+        subject_passed_over=passed_over(headlines, subject, editors_lead, locale),
         takeaways=tuple(takeaways[: min(TAKEAWAYS_MAX, shown_count)]),
         radar=tuple(radar),
         invite_after=invite_after,

@@ -137,3 +137,44 @@ def test_item_markup_shared_across_tiers_keeps_each_tier_s_links(h: Any) -> None
                 assert all(link.startswith(f"{h.base}/signals/") for link in links)
             else:
                 assert all(link.startswith("%%view_url_html%%#") for link in links)
+
+
+def _meta_line(h: Any, edition: Any, title: str) -> str:
+    (item,) = [d for d in h.parse(edition).css("div.it") if title in d.css_first("h3").text()]
+    return str(item.css_first("p.mut").text())
+
+
+def _rated(h: Any, id: str, **fields: Any) -> Any:
+    return h.make_signal(
+        id, titles={"en": f"Story {id}", "zh": f"新闻{id}"}, confidence=0.92, **fields
+    )
+
+
+def test_a_full_item_shows_relevance_and_horizon_with_their_labels(h: Any) -> None:
+    signal = _rated(h, "rel", operational_relevance="High", time_horizon="3–6 months")
+    edition = build_issue([signal], h.settings_for(), h.week).edition("open", "en")
+    assert "Relevance: High · Horizon: 3–6 months" in _meta_line(h, edition, "Story rel")
+
+
+def test_a_chinese_full_item_shows_them_with_translated_labels(h: Any) -> None:
+    signal = _rated(h, "rel", operational_relevance="高", time_horizon="3–6个月")
+    edition = build_issue([signal], h.settings_for(), h.week).edition("open", "zh")
+    assert "业务相关性：高 · 时间范围：3–6个月" in _meta_line(h, edition, "新闻rel")
+
+
+def test_an_item_without_them_shows_neither_label(h: Any) -> None:
+    issue = build_issue([_rated(h, "bare")], h.settings_for(), h.week)
+    assert "Relevance" not in h.visible_text(issue.edition("open", "en"))
+    assert "Horizon" not in h.visible_text(issue.edition("open", "en"))
+    assert "业务相关性" not in h.visible_text(issue.edition("open", "zh"))
+    assert "时间范围" not in h.visible_text(issue.edition("open", "zh"))
+
+
+def test_radar_items_leave_relevance_and_horizon_to_the_web(h: Any) -> None:
+    lead = _rated(h, "lead")
+    weak = h.make_signal(
+        "weak", confidence=0.2, operational_relevance="High", time_horizon="3–6 months"
+    )
+    edition = build_issue([lead, weak], h.settings_for(), h.week).edition("open", "en")
+    assert "Headline weak" in h.visible_text(edition)
+    assert "Relevance" not in h.visible_text(edition)

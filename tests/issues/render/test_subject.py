@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from digest.issues.checks import Check
+from digest.issues.controls import IssueControls
 from digest.issues.editions import Issue, build_issue
 from digest.issues.render.engine import RenderError
 from digest.issues.render.subject import PADDING, PREHEADER_COLUMNS, SUBJECT_COLUMNS
@@ -181,3 +183,60 @@ def test_a_300_character_title_still_makes_a_whole_word_subject(h: Any) -> None:
     en, zh = issue.edition("open", "en").subject, issue.edition("open", "zh").subject
     assert whole_words_of(en, title) and width(en) <= SUBJECT_COLUMNS
     assert zh_title.startswith(zh.rstrip("…")) and 56 <= width(zh) <= SUBJECT_COLUMNS
+
+
+def _editors_lead_issue(h: Any, lead_titles: dict[str, str]) -> Issue:
+    """The editor leads with `pick`, which is not the strongest story."""
+    signals = [
+        h.make_signal("strongest", titles={"en": "Strongest", "zh": "最强的一条"}, confidence=0.95),
+        h.make_signal("pick", titles=lead_titles, confidence=0.6),
+    ]
+    controls = IssueControls(lead="pick")
+    return build_issue(signals, h.settings_for(), h.week, controls=controls)
+
+
+def _subject_lead(issue: Issue, locale: str) -> list[Check]:
+    return [c for c in issue.edition("open", locale).checks if c.name == "subject-lead"]
+
+
+def test_an_editors_lead_without_a_chinese_title_warns_on_the_chinese_edition(h: Any) -> None:
+    issue = _editors_lead_issue(h, {"en": "Editor's pick"})
+    assert issue.edition("open", "zh").subject == "最强的一条"  # the reader's language kept
+    assert _subject_lead(issue, "zh") == [
+        Check(
+            "subject-lead",
+            "warn",
+            "the Chinese subject does not lead with pick: it has no Chinese title",
+        )
+    ]
+
+
+def test_the_english_edition_leading_with_the_editors_pick_has_no_such_warning(h: Any) -> None:
+    issue = _editors_lead_issue(h, {"en": "Editor's pick"})
+    assert issue.edition("open", "en").subject == "Editor's pick"
+    assert _subject_lead(issue, "en") == []
+
+
+def test_an_editors_lead_with_a_chinese_title_leads_the_chinese_subject(h: Any) -> None:
+    issue = _editors_lead_issue(h, {"en": "Editor's pick", "zh": "编辑之选"})
+    assert issue.edition("open", "zh").subject == "编辑之选"
+    assert _subject_lead(issue, "zh") == []
+
+
+def test_the_build_order_lead_never_warns(h: Any) -> None:
+    signals = [
+        h.make_signal("en-only", titles={"en": "English lead"}, confidence=0.95),
+        h.make_signal("zh-only", titles={"zh": "中文第二条"}, confidence=0.9),
+    ]
+    issue = build_issue(signals, h.settings_for(), h.week)
+    assert issue.edition("open", "zh").subject == "中文第二条"
+    assert _subject_lead(issue, "zh") == []
+
+
+def test_an_editors_lead_whose_title_holds_markup_warns_with_that_reason(h: Any) -> None:
+    issue = _editors_lead_issue(h, {"en": "<b>Editor's</b> pick", "zh": "<b>编辑</b>之选"})
+    assert issue.edition("open", "en").subject == "Strongest"
+    (check,) = _subject_lead(issue, "en")
+    assert check.message == (
+        "the English subject does not lead with pick: its title holds markup or template syntax"
+    )

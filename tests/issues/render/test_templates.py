@@ -119,3 +119,14 @@ def test_structure_scan_reports_unclosed_tags() -> None:
         "</mjml> closes </mj-body> (opened on line 2)",
     )
     assert mjml_structure_problem("<mjml><mj-body><mj-divider /></mj-body></mjml>") is None
+
+
+def test_a_publication_restyles_every_items_text_head_with_one_partial(
+    h: Any, tmp_path: Path
+) -> None:
+    write(tmp_path / "mine" / "partials", "_item_head.txt.j2", "HEAD-{{ item.id }}\n")
+    signals = [h.make_signal("full", confidence=0.92), h.make_signal("radar", confidence=0.2)]
+    settings = h.settings_for(editions={"templates_dir": str(tmp_path / "mine")})
+    text = build_issue(signals, settings, h.week, cwd=tmp_path).edition("open", "en").text
+    assert "HEAD-full" in text and "HEAD-radar" in text
+    assert "] Headline full" not in text and "] Headline radar" not in text

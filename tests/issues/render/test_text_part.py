@@ -81,3 +81,21 @@ def test_the_footer_offers_the_view_subscribe_and_a_reply_only_when_set(h: Any) 
     replied = build_issue(signals, settings, h.week)
     assert "Reply to this email" in replied.edition("open", "en").text
     assert "回复本邮件" in replied.edition("open", "zh").text
+
+
+def test_full_and_radar_items_share_one_head_of_meter_and_meta_line(h: Any) -> None:
+    fields = {"signal_type": "Regulation", "region": "EU"}
+    full = h.make_signal("full", titles={"en": "Full story"}, confidence=0.92, **fields)
+    radar = h.make_signal("radar", titles={"en": "Radar story"}, confidence=0.2, **fields)
+    lines = build_issue([full, radar], h.settings_for(), h.week).edition("open", "en").text
+    lines = lines.splitlines()
+    for head in ("[●●●●● A High — direct sources] Full story", "[●○○○○ D Weak signal] Radar story"):
+        assert lines[lines.index(head) + 1] == "Regulation · EU · 18 Nov 2026"
+
+
+def test_a_line_break_in_an_items_head_becomes_a_space(h: Any) -> None:
+    signal = h.make_signal("head", titles={"en": "Split\r\nheadline"}, region="North\nSea")
+    lines = build_issue([signal], h.settings_for(), h.week).edition("open", "en").text
+    lines = lines.splitlines()
+    assert "[○○○○○ Unrated] Split headline" in lines
+    assert "North Sea · 18 Nov 2026" in lines
