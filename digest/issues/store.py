@@ -1,7 +1,9 @@
 """The issues stage's tables: freezing editions, so sending and preview reuse what was built.
 
 Once built for a period, an issue's editions are stored; `load_editions` gives them back with
-their ids.
+their ids. The issue row also keeps the build's accounting and the signals as the build showed
+them (`load_signal_snapshot`): the web pages of a sent issue render those, not the signal store,
+which a later re-ingest changes.
 
 A rebuild (`--force`) replaces them only while nothing has been sent: once `send_started_at` is
 set on the issue, its editions are what subscribers received (or are receiving) and stay put.
@@ -24,7 +26,7 @@ from digest.issues.controls import NO_CONTROLS, IssueControls
 from digest.issues.editions import Edition, Issue
 from digest.model import Signal
 from digest.period import Period
-from digest.signals.store import classes_of, signals_between
+from digest.signals.store import classes_of, signals_between, stored_signal
 from digest.storage.schema import editions as et
 from digest.storage.schema import issue_controls as ct
 from digest.storage.schema import issues as it
@@ -158,9 +160,36 @@ def freeze(engine: Engine, issue: Issue, *, force: bool = False) -> bool:
         conn.execute(
             update(it)
             .where(it.c.id == row.id)
-            .values(status=BUILT, built_at=now, stale_at=stale, accounting=accounting)
+            .values(
+                status=BUILT,
+                built_at=now,
+                stale_at=stale,
+                accounting=accounting,
+                signals=signal_snapshot(issue),
+            )
         )
     return True
+
+
+def signal_snapshot(issue: Issue) -> dict[str, dict[str, Any]]:
+    """Every kept record of the issue as the build rendered it (merged stories filled), by id.
+
+    The signal store keeps only the newest reading of a signal, so a page of a sent issue that
+    read it would show a later re-ingest's text; this is what the pages read instead."""
+    return {
+        signal.id: signal.to_json_dict()
+        for section in issue.grouped.sections
+        for signal in section.signals
+    }
+
+
+def load_signal_snapshot(conn: Connection, period: Period) -> dict[str, Signal] | None:
+    """The frozen issue's signals as built, by id (None: no issue, or one frozen before the
+    snapshot was recorded, whose pages fall back to the signal store)."""
+    value = conn.execute(select(it.c.signals).where(it.c.period_key == period.key)).scalar()
+    if value is None:
+        return None
+    return {str(sid): stored_signal(data) for sid, data in value.items()}
 
 
 def load_accounting(engine: Engine, period: Period) -> Accounting | None:

@@ -105,6 +105,10 @@ issues = Table(
     # What the build did with each signal of the period (digest.issues.accounting), frozen
     # with the editions; NULL before the first build of a version that records it.
     Column("accounting", JSON, nullable=True),
+    # The signals as the build showed them (merged stories filled), by id, frozen with the
+    # editions: what the archive and a reader's view render, whatever is re-ingested later.
+    # NULL for issues frozen before it was recorded.
+    Column("signals", JSON, nullable=True),
 )
 
 # An editor's hand on one period's issue (`digest issue …`, the editor's issue page), applied at

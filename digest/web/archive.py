@@ -25,7 +25,7 @@ from digest.issues.group import group
 from digest.issues.policy import policies
 from digest.issues.render.i18n import format_span, translations
 from digest.issues.render.view import Item, build_item
-from digest.issues.store import covering_issue_sending, load_accounting
+from digest.issues.store import covering_issue_sending, load_accounting, load_signal_snapshot
 from digest.issues.store import sent_issues as sent_issue_rows
 from digest.model import Lang, Signal
 from digest.period import Period, PeriodError, parse_period
@@ -231,17 +231,21 @@ async def issue_class_page(request: Request) -> Response:
 def _issue_sections(
     state: WebState, period: Period, row: Any, editor: bool
 ) -> list[tuple[str, list[Signal]]]:
-    """The issue's sections as its build froze them (merges, exclusions and order included).
+    """The issue's sections as its build froze them (merges, exclusions and order included),
+    each signal's text as the build showed it (the issue's snapshot).
 
-    An issue frozen before builds recorded their accounting is grouped now, as it was then.
+    An issue frozen before builds recorded their signals shows the signal store's text as it is
+    now; one frozen before they recorded their accounting is grouped now, as it was then.
     """
     accounting = load_accounting(state.engine, period)
     with state.engine.connect() as conn:
         found = signals_between(conn, period.start, period.end, include_internal=False)
         embargoed = set() if editor else stored_after_build(conn, row)
+        snapshot = load_signal_snapshot(conn, period)
     by_id = {s.id: s for s in found if s.id not in embargoed}
     if accounting is not None:
-        sections = {n: [by_id[i] for i in ids if i in by_id] for n, ids in accounting.sections}
+        built = by_id if snapshot is None else snapshot
+        sections = {n: [built[i] for i in ids if i in built] for n, ids in accounting.sections}
         accounted = {f.id for f in accounting.signals}
         for late in (s for s in by_id.values() if s.id not in accounted):  # editors only
             sections.setdefault(late.market_class or "", []).append(late)

@@ -2,10 +2,12 @@
 
 The archive (the Open edition, public) and a paid reader's view (`/view/<token>`, their tier) show
 the same items as the email, in the same order: the frozen edition's `signal_ids`, so whatever
-the editors left out stays out and nothing is added. Each item is built by the view builder with
-the tier's policy, so a page can no more hold a higher tier's field than the email can, and each
-carries the `id` (`signal_anchor`) the email's `#…` links point to. A page that reflows, not the
-email's 600 px tables in an iframe: readable on a phone and in dark mode.
+the editors left out stays out and nothing is added. The items' text is the issue's frozen
+snapshot of its signals (`load_signal_snapshot`), so a signal re-ingested, changed or removed
+after the send does not change the page of an issue already sent. Each item is built by the
+view builder with the tier's policy, so a page can no more hold a higher tier's field than the
+email can, and each carries the `id` (`signal_anchor`) the email's `#…` links point to. A page
+that reflows, not the email's 600 px tables in an iframe: readable on a phone and in dark mode.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from digest.issues.group import filled_from
 from digest.issues.policy import policies
 from digest.issues.render.i18n import format_span, translations
 from digest.issues.render.view import Item, Para, build_item, class_name, strongest_or
-from digest.issues.store import load_accounting
+from digest.issues.store import load_accounting, load_signal_snapshot
 from digest.model import TIER_NAMES, Lang, Signal
 from digest.period import Period
 from digest.signals.store import get_signal
@@ -58,6 +60,32 @@ def _as_built(conn: Connection, signal: Signal, accounting: Accounting | None) -
     return filled_from(signal, [s for s in others if s is not None])
 
 
+def _from_store(conn: Connection, signal_id: str, accounting: Accounting | None) -> Signal | None:
+    """An item read from the signal store as it is now (None: forgotten, or made internal)."""
+    signal = get_signal(conn, signal_id)
+    if signal is None or signal.internal:
+        return None
+    return _as_built(conn, signal, accounting)
+
+
+def shown_signals(
+    conn: Connection, period: Period, edition: Edition, accounting: Accounting | None
+) -> list[Signal]:
+    """The edition's items, in its order, as the issue's build showed them.
+
+    From the snapshot frozen with the issue, so later re-ingests change nothing. Issues frozen
+    before the snapshot was recorded, and an id it lacks (an edition added at send time for a
+    new interest set), fall back to the signal store as it is now: the text may then be newer
+    than the email's, and a signal forgotten or made internal since is left out.
+    """
+    snapshot = load_signal_snapshot(conn, period) or {}
+    shown = [
+        snapshot[i] if i in snapshot else _from_store(conn, i, accounting)
+        for i in edition.signal_ids
+    ]
+    return [s for s in shown if s is not None]
+
+
 def edition_page(
     state: WebState, conn: Connection, period: Period, edition: Edition, lang: Lang
 ) -> EditionPage:
@@ -67,12 +95,7 @@ def edition_page(
     _ = translations(lang).gettext
     policy = policies(state.settings)[edition.tier]
     accounting = load_accounting(state.engine, period)
-    shown: list[Signal] = []
-    for signal_id in edition.signal_ids:
-        signal = get_signal(conn, signal_id)
-        if signal is None or signal.internal:  # forgotten since, or made internal: not shown
-            continue
-        shown.append(_as_built(conn, signal, accounting))
+    shown = shown_signals(conn, period, edition, accounting)
     lead = strongest_or(shown, accounting.lead if accounting is not None else None)
     sections: list[tuple[str, list[Item]]] = []
     radar: list[Item] = []

@@ -9,7 +9,14 @@ from sqlalchemy import Engine, select, update
 
 from digest.config import Settings
 from digest.issues.editions import Issue, build_issue
-from digest.issues.store import FrozenError, find_issue, freeze, load_accounting, load_editions
+from digest.issues.store import (
+    FrozenError,
+    find_issue,
+    freeze,
+    load_accounting,
+    load_editions,
+    load_signal_snapshot,
+)
 from digest.model import Signal
 from digest.period import parse_period
 from digest.storage.schema import editions, issues
@@ -81,6 +88,20 @@ def test_the_accounting_is_frozen_with_the_editions(engine: Engine) -> None:
     found = load_accounting(engine, WEEK)
     assert found is not None and issue.accounting is not None
     assert found.as_dict() == issue.accounting.as_dict()
+
+
+def test_the_signals_as_built_are_frozen_with_the_editions(engine: Engine) -> None:
+    issue = make_issue("Kept", ("Policy Track", "Case File"))
+    assert freeze(engine, issue)
+    with engine.connect() as conn:
+        found = load_signal_snapshot(conn, WEEK)
+    built = [s for section in issue.grouped.sections for s in section.signals]
+    assert found == {s.id: s for s in built}
+
+
+def test_a_period_never_built_has_no_signal_snapshot(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert load_signal_snapshot(conn, WEEK) is None
 
 
 def test_a_period_never_built_has_no_accounting(engine: Engine) -> None:

@@ -287,3 +287,16 @@ def test_the_class_page_anchors_items_as_the_emails_link_to_them(site: Site) -> 
     page = HTMLParser(site.client.get(f"/issues/{site.period.key}").text)
     ids = [str(li.attributes.get("id")) for li in page.css("ul.signals > li")]
     assert signal_anchor(new) in ids and new not in ids
+
+
+def test_the_class_page_of_a_sent_issue_keeps_the_sent_title_after_a_re_ingest(
+    site: Site,
+) -> None:
+    signal_id = open_edition(site).signal_ids[0]
+    with site.engine.begin() as conn:
+        before = get_signal(conn, signal_id)
+        assert before is not None
+        store_signals(conn, [before.model_copy(update={"title": "Rewritten", "titles": {}})])
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get(f"/issues/{site.period.key}").text
+    assert escape(before.titles.get("en", before.title)) in page and "Rewritten" not in page
