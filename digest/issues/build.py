@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,6 +39,7 @@ from digest.issues.store import (
     find_issue,
     freeze,
     issue_classes,
+    issue_row,
     load_accounting,
     load_controls,
     stored_editions,
@@ -47,6 +48,7 @@ from digest.issues.store import load_editions as load_frozen
 from digest.model import Signal
 from digest.period import Period
 from digest.signals.readers.base import SourceError
+from digest.signals.store import ids_between
 
 MANIFEST = "manifest.json"
 
@@ -286,11 +288,20 @@ def _with_new_interest_sets(
     """The frozen editions plus any interest set that appeared since the build, rendered now.
 
     Without this, someone who chose some classes after the build would silently get the
-    all-classes edition. New sets are rendered from the store's signals of the period; the
-    frozen editions themselves never change.
+    all-classes edition. New sets are rendered from the store's signals of the period that the
+    build saw: one first stored after it is in no frozen edition (the editor is told so,
+    `store.stored_since_build`), so it is in none made now either. The frozen editions
+    themselves never change.
     """
     with engine.connect() as conn:
         classes = issue_classes(conn, found)
+        row = issue_row(conn, period.key)
+        built_at = row.built_at if row is not None else None
+        late = (
+            ids_between(conn, period.start, period.end, stored_after=built_at)
+            if built_at
+            else set()
+        )
     have = {(e.interests_key, e.tier, e.locale) for e in found}
     missing = {
         interests: pairs
@@ -299,8 +310,9 @@ def _with_new_interest_sets(
     }
     if not missing:
         return found
-    collection = collect.from_store(engine, period)
-    issue = _issue_from_store(settings, engine, period, collection, missing)
+    stored = collect.from_store(engine, period)
+    seen = [s for s in stored.signals if s.id not in late]
+    issue = _issue_from_store(settings, engine, period, replace(stored, signals=seen), missing)
     new = [e for e in issue.editions if e.interests and not e.failures]
     add_editions(engine, period, new)  # a pair already frozen is kept as it is
     with engine.connect() as conn:

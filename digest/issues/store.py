@@ -49,9 +49,15 @@ class IssueRow:
     """When an editor's change made the frozen editions out of date (None: they are current)."""
 
 
+ROW = tuple(c for c in it.c if c.key != "signals")
+"""An `issues` row without its signal snapshot (tens of KB of JSON an issue): only a sent
+issue's pages read that (`load_signal_snapshot`), not every list and lookup of issues (the
+public archive index and feed read every sent issue's row)."""
+
+
 def issue_row(conn: Connection, period_key: str) -> IssueRow | None:
     """The period's issue (None before its first build)."""
-    row = conn.execute(select(it).where(it.c.period_key == period_key)).first()
+    row = conn.execute(select(*ROW).where(it.c.period_key == period_key)).first()
     if row is None:
         return None
     return IssueRow(
@@ -99,7 +105,7 @@ def load_editions(engine: Engine, period: Period) -> list[Edition]:
 def issue_and_editions(engine: Engine, period: Period) -> tuple[Any, list[Edition]]:
     """The period's whole `issues` row (None before a build) and its frozen editions."""
     with engine.connect() as conn:
-        row = conn.execute(select(it).where(it.c.period_key == period.key)).first()
+        row = conn.execute(select(*ROW).where(it.c.period_key == period.key)).first()
         if row is None:
             return None, []
         rows = conn.execute(select(et).where(et.c.issue_id == row.id).order_by(et.c.id)).all()
@@ -341,13 +347,13 @@ SENT_STATES = ("sending", "sent")
 
 def all_issues(conn: Connection) -> list[Any]:
     """Every stored issue's whole row, newest period first (the editor's list)."""
-    return list(conn.execute(select(it).order_by(it.c.period_start.desc())).all())
+    return list(conn.execute(select(*ROW).order_by(it.c.period_start.desc())).all())
 
 
 def sent_issues(conn: Connection, sent: Iterable[str]) -> list[Any]:
     """Issues that went out (a status in `sent`, or a `sent_at`), newest period first."""
     query = (
-        select(it)
+        select(*ROW)
         .where((it.c.status.in_(list(sent))) | (it.c.sent_at.is_not(None)))
         .order_by(it.c.period_start.desc())
     )

@@ -97,7 +97,10 @@ def bucket_anchor(period: Period, fire_time: dt.datetime, zone: ZoneInfo) -> dt.
 
 
 def fire_for_period(trigger: BaseTrigger, period: Period, zone: ZoneInfo) -> dt.datetime | None:
-    """The fire that covers `period`: the trigger's first time at or after the period closes
-    (`period_for_fire` of it is `period`). What an editor is told "sends on"."""
+    """The fire that covers `period`: the trigger's first time at or after the period closes,
+    when `period_for_fire` of it is `period`. What an editor is told "sends on"; None for a
+    period no fire covers (a date range built by hand: the scheduler sends only ISO weeks)."""
     found: dt.datetime | None = trigger.get_next_fire_time(None, period_close(period, zone))
+    if found is None or period_for_fire(found, zone) != period:
+        return None
     return found

@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.config import load_settings
 from digest.issues.store import load_editions
+from digest.model import Signal
 from digest.period import parse_period
 from digest.resources import bundled
+from digest.signals.store import store_signals
 from digest.storage.db import open_database
 
 runner = CliRunner()
@@ -91,3 +93,36 @@ def test_a_reader_of_a_set_in_another_tier_gets_it_at_send_time(tmp_path: Path) 
     assert frozen_pairs("Case File") == {("strategy_circle", "zh"), ("open", "en")}
     text = text_part_for(tmp_path / "outbox" / "2026-W47", "kay@example.org")
     assert "CASE FILE" in text.upper() and "SUPPLY CHAIN" not in text.upper()
+
+
+def store_late_signal() -> None:
+    """A strong Case File signal dated in 2026-W47, first stored after the issue was built."""
+    late = Signal(
+        id="late/after-the-build",
+        title="Stored after the build",
+        published=parse_period("2026-W47").start,
+        market_class="Case File",
+        confidence=0.99,
+    )
+    engine = open_database(load_settings().database.url)
+    with engine.begin() as conn:
+        store_signals(conn, [late])
+
+
+def test_an_edition_rendered_at_send_time_leaves_out_signals_stored_after_the_build(
+    tmp_path: Path,
+) -> None:
+    # The editor is told such a signal is in no edition of this issue (issue show, the issue
+    # page): an edition a tier change makes at send time must not carry it either.
+    ingest_examples()
+    add(
+        "lin@example.org", "--interests", "Case File", "--tier", "strategy_circle", "--locale", "zh"
+    )
+    assert runner.invoke(app, ["build", "--period", "2026-W47", "--out", "out"]).exit_code == 0
+    store_late_signal()
+    add("kay@example.org", "--interests", "Case File")  # Open, English: rendered at send time
+    sent = runner.invoke(app, ["send", "--period", "2026-W47"])
+    assert sent.exit_code == 0, sent.output
+    text = text_part_for(tmp_path / "outbox" / "2026-W47", "kay@example.org")
+    assert "CASE FILE" in text.upper()
+    assert "Stored after the build" not in text

@@ -11,11 +11,13 @@ from digest.config import Settings
 from digest.issues.editions import Issue, build_issue
 from digest.issues.store import (
     FrozenError,
+    all_issues,
     find_issue,
     freeze,
     load_accounting,
     load_editions,
     load_signal_snapshot,
+    sent_issues,
 )
 from digest.model import Signal
 from digest.period import parse_period
@@ -97,6 +99,16 @@ def test_the_signals_as_built_are_frozen_with_the_editions(engine: Engine) -> No
         found = load_signal_snapshot(conn, WEEK)
     built = [s for section in issue.grouped.sections for s in section.signals]
     assert found == {s.id: s for s in built}
+
+
+def test_lists_of_issues_leave_the_signal_snapshot_unread(engine: Engine) -> None:
+    # The public archive index and feed list every sent issue: each snapshot is tens of KB of
+    # JSON that only that issue's own pages read.
+    assert freeze(engine, make_issue("Kept"))
+    with engine.begin() as conn:
+        conn.execute(update(issues).values(status="sent"))
+        rows = [*all_issues(conn), *sent_issues(conn, ["sent"])]
+    assert rows and all("signals" not in row._fields for row in rows)
 
 
 def test_a_period_never_built_has_no_signal_snapshot(engine: Engine) -> None:

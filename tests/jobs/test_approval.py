@@ -125,3 +125,11 @@ def test_other_statuses_read_the_same_whatever_the_approval_setting() -> None:
         assert status_label(issue("sending"), WEEK_47, settings, FIRE) == "sending"
         assert status_label(issue("approved"), WEEK_47, settings, FIRE) == "approved"
         assert status_label(None, WEEK_47, settings, FIRE) == "not built"
+
+
+def test_a_date_range_issue_names_no_send_time_the_scheduler_never_keeps() -> None:
+    # The scheduler sends only the ISO week a fire covers (`period_for_fire`): a range built by
+    # hand is sent with `digest send`, never at the next fire after it closes.
+    days = parse_period("2026-11-16..2026-11-18")
+    label = status_label(issue(), days, schedule(), FIRE - dt.timedelta(hours=1))
+    assert label == "built · ready to send"

@@ -40,6 +40,7 @@ TIERS = ("Open", "Strategy Circle", "Leadership Alliance")
 LANGUAGES = ("English", "中文")
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect = playwright_api.expect
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Chromium is missing: apt-get update && apt-get install -y chromium fonts-noto-cjk",
@@ -77,6 +78,7 @@ def editor_page(browser: Any, editor_site: Demo) -> Iterator[Any]:
     page.goto(f"{editor_site.url}/editor/")
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Issues")  # the page the login lands on
     yield page
     context.close()
 
@@ -92,6 +94,8 @@ def reader_page(browser: Any) -> Iterator[Any]:
 def open_issue(page: Any, demo: Demo) -> None:
     page.goto(f"{demo.url}/editor/")
     page.click(f"a:text-is('{demo.period.key}')")
+    # A link is a navigation: what a test reads next must be on the issue page, not the list.
+    expect(page.locator("h1")).to_have_text(f"Issue {demo.period.key}")
 
 
 def edition_url(demo: Demo, tier: str, language: str, width: int) -> str:
@@ -123,7 +127,9 @@ def test_switching_tier_and_language_changes_the_edition(
 ) -> None:
     open_issue(editor_page, editor_site)
     editor_page.click("a.tab:text-is('Leadership Alliance · 中文')")
-    assert editor_page.text_content("a.tab.current") == "Leadership Alliance · 中文"
+    expect(editor_page.locator("a.tab.current[aria-current=page]")).to_have_text(
+        "Leadership Alliance · 中文"
+    )
     assert edition_frame(editor_page).evaluate("document.documentElement.lang").startswith("zh")
 
 
@@ -133,6 +139,7 @@ def test_switching_width_resizes_the_preview(editor_page: Any, editor_site: Demo
     # A link is a navigation: wait for the page it lands on rather than read the old one.
     editor_page.wait_for_function("document.querySelector('#edition')?.clientWidth === 1024")
     editor_page.click("a[data-width='375']")
+    editor_page.wait_for_function("document.querySelector('#edition')?.clientWidth === 375")
     edition_frame(editor_page).wait_for_function("window.innerWidth === 375")
 
 
@@ -160,7 +167,8 @@ def test_a_test_send_goes_to_the_outbox_marked_test(editor_page: Any, editor_sit
     editor_page.fill("input[name=email]", "editor@example.com")
     editor_page.select_option("select[name=which]", "all")
     editor_page.click("#send-test")
-    assert "Test of all 6 editions sent to editor@example.com" in editor_page.text_content(".flash")
+    sent = editor_page.locator(".flash").filter(has_text="Test of all")
+    expect(sent).to_contain_text("Test of all 6 editions sent to editor@example.com")
     written = list(Path(editor_site.settings.outbox.dir).rglob("*.eml"))
     subjects = {parse(p)["Subject"][:7] for p in written}
     assert len(written) == 6 and subjects == {"[TEST] "}
@@ -169,7 +177,7 @@ def test_a_test_send_goes_to_the_outbox_marked_test(editor_page: Any, editor_sit
 def test_approving_in_the_browser_approves_the_issue(editor_page: Any, editor_site: Demo) -> None:
     open_issue(editor_page, editor_site)
     editor_page.click("#approve")
-    assert editor_page.text_content("#issue-status") == "approved"
+    expect(editor_page.locator("#issue-status")).to_have_text("approved")
 
 
 # --- a reader acting on a real email --------------------------------------------------------------
@@ -203,7 +211,7 @@ def test_a_reader_unsubscribes_from_the_link_in_an_outbox_email(
     link = str(message["List-Unsubscribe"]).strip("<>")
     reader_page.goto(link)
     reader_page.click("#unsubscribe")
-    assert reader_page.text_content("h1") == "You are unsubscribed"
+    expect(reader_page.locator("h1")).to_have_text("You are unsubscribed")
     assert status_of(sent_site, message["To"].addresses[0].addr_spec)[0] == "unsubscribed"
 
 
@@ -221,13 +229,14 @@ def test_changed_preferences_shape_the_next_build(
     reader_page.check("input[name=interests][value='Case File']")
     reader_page.check("input[name=interests][value='Supply Chain']")
     reader_page.click("#save")
-    assert "Your next issue follows these preferences" in reader_page.text_content("#saved")
+    expect(reader_page.locator("#saved")).to_contain_text("Your next issue follows these")
     editor_page.goto(f"{sent_site.url}/editor/login")
     editor_page.fill("input[name=password]", DEMO_PASSWORD)
     editor_page.click("button[type=submit]")
+    expect(editor_page.locator("h1")).to_have_text("Issues")
     editor_page.goto(f"{sent_site.url}/editor/issues/2026-W46")
     editor_page.click("#rebuild")
-    assert "Case File, Supply Chain" in editor_page.text_content("body")
+    expect(editor_page.locator("body")).to_contain_text("Case File, Supply Chain")
 
 
 def test_the_readme_screenshot_command_writes_two_small_pngs(browser: Any, tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ def page(browser: Any, site: Demo) -> Iterator[Any]:
     tab.goto(f"{site.url}/editor/")
     tab.fill("input[name=password]", DEMO_PASSWORD)
     tab.click("button[type=submit]")
+    expect(tab.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
     tab.goto(f"{site.url}/editor/issues/{site.period.key}")
     yield tab
     context.close()
@@ -121,6 +122,7 @@ def test_the_controls_fit_the_width(browser: Any, site: Demo, width: int) -> Non
     tab.goto(f"{site.url}/editor/")
     tab.fill("input[name=password]", DEMO_PASSWORD)
     tab.click("button[type=submit]")
+    expect(tab.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
     tab.goto(f"{site.url}/editor/issues/{site.period.key}")
     first, second = ids(site)[:2]
     row(tab, first).locator("button[value=exclude]").click()

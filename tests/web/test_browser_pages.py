@@ -30,6 +30,7 @@ PHONE = {"width": 375, "height": 812}
 MIN_CONTRAST = 4.5
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect = playwright_api.expect
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
     reason="Chromium is missing: apt-get update && apt-get install -y chromium fonts-noto-cjk",
@@ -136,6 +137,7 @@ def test_the_editors_pages_fit_a_phone(browser: Any, demo: Demo) -> None:
     assert scroll_width(page) <= PHONE["width"]
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
     for url in ("/editor/", f"/editor/issues/{demo.period.key}"):
         page.goto(demo.url + url)
         assert scroll_width(page) <= PHONE["width"], url
@@ -212,6 +214,7 @@ def test_an_unbreakable_signal_title_does_not_widen_the_editors_issue_page(
         page.goto(f"{served.url}/editor/login")
         page.fill("input[name=password]", DEMO_PASSWORD)
         page.click("button[type=submit]")
+        expect(page.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
         page.goto(f"{served.url}/editor/issues/{served.period.key}")
         assert page.get_by_text(word).count() > 0
         assert scroll_width(page) <= 1024
@@ -227,6 +230,7 @@ def test_the_editors_controls_stack_on_a_phone_in_either_scheme(
     page.goto(f"{demo.url}/editor/login")
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
     page.goto(f"{demo.url}/editor/issues/{demo.period.key}")
     display = page.evaluate(
         "getComputedStyle(document.querySelector('.control-table thead')).display"
