@@ -157,12 +157,6 @@ def grouped(
     yield from itertools.groupby(recipients, key=lambda r: GroupKey(r.tier, r.locale, r.interests))
 
 
-def audience_interest_sets(engine: Engine, classes: Iterable[str]) -> list[frozenset[str]]:
-    """The distinct interest sets among mailable subscribers, narrowed to the issue's classes
-    ("all classes" first): `audience_interest_readers` without who reads each."""
-    return list(audience_interest_readers(engine, classes))
-
-
 def audience_interest_readers(
     engine: Engine, classes: Iterable[str]
 ) -> dict[frozenset[str], frozenset[tuple[str, str]]]:

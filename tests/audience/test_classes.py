@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert
 from digest.audience import store
 from digest.audience.classes import MarketClasses, known_classes
 from digest.audience.model import Profile
-from digest.audience.selection import audience_interest_sets, select_recipients
+from digest.audience.selection import audience_interest_readers, select_recipients
 from digest.storage.schema import signals, subscribers
 
 from .conftest import HEADER, import_text
@@ -78,5 +78,5 @@ def test_rows_stored_before_the_fix_are_still_mailed(engine: Engine) -> None:
         )
         (recipient,) = select_recipients(conn, market_classes={"Supply Chain", "Case File"})
     assert recipient.interests == ("Supply Chain",)
-    sets = audience_interest_sets(engine, {"Supply Chain", "Case File"})
+    sets = list(audience_interest_readers(engine, {"Supply Chain", "Case File"}))
     assert frozenset({"Supply Chain"}) in sets
