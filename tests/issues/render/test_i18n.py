@@ -5,7 +5,10 @@ from io import BytesIO
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
+from jinja2 import Template
 
+from digest.config import Settings
+from digest.issues.render.engine import renderer_for, template_dirs
 from digest.issues.render.i18n import format_span, po_path, translations
 from digest.model import LANGS
 from digest.period import parse_period
@@ -49,3 +52,17 @@ def test_periods_read_naturally_per_locale() -> None:
     week = parse_period("2026-W47")
     assert format_span(week.start, week.end, "en").replace("\u2009", " ") == "16 – 22 Nov 2026"
     assert format_span(week.start, week.end, "zh").startswith("2026年11月16日")
+
+
+def _template(locale: str, source: str, *, html: bool = True) -> Template:
+    env = renderer_for(template_dirs(Settings())).env(locale, html=html)  # type: ignore[arg-type]
+    return env.from_string(source)
+
+
+def test_a_templates_message_is_translated_and_its_values_escaped() -> None:
+    """`_()` is called outside the sandbox for speed: it must still translate, format its
+    keywords and escape them in HTML as Jinja's own newstyle gettext does."""
+    page = _template("zh", '{{ _("Join the %(tier)s", tier=name) }}')
+    assert page.render(name="<b>圈</b>") == "加入&lt;b&gt;圈&lt;/b&gt;"
+    text = _template("en", '{{ _("Join the %(tier)s", tier=name) }}', html=False)
+    assert text.render(name="<b>Circle</b>") == "Join the <b>Circle</b>"
