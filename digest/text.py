@@ -36,3 +36,9 @@ def derived_id(title: str) -> str:
     """A stable id for a signal whose source has none: the same title gives the same id."""
     digest = hashlib.blake2b(normalize_title(title).encode(), digest_size=8).hexdigest()
     return f"s-{digest}"
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 signal`, `4 signals`: command-line summaries are read by editors, so "1 signals" won't do
+    (for nouns with a plain `s` plural; emails and pages use the Babel catalogs instead)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

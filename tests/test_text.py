@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from digest.text import _NOT_ALNUM, derived_id, normalize_title
+from digest.text import _NOT_ALNUM, counted, derived_id, normalize_title
 
 
 def test_the_separator_pattern_is_exactly_the_non_alphanumeric_characters() -> None:
@@ -30,3 +30,7 @@ def test_a_derived_id_is_the_one_earlier_versions_gave() -> None:
     assert derived_id("ENISA publishes first figures") == "s-52fb7b75181a2a2f"
     assert derived_id("荷兰，扩大 DUV 许可。") == "s-46886ad4b24b61cb"
     assert derived_id("Acme_Corp’s Q3 — déjà vu") == "s-034cf45b49fd2365"
+
+
+def test_counted_says_one_in_the_singular_and_others_in_the_plural() -> None:
+    assert [counted(n, "signal") for n in (0, 1, 2)] == ["0 signals", "1 signal", "2 signals"]

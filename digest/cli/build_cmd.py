@@ -19,6 +19,7 @@ from digest.issues.render.engine import RenderError
 from digest.issues.store import FrozenError
 from digest.model import LANGS, MEMBERSHIP_TIERS
 from digest.period import Period, PeriodError, last_complete_week, parse_period
+from digest.text import counted
 
 PeriodOpt = Annotated[
     str | None,
@@ -113,8 +114,8 @@ def report(console: Console, result: BuildResult) -> None:
     if len(main) < len(result.editions):
         sets = {e.interests_key for e in result.editions if e.interests}
         console.print(
-            f"+ {len(result.editions) - len(main)} editions for {len(sets)} interest "
-            f"set{'' if len(sets) == 1 else 's'} (stored for sending, not written)"
+            f"+ {counted(len(result.editions) - len(main), 'edition')} for "
+            f"{counted(len(sets), 'interest set')} (stored for sending, not written)"
         )
     seen: set[tuple[str, str]] = set()
     for e in result.editions:

@@ -15,6 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from digest.cli.context import AppContext, fail, make_console, stderr_is_terminal
 from digest.signals.ingest import IngestReport, ingest, listed_warnings, load_all
 from digest.signals.readers import SourceError, registry
+from digest.text import counted
 
 
 def _parse_date(value: str | None) -> dt.date | None:
@@ -50,10 +51,10 @@ def summary(report: IngestReport) -> str:
     failed = sum(1 for s in report.sources if s.errors)
     warned = len(report.warnings)
     return (
-        f"{report.signals} signals from {len(report.sources)} sources: "
+        f"{counted(report.signals, 'signal')} from {counted(len(report.sources), 'source')}: "
         f"{counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged"
         + (f" ({merged} read from a second source, merged)" if merged else "")
-        + (f"; {failed} sources had errors" if failed else "")
+        + (f"; {counted(failed, 'source')} had errors" if failed else "")
         + (f"; {warned} {'warning' if warned == 1 else 'warnings'} (imported)" if warned else "")
     )
 

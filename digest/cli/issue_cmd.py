@@ -203,7 +203,13 @@ def _read_note(source: str) -> str:
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
-        fail(f"note: cannot read {source}: {exc.strerror or exc}")
+        hint = (  # the usual slip: the note's text typed where its file goes
+            "; the note is read from a Markdown file, or from standard input with `-` "
+            "(`echo 'Text' | digest issue note -`)"
+            if isinstance(exc, FileNotFoundError)
+            else ""
+        )
+        fail(f"note: cannot read {source}: {exc.strerror or exc}{hint}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

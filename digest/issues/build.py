@@ -158,9 +158,12 @@ def build(
         frozen = load_frozen(engine, period)
         if frozen:
             return _reused(engine, period, found, frozen)
-    classes = {s.market_class for s in found.publishable if s.market_class}
     issue = _issue_from_store(
-        settings, engine, period, found, audience_interest_readers(engine, classes)
+        settings,
+        engine,
+        period,
+        found,
+        audience_interest_readers(engine, _classes(engine, period, found)),
     )
     result = BuildResult(
         period,
@@ -175,6 +178,14 @@ def build(
         if not result.frozen:  # another build froze this period first: theirs is the truth
             return _reused(engine, period, found, load_frozen(engine, period))
     return result
+
+
+def _classes(engine: Engine, period: Period, found: collect.Collection) -> set[str]:
+    """The market classes the issue can show: those of its publishable signals that no editor
+    excluded. A reader who follows only classes left empty is then skipped at send, as one
+    whose classes have no signal at all, instead of getting an edition with nothing in it."""
+    excluded = load_controls(engine, period).excluded
+    return {s.market_class for s in found.publishable if s.market_class and s.id not in excluded}
 
 
 def _issue_from_store(

@@ -34,6 +34,7 @@ from digest.resources import example_audience, example_signals
 from digest.signals.ingest import IngestReport, ingest, listed_warnings
 from digest.signals.store import latest_published
 from digest.storage.db import open_database
+from digest.text import counted
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,8 @@ def ingest_sources(settings: Settings, engine: Engine) -> str:
         log.warning("ingest: %s", problem)
     counts = report.counts
     return (
-        f"ingested {report.signals} signals from {len(report.sources)} sources "
+        f"ingested {counted(report.signals, 'signal')} from "
+        f"{counted(len(report.sources), 'source')} "
         f"({counts.new} new, {counts.updated} updated, {len(report.errors)} errors, "
         f"{len(report.warnings)} warnings)"
     )

@@ -260,3 +260,13 @@ def test_the_build_output_accounts_for_the_period_and_lists_suggested_merges() -
     assert code == 0, output
     assert "18 signals of the period: 17 shown" in output and "1 not shown" in output
     assert "suggested merge (similar wording" in output
+
+
+def test_one_interest_edition_is_counted_in_the_singular() -> None:
+    assert runner.invoke(app, ["ingest", EXAMPLES]).exit_code == 0
+    added = runner.invoke(
+        app, ["subscribers", "add", "a@example.org", "--interests", "Capital Flows"]
+    )
+    assert added.exit_code == 0, added.output
+    _, output = build("--period", "2026-W47", "--out", "out")
+    assert "+ 1 edition for 1 interest set (stored" in output

@@ -52,7 +52,7 @@ def test_json_output_reads_back_to_identical_records(tmp_path: Path) -> None:
 def test_ingest_stores_and_reports(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", str(FIXTURES / "pages" / "seed.txt")])
     assert result.exit_code == 0, result.output
-    assert "Stored 1 signals from 1 sources: 1 new" in result.output
+    assert "Stored 1 signal from 1 source: 1 new" in result.output
     assert (tmp_path / "digest.db").exists()
 
 
@@ -63,7 +63,7 @@ def test_bad_file_is_reported_as_path_line_reason_and_exit_is_nonzero(tmp_path: 
     result = runner.invoke(app, ["ingest", str(bad), str(good)])
     assert result.exit_code == 1
     assert f"{bad}:3: field 'confidence'" in result.output
-    assert "Stored 1 signals from 2 sources" in result.output
+    assert "Stored 1 signal from 2 sources" in result.output
 
 
 def test_published_date_must_be_iso() -> None:
@@ -88,7 +88,7 @@ def test_a_feed_with_html_entities_imports_with_a_warning_and_exit_zero(tmp_path
     result = runner.invoke(app, ["ingest", str(feed)])
     assert result.exit_code == 0, result.output
     assert f"{feed}:2: warning: entry 1 'Café prices': undefined entity &eacute;" in result.output
-    assert "Stored 1 signals from 1 sources: 1 new, 0 updated, 0 unchanged; 1 warning" in (
+    assert "Stored 1 signal from 1 source: 1 new, 0 updated, 0 unchanged; 1 warning" in (
         result.output
     )
 

@@ -128,6 +128,11 @@ def test_a_note_with_raw_html_is_refused(db: Engine) -> None:
     assert result.exit_code == 2 and "line 2: raw HTML" in result.output
 
 
+def test_note_text_given_as_the_file_says_how_to_pass_text(db: Engine) -> None:
+    result = issue("note", "A quiet week.", *P)
+    assert result.exit_code == 2 and "from standard input with `-`" in result.output
+
+
 def test_a_missing_note_file_is_named(db: Engine) -> None:
     result = issue("note", "absent.md", *P)
     assert result.exit_code == 2 and "cannot read absent.md" in result.output

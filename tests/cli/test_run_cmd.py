@@ -39,7 +39,7 @@ def test_run_uses_configured_sources(tmp_path: Path) -> None:
     page.write_text("Signal Brief\n- Signal: Only one\n- Published: 2026-11-18\n", "utf-8")
     (tmp_path / "digest.toml").write_text(f"[sources]\npaths = ['{page}']\n", "utf-8")
     result = runner.invoke(app, ["run"], env={"COLUMNS": "200"})
-    assert "1 signals from 1 sources: 1 new" in result.output
+    assert "1 signal from 1 source: 1 new" in result.output
     assert "bundled" not in result.output
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
+from digest.audience import store as audience
+from digest.audience.model import Profile
 from digest.config import Settings
 from digest.issues import controls_store as cs
 from digest.issues.build import EditionsUnavailable, build, frozen_editions
@@ -65,3 +67,13 @@ def test_a_send_takes_the_editions_once_rebuilt(week: Engine) -> None:
     build(Settings(), WEEK, engine=week)
     _, editions = frozen_editions(Settings(), week, WEEK)
     assert editions
+
+
+def test_no_edition_is_built_for_readers_of_a_class_the_editor_emptied(week: Engine) -> None:
+    """Their only class has no signal left to show: they are skipped, like readers of a class
+    with no signal, rather than mailed an edition saying nothing was published."""
+    with week.begin() as conn:
+        audience.add(conn, Profile("c@example.com", interests=("Compute",)), "test")
+    cs.exclude(week, WEEK, ["s3", "s4"], by="ed")
+    result = build(Settings(), WEEK, engine=week)
+    assert [e.interests_key for e in result.editions if e.interests] == []

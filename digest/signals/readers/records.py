@@ -33,6 +33,10 @@ def build_signal(raw: Any, source: str, line_of: LineOf) -> Signal:
             record["id"] = derived_id(title)
         if "titles" not in record:
             record["titles"] = {language_of(title): title.strip()}
+    elif not record.get("id"):  # else the only complaint would be the id the title makes
+        raise SourceError(
+            source, "field 'title': required (the id is made from it)", line_of("title")
+        )
     if "source" not in record:
         record["source"] = source
     try:

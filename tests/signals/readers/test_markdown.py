@@ -71,6 +71,12 @@ def test_nested_wrong_type_names_the_top_level_line() -> None:
     assert info.value.line == 3 and "summary.fr" in str(info.value)
 
 
+def test_a_missing_title_is_named_not_the_id_it_would_make() -> None:
+    with pytest.raises(SourceError) as info:
+        read_markdown("untitled.md", "---\npublished: 2026-11-20\n---\nBody.\n")
+    assert "field 'title': required" in str(info.value)
+
+
 def test_missing_front_matter_is_an_error_at_line_one() -> None:
     with pytest.raises(SourceError, match="no front matter") as info:
         read_markdown("plain.md", "# Just a heading\n")
