@@ -79,7 +79,7 @@ def summary_line(report: SendReport) -> str:
     if report.dry_run:
         return (
             f"{report.period}: dry run, nothing sent: {report.would_send} would be sent; "
-            f"{report.skipped} already settled, {report.suppressed} suppressed"
+            f"{report.skipped} already settled, {report.suppressed} suppressed" + _outside(report)
         )
     if report.test_to:
         return f"{report.period}: {report.accepted} test editions sent to {report.test_to}"
@@ -87,8 +87,17 @@ def summary_line(report: SendReport) -> str:
     return (
         f"{report.period} via {report.provider}: {report.sent_now} sent now{nothing}; in all "
         f"{report.accepted} accepted, {report.failed} failed, {report.uncertain} uncertain, "
-        f"{report.suppressed} suppressed, {report.pending} pending"
+        f"{report.suppressed} suppressed, {report.pending} pending" + _outside(report)
     )
+
+
+def _outside(report: SendReport) -> str:
+    """The readers this issue has nothing for, so that every subscriber is accounted for."""
+    n = report.outside_interests
+    if not n:
+        return ""
+    readers = "reader" if n == 1 else "readers"
+    return f"; {n} {readers} not mailed: none of their classes has a signal this issue"
 
 
 def _preflight(app: AppContext, provider: str, period: Period, quiet: bool) -> None:

@@ -53,6 +53,9 @@ class Plan:
     groups: tuple[Group, ...]
     tiers: frozenset[str] | None = None
     timezones: frozenset[str] | None = None
+    outside: tuple[str, ...] = ()
+    """Stored interest sets (as stored) none of whose classes this issue has: their readers are
+    mailable but get no email this time, and the report counts them."""
 
     @property
     def scope(self) -> list[int]:
@@ -72,7 +75,7 @@ def make_plan(
     """The plan for sending `editions` (frozen, with ids) of the period's issue."""
     chosen = tuple(e for e in editions if tiers is None or e.tier in tiers)
     with engine.connect() as conn:
-        groups = _groups(conn, chosen, issue_classes(conn, chosen), tiers)
+        groups, outside = _groups(conn, chosen, issue_classes(conn, chosen), tiers)
     return Plan(
         period,
         issue_id,
@@ -80,6 +83,7 @@ def make_plan(
         tuple(groups),
         frozenset(tiers) if tiers is not None else None,
         frozenset(timezones) if timezones is not None else None,
+        tuple(sorted(outside)),
     )
 
 
@@ -88,8 +92,9 @@ def _groups(
     editions: Collection[Edition],
     classes: frozenset[str],
     tiers: Collection[str] | None,
-) -> list[Group]:
-    """The groups of mailable subscribers and their editions.
+) -> tuple[list[Group], set[str]]:
+    """The groups of mailable subscribers and their editions, and the stored interest sets the
+    issue does not cover.
 
     A subscriber reads the edition of their interests narrowed to the issue's classes; when no
     edition was frozen for that set (their interests changed after the build), the tier and
@@ -100,16 +105,17 @@ def _groups(
     query = select(m.c.tier, m.c.locale, m.c.interests).distinct()
     if tiers is not None:
         query = query.where(m.c.tier.in_(sorted(tiers)))
-    groups = []
+    groups, outside = [], set()
     for tier, locale, stored in conn.execute(query):
         narrowed = effective_interests(tuple(c for c in str(stored).split(";") if c), classes)
         if narrowed is None:
+            outside.add(str(stored))
             continue
         key = ";".join(sorted(narrowed))
         edition = by_key.get((tier, locale, key)) or by_key.get((tier, locale, ""))
         if edition is not None:
             groups.append(Group(tier, locale, str(stored), edition))
-    return groups
+    return groups, outside
 
 
 def open_send(
@@ -150,6 +156,20 @@ def unmailable_without_row(conn: Connection, plan: Plan) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def outside_the_issue(conn: Connection, plan: Plan) -> int:
+    """Mailable subscribers in scope whose classes have no signal in this issue: skipped by
+    design, and counted so that nobody leaves a send unaccounted for."""
+    if not plan.outside:
+        return 0
+    m = mailable_subscribers()
+    query = select(func.count()).select_from(m).where(m.c.interests.in_(plan.outside))
+    if plan.tiers is not None:
+        query = query.where(m.c.tier.in_(sorted(plan.tiers)))
+    if plan.timezones is not None:
+        query = query.where(m.c.timezone.in_(sorted(plan.timezones)))
+    return int(conn.execute(query).scalar_one())
+
+
 def fill_counts(conn: Connection, plan: Plan, report: SendReport) -> None:
     """The report's counts, from the ledger, for the editions in scope."""
     counts = ledger.state_counts(conn, plan.issue_id, plan.scope)
@@ -158,6 +178,7 @@ def fill_counts(conn: Connection, plan: Plan, report: SendReport) -> None:
     report.uncertain = counts.get("uncertain", 0)
     report.pending = counts.get("queued", 0) + counts.get("sending", 0)
     report.suppressed = counts.get("suppressed", 0) + unmailable_without_row(conn, plan)
+    report.outside_interests = outside_the_issue(conn, plan)
 
 
 def finish(engine: Engine, plan: Plan, report: SendReport, now: dt.datetime) -> None:

@@ -30,6 +30,8 @@ class SendReport:
     suppressed: int = 0
     skipped: int = 0
     """Rows an earlier run had already settled: nothing to do for them now."""
+    outside_interests: int = 0
+    """Mailable readers none of whose classes has a signal in this issue: no email this time."""
     pending: int = 0
     """Rows still queued or being sent (by another sender) when this run ended."""
     sent_now: int = 0
@@ -60,6 +62,7 @@ class SendReport:
             "uncertain": self.uncertain,
             "suppressed": self.suppressed,
             "skipped": self.skipped,
+            "outside_interests": self.outside_interests,
             "pending": self.pending,
             "sent_now": self.sent_now,
             "recovered": self.recovered,

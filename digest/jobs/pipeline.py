@@ -204,7 +204,8 @@ def _send(
         uncertain=report.uncertain,
         suppressed=report.suppressed,
         detail=f"{report.sent_now} sent now through {name}{where}; "
-        f"{report.skipped} already settled, {report.pending} pending",
+        f"{report.skipped} already settled, {report.pending} pending, "
+        f"{report.outside_interests} with no signal in their classes",
         report=report,
     )
 

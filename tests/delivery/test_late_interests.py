@@ -16,7 +16,7 @@ from digest.issues.store import load_editions
 from digest.model import Signal
 from digest.period import parse_period
 from digest.resources import bundled
-from digest.signals.store import store_signals
+from digest.signals.store import signals_between, store_signals
 from digest.storage.db import open_database
 
 runner = CliRunner()
@@ -126,3 +126,22 @@ def test_an_edition_rendered_at_send_time_leaves_out_signals_stored_after_the_bu
     text = text_part_for(tmp_path / "outbox" / "2026-W47", "kay@example.org")
     assert "CASE FILE" in text.upper()
     assert "Stored after the build" not in text
+
+
+def test_a_reader_with_nothing_in_their_classes_is_counted_not_dropped() -> None:
+    """An editor excluded every Case File signal of the week: that reader gets no email, and
+    the send says so instead of leaving them out of its counts."""
+    ingest_examples()
+    add("case@example.org", "--interests", "Case File")
+    add("all@example.org")
+    week = parse_period("2026-W47")
+    with open_database(load_settings().database.url).connect() as conn:
+        found = signals_between(conn, week.start, week.end)
+    case_files = [s.id for s in found if s.market_class == "Case File"]
+    excluded = runner.invoke(app, ["issue", "exclude", *case_files, "--period", "2026-W47"])
+    assert case_files and excluded.exit_code == 0, excluded.output
+    sent = runner.invoke(app, ["send", "--period", "2026-W47"], env={"COLUMNS": "200"})
+    assert sent.exit_code == 0, sent.output
+    said = " ".join(sent.output.split())  # the console wraps long lines
+    assert "1 sent now" in said
+    assert "1 reader not mailed: none of their classes has a signal this issue" in said
