@@ -139,7 +139,8 @@ def _apply(
     except FrozenError as exc:
         fail(str(exc), code=1)
     typer.echo(f"{chosen.key}: {done}")
-    for line in result.consequences(chosen.key):
+    required = app_ctx.settings.schedule.approval_required
+    for line in result.consequences(chosen.key, approval_required=required):
         typer.echo(line)
 
 

@@ -55,8 +55,13 @@ class Change:
     unapproved: bool
     """An approval was withdrawn: the issue needs an editor's approval again."""
 
-    def consequences(self, period_key: str) -> list[str]:
-        """What follows from the change, in the words the CLI and the editor's page both use."""
+    def consequences(self, period_key: str, *, approval_required: bool) -> list[str]:
+        """What follows from the change, in the words the CLI and the editor's page both use.
+
+        Without `schedule.approval_required` nothing waits for an approval, so an approval left
+        over from when the gate was on (now withdrawn all the same) is not worth a word: the
+        stale editions are what stand between the change and a send.
+        """
         lines = []
         if self.stale:
             lines.append(
@@ -64,7 +69,7 @@ class Change:
                 "rebuilds them (the scheduler rebuilds them itself); `digest send` refuses them "
                 "until then."
             )
-        if self.unapproved:
+        if self.unapproved and approval_required:
             lines.append(
                 f"The earlier approval is withdrawn: approve again (`digest approve --period "
                 f"{period_key}`) before the scheduler sends it."

@@ -42,7 +42,10 @@ def free_socket() -> socket.socket:
     return sock
 
 
-def demo_settings(root: Path, base_url: str, **web: Any) -> Settings:
+def demo_settings(
+    root: Path, base_url: str, *, schedule: dict[str, Any] | None = None, **web: Any
+) -> Settings:
+    """The demo's settings: `web` overrides [web], `schedule` [schedule] (the approval gate)."""
     register_settings()  # the [outbox] section is the outbox provider's
     return Settings.model_validate(
         {
@@ -51,6 +54,7 @@ def demo_settings(root: Path, base_url: str, **web: Any) -> Settings:
             "security": {"secret_keys": [DEMO_KEY]},
             "outbox": {"dir": str(root / "outbox")},
             "editions": {"out_dir": str(root / "out")},
+            "schedule": schedule or {},
             "web": {"editor_password": DEMO_PASSWORD, **web},
         }
     )
@@ -77,12 +81,12 @@ def prepare(settings: Settings) -> tuple[Engine, Period]:
 class Demo:
     """`with Demo(tmp) as demo:` serves a prepared installation at `demo.url`."""
 
-    def __init__(self, root: Path, **web: Any) -> None:
+    def __init__(self, root: Path, *, schedule: dict[str, Any] | None = None, **web: Any) -> None:
         self.sock = free_socket()
         port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         root.mkdir(parents=True, exist_ok=True)
-        self.settings = demo_settings(root, self.url, **web)
+        self.settings = demo_settings(root, self.url, schedule=schedule, **web)
         self.engine, self.period = prepare(self.settings)
         self.app = create_app(self.settings, self.engine)
         config = uvicorn.Config(

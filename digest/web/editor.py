@@ -38,6 +38,7 @@ from digest.issues.render.engine import RenderError
 from digest.issues.render.note import NOTE_MAX
 from digest.issues.similar import Suggestion
 from digest.issues.store import (
+    BUILT,
     FrozenError,
     all_issues,
     issue_and_editions,
@@ -124,7 +125,12 @@ async def issues_page(request: Request) -> Response:
     return render(
         request,
         "web/issues.html.j2",
-        {"title": "Issues", "issues": issue_summaries(state), "quote": quote},
+        {
+            "title": "Issues",
+            "issues": issue_summaries(state),
+            "quote": quote,
+            "approval_required": state.settings.schedule.approval_required,
+        },
     )
 
 
@@ -189,6 +195,8 @@ async def issue_page(request: Request) -> Response:
         "late": late,
         "late_ids": late_ids,
         "status_label": status_label(row, period, state.settings, state.now()),
+        "approval_required": state.settings.schedule.approval_required,
+        "needs_no_approval": needs_no_approval(row, state),
         "base": base,
         "tiers": [(t, TIER_NAMES[t]) for t in MEMBERSHIP_TIERS],
         "locales": [(loc, LOCALE_NAMES[loc]) for loc in LANGS],
@@ -211,6 +219,14 @@ async def issue_page(request: Request) -> Response:
         "note_draft": note_draft(request),
     }
     return render(request, "web/issue.html.j2", context)
+
+
+def needs_no_approval(row: Any, state: WebState) -> bool:
+    """Whether to say, where the Approve button would be, that the built issue sends without
+    one: an editor who knew the gate should not wonder where the button went."""
+    return (
+        not state.settings.schedule.approval_required and row is not None and (row.status == BUILT)
+    )
 
 
 def _current(tier: str, locale: str, width: int) -> dict[str, str]:
@@ -354,6 +370,13 @@ async def send_test(request: Request) -> Response:
     return redirect_with_flash(request, back, f"Test of {what} sent to {email}")
 
 
+NO_APPROVAL = (
+    "{key}: nothing to approve: schedule.approval_required is off, so the scheduler sends a "
+    "built issue at its trigger time without waiting for an editor; nothing was changed"
+)
+"""The approve POST's refusal without the gate: a stale form or a hand-made POST, not the page."""
+
+
 async def approve_issue(request: Request) -> Response:
     if (who := current_editor(request)) is None:
         raise HTTPException(403)
@@ -361,6 +384,8 @@ async def approve_issue(request: Request) -> Response:
     period = _period(request)
     form = await checked_form(request)
     back = _issue_url(period, form)
+    if not state.settings.schedule.approval_required:
+        return redirect_with_flash(request, back, NO_APPROVAL.format(key=period.key), "fail")
     try:
         approval = approve(state.engine, period.key, who, state.now())
     except ApprovalError as exc:
@@ -529,8 +554,12 @@ async def change_controls(request: Request) -> Response:
         response = redirect_with_flash(request, back, text, "fail")
         _keep_draft(response, state, form)
         return response
-    message = " ".join([f"{period.key}: {done}.", *change.consequences(period.key)])
-    response = redirect_with_flash(request, back, message, "warn" if change.unapproved else "ok")
+    gated = state.settings.schedule.approval_required
+    lines = change.consequences(period.key, approval_required=gated)
+    message = " ".join([f"{period.key}: {done}.", *lines])
+    # A withdrawn approval holds the send back (a warning); stale editions the scheduler rebuilds.
+    level = "warn" if change.unapproved and gated else "ok"
+    response = redirect_with_flash(request, back, message, level)
     response.delete_cookie(NOTE_DRAFT_COOKIE, path="/editor/")
     return response
 

@@ -163,3 +163,23 @@ def test_a_change_after_sending_began_is_refused(db: Engine) -> None:
         conn.execute(update(issues).values(send_started_at=dt.datetime.now(dt.UTC)))
     result = issue("exclude", "s1", *P)
     assert result.exit_code == 1 and "sending began" in result.output
+
+
+def approved_and_changed(db: Engine) -> str:
+    """Build, approve, then change the week: what `digest issue lead` prints."""
+    runner.invoke(app, ["build", *P, "--out", "out"])
+    assert runner.invoke(app, ["approve", *P, "--by", "ann"]).exit_code == 0
+    result = issue("lead", "s2", *P)
+    assert result.exit_code == 0, result.output
+    return str(result.output)
+
+
+def test_a_change_after_approval_says_to_approve_again_behind_the_gate(
+    db: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "digest.toml").write_text("[schedule]\napproval_required = true\n")
+    assert "approve again" in approved_and_changed(db)
+
+
+def test_a_change_without_the_gate_says_nothing_of_approving_again(db: Engine) -> None:
+    assert "approve again" not in approved_and_changed(db)

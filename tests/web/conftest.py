@@ -148,6 +148,14 @@ def editor(site: Site) -> Site:
 
 
 @pytest.fixture
+def gated_editor(tmp_path: Path, template_root: tuple[Path, Period]) -> Iterator[Site]:
+    """An editor's site whose schedule waits for an approval (`schedule.approval_required`)."""
+    for site in make_site(tmp_path, template_root, schedule={"approval_required": True}):
+        assert site.client.login().status_code == 303
+        yield site
+
+
+@pytest.fixture
 def reader(site: Site) -> str:
     """An active subscriber of the example audience."""
     with site.engine.connect() as conn:

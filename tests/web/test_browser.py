@@ -1,8 +1,9 @@
 """The web app in a real browser: Playwright driving Debian's Chromium against `digest serve`'s app.
 
-One browser for the whole module; two throwaway installations served by uvicorn on free ports:
-one an editor works on (log in, switch editions, send a test, approve), one whose issue was sent
-to the example audience through the outbox, so a reader can act on the links of a real `.eml`.
+One browser for the whole module; throwaway installations served by uvicorn on free ports: one
+an editor works on (log in, switch editions, send a test), one whose schedule waits for an
+approval (approve), one whose issue was sent to the example audience through the outbox, so a
+reader can act on the links of a real `.eml`.
 Screenshots of every edition at both widths land in artifacts/web/. Skips without Chromium.
 """
 
@@ -75,12 +76,33 @@ def editor_page(browser: Any, editor_site: Demo) -> Iterator[Any]:
     """A logged-in editor's tab, on the issues page."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{editor_site.url}/editor/")
+    log_in(page, editor_site)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def gated_site(tmp_path: Path) -> Iterator[Demo]:
+    """An installation whose schedule waits for an editor's approval."""
+    with Demo(tmp_path / "gated", schedule={"approval_required": True}) as demo:
+        yield demo
+
+
+@pytest.fixture
+def gated_page(browser: Any, gated_site: Demo) -> Iterator[Any]:
+    """A logged-in editor's tab on the gated installation, on the issues page."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log_in(page, gated_site)
+    yield page
+    context.close()
+
+
+def log_in(page: Any, demo: Demo) -> None:
+    page.goto(f"{demo.url}/editor/")
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("button[type=submit]")
     expect(page.locator("h1")).to_have_text("Issues")  # the page the login lands on
-    yield page
-    context.close()
 
 
 @pytest.fixture
@@ -174,10 +196,18 @@ def test_a_test_send_goes_to_the_outbox_marked_test(editor_page: Any, editor_sit
     assert len(written) == 6 and subjects == {"[TEST] "}
 
 
-def test_approving_in_the_browser_approves_the_issue(editor_page: Any, editor_site: Demo) -> None:
+def test_approving_in_the_browser_approves_the_issue(gated_page: Any, gated_site: Demo) -> None:
+    open_issue(gated_page, gated_site)
+    gated_page.click("#approve")
+    expect(gated_page.locator("#issue-status")).to_have_text("approved")
+
+
+def test_without_the_gate_the_issue_page_offers_no_approve(
+    editor_page: Any, editor_site: Demo
+) -> None:
     open_issue(editor_page, editor_site)
-    editor_page.click("#approve")
-    expect(editor_page.locator("#issue-status")).to_have_text("approved")
+    expect(editor_page.locator("#no-approval")).to_have_text("no approval needed")
+    expect(editor_page.locator("#approve")).to_have_count(0)
 
 
 # --- a reader acting on a real email --------------------------------------------------------------

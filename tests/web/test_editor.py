@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select, update
 
 from digest.delivery import MemoryProvider
 from digest.delivery.run import send_period
 from digest.model import Signal
-from digest.period import Period
 from digest.signals.store import store_signals
 from digest.storage.schema import deliveries, issues
 from digest.web.app import create_app
-from tests.web.conftest import BASE, Client, Site, make_site
+from tests.web.conftest import BASE, Client, Site
 
 
 def issue_url(site: Site, query: str = "") -> str:
@@ -36,14 +32,6 @@ def issue_status(site: Site) -> str:
     found = re.search(r'id="issue-status">([^<]*)<', site.client.get(issue_url(site)).text)
     assert found
     return found.group(1)
-
-
-@pytest.fixture
-def gated_editor(tmp_path: Path, template_root: tuple[Path, Period]) -> Iterator[Site]:
-    """An editor's site whose schedule waits for an approval (`schedule.approval_required`)."""
-    for site in make_site(tmp_path, template_root, schedule={"approval_required": True}):
-        assert site.client.login().status_code == 303
-        yield site
 
 
 def test_issues_page_lists_the_built_period_as_built_when_no_approval_is_required(
@@ -223,17 +211,58 @@ def test_send_test_to_a_bad_address_sends_nothing_and_says_so(editor: Site) -> N
     assert "Test not sent" in editor.client.get(issue_url(editor)).text
 
 
-def test_approve_records_the_editor_and_the_status(editor: Site) -> None:
-    editor.client.submit(issue_url(editor), issue_url(editor, "/approve"))
-    with editor.engine.connect() as conn:
-        row = conn.execute(select(issues).where(issues.c.period_key == editor.period.key)).one()
+def test_approve_records_the_editor_and_the_status(gated_editor: Site) -> None:
+    gated_editor.client.submit(issue_url(gated_editor), issue_url(gated_editor, "/approve"))
+    with gated_editor.engine.connect() as conn:
+        key = gated_editor.period.key
+        row = conn.execute(select(issues).where(issues.c.period_key == key)).one()
     assert (row.status, row.approved_by) == ("approved", "editor")
 
 
-def test_approving_twice_keeps_the_first_approval(editor: Site) -> None:
+def test_approving_twice_keeps_the_first_approval(gated_editor: Site) -> None:
+    gated_editor.client.submit(issue_url(gated_editor), issue_url(gated_editor, "/approve"))
+    gated_editor.client.submit(issue_url(gated_editor), issue_url(gated_editor, "/approve"))
+    assert "Already approved by editor" in gated_editor.client.get(issue_url(gated_editor)).text
+
+
+def test_the_issue_page_offers_approve_when_approval_is_required(gated_editor: Site) -> None:
+    assert 'id="approve"' in gated_editor.client.get(issue_url(gated_editor)).text
+
+
+def test_the_issue_page_offers_no_approve_when_none_is_required(editor: Site) -> None:
+    assert 'id="approve"' not in editor.client.get(issue_url(editor)).text
+
+
+def test_the_issue_page_says_no_approval_is_needed_when_none_is_required(editor: Site) -> None:
+    page = editor.client.get(issue_url(editor)).text
+    assert '<span id="no-approval">no approval needed</span>' in page
+
+
+def test_the_issue_page_says_nothing_of_needing_no_approval_when_required(
+    gated_editor: Site,
+) -> None:
+    assert "no approval needed" not in gated_editor.client.get(issue_url(gated_editor)).text
+
+
+def test_approving_when_none_is_required_changes_nothing(editor: Site) -> None:
     editor.client.submit(issue_url(editor), issue_url(editor, "/approve"))
+    with editor.engine.connect() as conn:
+        row = conn.execute(select(issues).where(issues.c.period_key == editor.period.key)).one()
+    assert (row.status, row.approved_at, row.approved_by) == ("awaiting_approval", None, None)
+
+
+def test_approving_when_none_is_required_says_there_is_nothing_to_approve(editor: Site) -> None:
     editor.client.submit(issue_url(editor), issue_url(editor, "/approve"))
-    assert "Already approved by editor" in editor.client.get(issue_url(editor)).text
+    page = editor.client.get(issue_url(editor)).text
+    assert f"{editor.period.key}: nothing to approve: schedule.approval_required is off" in page
+
+
+def test_the_issues_page_has_no_approved_by_column_when_none_is_required(editor: Site) -> None:
+    assert "<th>Approved by</th>" not in editor.client.get("/editor/").text
+
+
+def test_the_issues_page_has_an_approved_by_column_when_required(gated_editor: Site) -> None:
+    assert "<th>Approved by</th>" in gated_editor.client.get("/editor/").text
 
 
 def test_rebuild_replaces_the_frozen_editions(editor: Site) -> None:

@@ -89,10 +89,37 @@ def test_a_note_with_html_is_refused_and_not_stored(editor: Site) -> None:
     assert load_controls(editor.engine, editor.period).notes == {}
 
 
-def test_a_change_after_approval_withdraws_it(editor: Site) -> None:
-    editor.client.submit(issue_url(editor), issue_url(editor, "/approve"))
-    page = change(editor, action="lead", id=shown_signals(editor)[1].id)
+def test_a_change_after_approval_withdraws_it(gated_editor: Site) -> None:
+    gated_editor.client.submit(issue_url(gated_editor), issue_url(gated_editor, "/approve"))
+    page = change(gated_editor, action="lead", id=shown_signals(gated_editor)[1].id)
     assert flash(page).startswith("warn:") and "approval is withdrawn" in flash(page)
+
+
+def approve_behind_the_gate(site: Site) -> None:
+    """An approval left from when the gate was on (`digest approve` works either way)."""
+    with site.engine.begin() as conn:
+        conn.execute(
+            update(issues)
+            .where(issues.c.period_key == site.period.key)
+            .values(status="approved", approved_by="editor", approved_at=dt.datetime.now(dt.UTC))
+        )
+
+
+def test_a_change_without_the_gate_says_nothing_of_approving_again(editor: Site) -> None:
+    approve_behind_the_gate(editor)
+    page = change(editor, action="lead", id=shown_signals(editor)[1].id)
+    assert "approve again" not in flash(page)
+
+
+def test_a_change_without_the_gate_says_the_editions_need_a_rebuild(editor: Site) -> None:
+    approve_behind_the_gate(editor)
+    page = change(editor, action="lead", id=shown_signals(editor)[1].id)
+    assert flash(page).startswith("ok:") and "The built editions are now stale" in flash(page)
+
+
+def test_a_change_behind_the_gate_says_the_editions_need_a_rebuild_too(gated_editor: Site) -> None:
+    page = change(gated_editor, action="lead", id=shown_signals(gated_editor)[1].id)
+    assert "The built editions are now stale" in flash(page)
 
 
 def test_changes_are_refused_once_sending_began(editor: Site) -> None:

@@ -218,8 +218,10 @@ def test_a_wrong_name_or_password_is_refused_alike(app: Any, alice: str) -> None
     assert "Wrong name, password or token" in no_such_name.text
 
 
-def test_an_approval_records_the_editors_name(site: Site, app: Any, alice: str) -> None:
-    client = Client(app)
+def test_an_approval_records_the_editors_name(site: Site, wall: Wall, alice: str) -> None:
+    gate = site.settings.schedule.model_copy(update={"approval_required": True})
+    gated = site.settings.model_copy(update={"schedule": gate})
+    client = Client(create_app(gated, site.engine, provider=site.provider, now=wall))
     log_in(client, ALICE_PASSWORD, "alice")
     issue = f"/editor/issues/{site.period.key}"
     client.submit(issue, f"{issue}/approve")
