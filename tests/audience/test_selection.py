@@ -135,7 +135,6 @@ def test_status_changes_in_sql_are_respected(engine: Engine) -> None:
 
 
 def test_interest_sets_are_narrowed_to_the_issues_classes(engine: Engine) -> None:
-    now = dt.datetime.now(dt.UTC)
     rows = [
         ("a@x", "", "active"),
         ("b@x", "Case File;Policy Track", "active"),
@@ -144,37 +143,33 @@ def test_interest_sets_are_narrowed_to_the_issues_classes(engine: Engine) -> Non
         ("e@x", "Policy Track;Unknown", "active"),  # narrows to the same set as below
         ("f@x", "Policy Track", "active"),
     ]
-    with engine.begin() as conn:
-        conn.execute(
-            insert(subscribers),
-            [
-                {
-                    "email": email,
-                    "email_hash": email,
-                    "name": "",
-                    "tier": "open",
-                    "locale": "en",
-                    "timezone": "UTC",
-                    "interests": interests,
-                    "status": status,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for email, interests, status in rows
-            ],
-        )
+    insert_rows(
+        engine, [(email, interests, status, "open", "en") for email, interests, status in rows]
+    )
     sets = list(audience_interest_readers(engine, {"Policy Track", "Case File", "Supply Chain"}))
     assert sets[0] == frozenset()
     assert sorted(map(sorted, sets[1:])) == [["Case File", "Policy Track"], ["Policy Track"]]
 
 
 def test_an_interest_set_carries_the_tiers_and_languages_of_its_readers(engine: Engine) -> None:
-    now = dt.datetime.now(dt.UTC)
     rows = [
         ("a@x", "Case File", "open", "en"),
         ("b@x", "case file", "strategy_circle", "zh"),  # the same set, matched ignoring case
         ("c@x", "Policy Track", "open", "zh"),
     ]
+    insert_rows(
+        engine,
+        [(email, interests, "active", tier, locale) for email, interests, tier, locale in rows],
+    )
+    readers = audience_interest_readers(engine, {"Case File", "Policy Track"})
+    assert readers[frozenset({"Case File"})] == {("open", "en"), ("strategy_circle", "zh")}
+    assert readers[frozenset({"Policy Track"})] == {("open", "zh")}
+
+
+def insert_rows(engine: Engine, rows: list[tuple[str, str, str, str, str]]) -> None:
+    """Subscriber rows as (email, interests, status, tier, locale), written straight to the
+    table (statuses and spellings the importer would refuse or clean)."""
+    now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         conn.execute(
             insert(subscribers),
@@ -187,13 +182,10 @@ def test_an_interest_set_carries_the_tiers_and_languages_of_its_readers(engine: 
                     "locale": locale,
                     "timezone": "UTC",
                     "interests": interests,
-                    "status": "active",
+                    "status": status,
                     "created_at": now,
                     "updated_at": now,
                 }
-                for email, interests, tier, locale in rows
+                for email, interests, status, tier, locale in rows
             ],
         )
-    readers = audience_interest_readers(engine, {"Case File", "Policy Track"})
-    assert readers[frozenset({"Case File"})] == {("open", "en"), ("strategy_circle", "zh")}
-    assert readers[frozenset({"Policy Track"})] == {("open", "zh")}
