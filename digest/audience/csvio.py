@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.audience.addresses import InvalidAddress, normalize_email
-from digest.audience.classes import MarketClasses, known_classes
 from digest.audience.model import (
     Profile,
     Status,
@@ -39,6 +38,7 @@ from digest.audience.model import (
 )
 from digest.audience.store import iter_subscribers, new_row, profile_values
 from digest.audience.suppression import email_hash, installation_salt, suppressed_among
+from digest.signals.classes import MarketClasses, known_classes
 from digest.storage.schema import subscribers, suppressions
 
 COLUMNS = ("email", "name", "tier", "locale", "timezone", "interests")

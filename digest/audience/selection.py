@@ -27,8 +27,8 @@ from sqlalchemy import (
     select,
 )
 
-from digest.audience.classes import class_key
 from digest.audience.model import Locale, Status, Tier, split_interests
+from digest.signals.classes import class_key
 from digest.storage.schema import subscribers as t
 from digest.storage.schema import suppressions as s
 

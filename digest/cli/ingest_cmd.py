@@ -94,8 +94,9 @@ def ingest_command(
     """Import signals into the database (or print them with --json).
 
     Each bad file or record is reported as `path:line: reason`; the others still import, and the
-    exit status is 1 when anything failed. A fault recovered from (an HTML entity in a feed) is
-    reported as `path:line: warning: reason` and imports. Re-importing a changed signal updates
+    exit status is 1 when anything failed. A fault recovered from (an HTML entity in a feed) or a
+    market class that is new (neither in `editions.class_order` nor stored) is reported as
+    `path:line: warning: reason` and imports. Re-importing a changed signal updates
     it in place.
     """
     app: AppContext = ctx.obj
@@ -107,7 +108,14 @@ def ingest_command(
         print_errors(loaded.errors)
         raise typer.Exit(1 if loaded.errors else 0)
     with source_progress() as progress:
-        report = ingest(app.engine, paths, app.settings.sources, date, progress)
+        report = ingest(
+            app.engine,
+            paths,
+            app.settings.sources,
+            date,
+            progress,
+            class_order=app.settings.editions.class_order,
+        )
     print_errors(listed_warnings(report.warnings))
     print_errors(report.errors)
     typer.echo(f"Stored {summary(report)}", err=True)

@@ -17,7 +17,6 @@ from rich.table import Table
 
 from digest.audience import store
 from digest.audience.addresses import InvalidAddress, normalize_email
-from digest.audience.classes import known_classes
 from digest.audience.csvio import ImportReport, export_rows, import_file, import_stream
 from digest.audience.model import (
     Locale,
@@ -35,6 +34,7 @@ from digest.audience.model import (
 from digest.cli.context import AppContext, fail, make_console
 from digest.delivery import erasure
 from digest.issues.files import open_private
+from digest.signals.classes import known_classes
 
 T = TypeVar("T")
 

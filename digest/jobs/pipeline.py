@@ -114,7 +114,7 @@ def source_paths(settings: Settings) -> tuple[list[str], bool]:
 def ingest_sources(settings: Settings, engine: Engine) -> str:
     """The ingest stage: `source_paths` into the store."""
     paths, _ = source_paths(settings)
-    report = ingest(engine, paths, settings.sources)
+    report = ingest(engine, paths, settings.sources, class_order=settings.editions.class_order)
     for problem in [*listed_warnings(report.warnings), *report.errors]:
         log.warning("ingest: %s", problem)
     counts = report.counts
@@ -440,7 +440,14 @@ def main_job(
     observer = observer or MainJobObserver()
     paths, on_examples = source_paths(settings)
     observer.sources(paths, on_examples)
-    run = MainRun(ingest(engine, paths, settings.sources, progress=observer.reading), on_examples)
+    report = ingest(
+        engine,
+        paths,
+        settings.sources,
+        progress=observer.reading,
+        class_order=settings.editions.class_order,
+    )
+    run = MainRun(report, on_examples)
     observer.ingested(run.ingest)
     if on_examples:
         run.audience = _example_audience(settings, engine)

@@ -4,22 +4,28 @@ Each source is read by the reader the registry (`digest.signals.readers`) finds 
 
 A source is one file or one feed. A bad source (or a bad record inside one) is reported and the
 rest still import; a source's good records are written together or not at all.
+
+A signal whose market class is new (neither configured in `editions.class_order` nor used by a
+signal stored before this ingest, spelt exactly) imports, since a publication may add classes,
+but is reported as a warning with the nearest known class: a misspelt class would otherwise
+become a section of its own in every edition, and a class subscribers could follow.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from digest.config import Sources
+from digest.config import Editions, Sources
 from digest.model import Signal
+from digest.signals.classes import MarketClasses
 from digest.signals.readers import Parsed, SourceError, SourceWarning, registry
-from digest.signals.store import StoreCounts, store_signals
+from digest.signals.store import StoreCounts, store_signals, stored_classes
 
 
 @dataclass
@@ -127,20 +133,60 @@ def _store_group(engine: Engine, group: list[Parsed], report: IngestReport) -> N
         failed.errors.append(SourceError(group[0].source, f"database refused it: {reason}"))
 
 
+@dataclass(frozen=True)
+class KnownClasses:
+    """The classes a signal may use without a warning, as they stood when the ingest began."""
+
+    exact: frozenset[str]
+    classes: MarketClasses
+
+    @classmethod
+    def before(cls, engine: Engine, class_order: Sequence[str] | None) -> KnownClasses:
+        """`class_order` (None: the default configuration's) and the stored signals' classes."""
+        order = Editions().class_order if class_order is None else class_order
+        with engine.connect() as conn:
+            stored = stored_classes(conn)
+        return cls(frozenset([*order, *stored]), MarketClasses([*order, *stored]))
+
+    def warnings(self, parsed: Parsed) -> list[SourceWarning]:
+        """One warning per new class in the source, at the first signal using it.
+
+        Exact spelling counts: sections group by it, so `policy track` is new next to
+        `Policy Track` (and the suggestion names the known spelling).
+        """
+        found: list[SourceWarning] = []
+        seen: set[str] = set()
+        for signal in parsed.signals:
+            value = signal.market_class
+            if not value or value in self.exact or value in seen:
+                continue
+            seen.add(value)
+            reason = self.classes.described(f"market class {value!r} is new", value)
+            found.append(SourceWarning(parsed.source, reason, parsed.class_lines.get(signal.id)))
+        return found
+
+
 def ingest(
     engine: Engine,
     paths: Iterable[str],
     sources: Sources,
     published: dt.date | None = None,
     progress: Callable[[str], None] | None = None,
+    class_order: Sequence[str] | None = None,
 ) -> IngestReport:
-    """Parse every source and store its valid signals; never half a source."""
+    """Parse every source and store its valid signals; never half a source.
+
+    `class_order` is the publication's `editions.class_order` (None: the default one's): a
+    signal whose class is neither in it nor stored already imports with a warning.
+    """
     report = IngestReport()
+    known = KnownClasses.before(engine, class_order)
     group: list[Parsed] = []
     pending = 0
     for parsed in parse_all(paths, sources, published, progress):
+        warnings = [*parsed.warnings, *known.warnings(parsed)]
         report.sources.append(
-            SourceReport(parsed.source, len(parsed.signals), parsed.errors, parsed.warnings)
+            SourceReport(parsed.source, len(parsed.signals), parsed.errors, warnings)
         )
         if parsed.signals:
             group.append(parsed)

@@ -63,7 +63,12 @@ def demo_settings(
 def prepare(settings: Settings) -> tuple[Engine, Period]:
     """Examples ingested, example audience imported, the newest example week built and frozen."""
     engine = open_database(settings.database.url)
-    ingest(engine, [str(example_signals())], settings.sources)
+    ingest(
+        engine,
+        [str(example_signals())],
+        settings.sources,
+        class_order=settings.editions.class_order,
+    )
     import_file(
         engine,
         bundled("subscribers") / "example.csv",

@@ -11,9 +11,9 @@ import datetime as dt
 from sqlalchemy import Engine, insert
 
 from digest.audience import store
-from digest.audience.classes import MarketClasses, known_classes
 from digest.audience.model import Profile
 from digest.audience.selection import audience_interest_readers, select_recipients
+from digest.signals.classes import MarketClasses, known_classes
 from digest.storage.schema import signals, subscribers
 
 from .conftest import HEADER, import_text

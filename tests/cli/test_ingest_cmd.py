@@ -111,3 +111,49 @@ def test_a_feed_with_thousands_of_warnings_lists_twenty_and_counts_the_rest(
     assert result.output.count(": warning: entry ") == 20
     assert f"{feed}: warning: 30 more warnings like these, not listed" in result.output
     assert "; 50 warnings (imported)" in result.output
+
+
+def _signal_file(folder: Path, name: str, market_class: str) -> Path:
+    """A Markdown signal whose `market_class:` is on line 3."""
+    path = folder / name
+    path.write_text(
+        f"---\ntitle: {name} export rules\nmarket_class: {market_class}\n"
+        "published: 2024-04-01\nconfidence: 0.8\n---\nBody.\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_misspelt_market_class_warns_with_a_suggestion_and_still_imports(
+    tmp_path: Path,
+) -> None:
+    """New-user trial: `Policy Trak` became a section of its own without a word."""
+    signal = _signal_file(tmp_path, "x.md", "Policy Trak")
+    result = runner.invoke(app, ["ingest", str(signal)])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{signal}:3: warning: market class 'Policy Trak' is new (known: Policy Track, "
+        "Supply Chain, Case File, Capital Flows, Infrastructure); did you mean 'Policy Track'?"
+    ) in result.output
+    assert "Stored 1 signal from 1 source: 1 new, 0 updated, 0 unchanged; 1 warning" in (
+        result.output
+    )
+
+
+def test_a_class_configured_in_class_order_does_not_warn(tmp_path: Path) -> None:
+    (tmp_path / "digest.toml").write_text(
+        '[editions]\nclass_order = ["Policy Track", "Talent"]\n', encoding="utf-8"
+    )
+    signal = _signal_file(tmp_path, "x.md", "Talent")
+    result = runner.invoke(app, ["ingest", str(signal)])
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+
+
+def test_a_class_already_stored_does_not_warn_again(tmp_path: Path) -> None:
+    first = runner.invoke(app, ["ingest", str(_signal_file(tmp_path, "a.md", "Talent"))])
+    assert "market class 'Talent' is new" in first.output
+    second = runner.invoke(app, ["ingest", str(_signal_file(tmp_path, "b.md", "Talent"))])
+    assert second.exit_code == 0, second.output
+    assert "Stored 1 signal from 1 source: 1 new" in second.output
+    assert "warning" not in second.output

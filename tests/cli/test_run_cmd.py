@@ -50,3 +50,22 @@ def test_run_with_configured_sources_leaves_the_audience_alone(tmp_path: Path) -
     runner.invoke(app, ["run"], env={"COLUMNS": "200"})
     counted = runner.invoke(app, ["subscribers", "count", "--json"])
     assert json.loads(counted.output) == []
+
+
+def test_run_warns_about_a_misspelt_market_class_and_still_ingests_it(tmp_path: Path) -> None:
+    page = tmp_path / "one.txt"
+    page.write_text(
+        "Signal Brief\n- Signal: Only one\n- Market Class: Policy Trak\n- Published: 2026-11-18\n",
+        "utf-8",
+    )
+    (tmp_path / "digest.toml").write_text(f"[sources]\npaths = ['{page}']\n", "utf-8")
+    result = runner.invoke(app, ["run"], env={"COLUMNS": "200"})
+    assert f"{page}:3: warning: market class 'Policy Trak' is new" in result.output
+    assert "did you mean 'Policy Track'?" in result.output
+    assert "1 signal from 1 source: 1 new" in result.output
+
+
+def test_the_bundled_examples_use_only_the_configured_market_classes() -> None:
+    result = runner.invoke(app, ["run"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output

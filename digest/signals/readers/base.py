@@ -59,12 +59,17 @@ class SourceWarning(SourceError):
 
 @dataclass
 class Parsed:
-    """What one source yielded: the valid signals, one error per bad record, and warnings."""
+    """What one source yielded: the valid signals, one error per bad record, and warnings.
+
+    `class_lines` is the line each signal's `market_class` is given on, by signal id, where the
+    format has lines: ingest's warning about a new class points the editor at it.
+    """
 
     source: str
     signals: list[Signal] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     warnings: list[SourceWarning] = field(default_factory=list)
+    class_lines: dict[str, int] = field(default_factory=dict)
 
 
 Parse = Callable[[str, str], Parsed]

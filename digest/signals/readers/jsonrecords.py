@@ -66,6 +66,7 @@ def read_jsonl(source: str, text: str) -> Parsed:
             parsed.errors.append(SourceError(source, f"invalid JSON: {exc.msg}", number))
     built = _build_all(source, items)
     parsed.signals = built.signals
+    parsed.class_lines = built.class_lines
     parsed.errors = sorted(parsed.errors + built.errors, key=lambda e: e.line or 0)
     return parsed
 
@@ -74,9 +75,12 @@ def _build_all(source: str, items: list[tuple[object, int]]) -> Parsed:
     parsed = Parsed(source)
     for raw, line in items:
         try:
-            parsed.signals.append(build_signal(raw, source, _constant(line)))
+            signal = build_signal(raw, source, _constant(line))
         except SourceError as exc:
             parsed.errors.append(exc)
+            continue
+        parsed.signals.append(signal)
+        parsed.class_lines[signal.id] = line  # a later record of the same id wins, as stored
     return parsed
 
 

@@ -71,7 +71,8 @@ def read_markdown(source: str, text: str) -> Parsed:
             )
         data["body"] = _paragraphs(body_lines)
     signal = build_signal(data, source, lambda field: key_lines.get(field, 2))
-    return Parsed(source, signals=[signal])
+    lines = {signal.id: key_lines["market_class"]} if "market_class" in key_lines else {}
+    return Parsed(source, signals=[signal], class_lines=lines)
 
 
 READERS = (text_reader("markdown", read_markdown, (".md", ".markdown"), order=30),)

@@ -328,7 +328,9 @@ def read_page(source: str, text: str) -> Parsed:
             page.lead(line)
         else:
             page.paragraph(line)
-    return Parsed(source=source, signals=[page.signal()])
+    signal = page.signal()
+    lines = {signal.id: page.where["market_class"]} if "market_class" in page.where else {}
+    return Parsed(source=source, signals=[signal], class_lines=lines)
 
 
 READERS = (text_reader("pages", read_page, (".txt",), order=10),)

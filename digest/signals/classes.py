@@ -1,4 +1,10 @@
-"""Which market classes a subscriber may follow, and their one canonical spelling.
+"""The publication's known market classes, their one canonical spelling, and "did you mean".
+
+Editions group signals into sections by `market_class` exactly, and subscribers' interests are
+matched against those section names exactly; so a misspelt class makes a section of its own, and
+a misspelt interest matches nothing. Both doors use these classes: ingest warns about a signal
+whose class is new (`digest.signals.ingest`), and the audience maps interests onto them. They
+live here, with the signals that define them, so the audience stage imports them downward.
 
 Interests are matched against section names exactly when a digest is built and sent, so an
 interest spelled `supply chain` (or mistyped `Suply Chain`) would quietly match nothing and its
@@ -57,12 +63,22 @@ class MarketClasses:
 
     def unknown(self, value: str) -> str:
         """The message for an interest that is no known class, with a suggestion when close."""
+        return self.described(f"unknown market class {value!r}", value)
+
+    def described(self, head: str, value: str) -> str:
+        """`head (known: …)`, then `; did you mean '…'?` when `value` is close to a known class.
+
+        The one wording of the known list and the suggestion, for every door that checks a class.
+        """
         listed = ", ".join(self.names) or "none yet: no classes configured or stored"
-        text = f"unknown market class {value!r} (known: {listed})"
+        text = f"{head} (known: {listed})"
+        close = self.closest(value)
+        return text + (f"; did you mean {close!r}?" if close else "")
+
+    def closest(self, value: str) -> str | None:
+        """The known class `value` most likely misspells (ignoring case and spacing), if any."""
         close = difflib.get_close_matches(class_key(value), list(self._by_key), n=1, cutoff=0.75)
-        if close:
-            text += f"; did you mean {self._by_key[close[0]]!r}?"
-        return text
+        return self._by_key[close[0]] if close else None
 
 
 def known_classes(conn: Connection, class_order: Sequence[str] | None = None) -> MarketClasses:
