@@ -24,7 +24,7 @@ from digest.issues.build import preview_copy
 from digest.issues.group import group
 from digest.issues.policy import policies
 from digest.issues.render.i18n import format_span, translations
-from digest.issues.render.view import Item, build_item
+from digest.issues.render.view import Item, build_item, class_name
 from digest.issues.store import covering_issue_sending, load_accounting, load_signal_snapshot
 from digest.issues.store import sent_issues as sent_issue_rows
 from digest.model import Lang, Signal
@@ -181,6 +181,13 @@ def open_item(state: WebState, signal: Any, lang: Lang) -> Item:
     return build_item(signal, policies(state.settings)["open"], lang, state.base_url)
 
 
+def _class_label(state: WebState, signal: Signal, lang: Lang) -> str:
+    """The signal's class as the emails name it, a plain string the page escapes: the class is
+    signal text, so it must never pass through the templates' `_()` (whose result is Markup,
+    and a format string)."""
+    return class_name(signal.market_class, lang, state.settings)[0] if signal.market_class else ""
+
+
 async def signal_page(request: Request) -> Response:
     state = web(request)
     with state.engine.connect() as conn:
@@ -193,7 +200,7 @@ async def signal_page(request: Request) -> Response:
     return render(
         request,
         "web/signal.html.j2",
-        {"title": item.title.text, "item": item, "market_class": signal.market_class or ""},
+        {"title": item.title.text, "item": item, "market_class": _class_label(state, signal, lang)},
         lang=lang,
     )
 
@@ -212,7 +219,7 @@ async def issue_class_page(request: Request) -> Response:
     wanted = request.query_params.get("class")
     lang = page_lang(request)
     sections = [
-        (name or "Other", [open_item(state, sig, lang) for sig in found])
+        (class_name(name, lang, state.settings)[0], [open_item(state, sig, lang) for sig in found])
         for name, found in _issue_sections(state, period, row, editor is not None)
         if wanted is None or name == wanted
     ]

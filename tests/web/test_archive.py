@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 import feedparser
+from markupsafe import escape as markup_escape
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from sqlalchemy import select, update
 
@@ -163,6 +164,34 @@ def test_a_signal_page_escapes_hostile_text(site: Site) -> None:
     page = site.client.get("/signals/hostile%2F2").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<img src=x" not in page and "<script>alert" not in page
+
+
+HOSTILE_CLASS = '50% <img src=x onerror="alert(3)">'
+"""A market class is signal text: markup in it is printed, and a `%` in it formats nothing."""
+
+
+def store_hostile_class(site: Site) -> None:
+    """A signal whose class is hostile, stored after the build (so editors only see it)."""
+    signal = Signal(
+        id="hostile/3", title="Odd class", published=site.period.start, market_class=HOSTILE_CLASS
+    )
+    with site.engine.begin() as conn:
+        store_signals(conn, [signal])
+
+
+def test_a_signal_page_escapes_a_hostile_market_class(editor: Site) -> None:
+    store_hostile_class(editor)
+    page = editor.client.get("/signals/hostile%2F3")
+    assert page.status_code == 200
+    assert str(markup_escape(HOSTILE_CLASS)) in page.text and "<img src=x" not in page.text
+
+
+def test_the_class_page_escapes_a_hostile_market_class(editor: Site) -> None:
+    store_hostile_class(editor)
+    page = editor.client.get(f"/issues/{editor.period.key}")
+    assert page.status_code == 200
+    assert f"<h2>{markup_escape(HOSTILE_CLASS)!s}</h2>" in page.text
+    assert "<img src=x" not in page.text
 
 
 def store_late_signal(site: Site) -> Signal:
