@@ -3,11 +3,13 @@ an interest set's editions are built only for the tiers and languages that read 
 
 from __future__ import annotations
 
+import json
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from digest.cli import app
@@ -18,6 +20,7 @@ from digest.period import parse_period
 from digest.resources import bundled
 from digest.signals.store import signals_between, store_signals
 from digest.storage.db import open_database
+from digest.storage.schema import subscribers
 
 runner = CliRunner()
 
@@ -145,3 +148,22 @@ def test_a_reader_with_nothing_in_their_classes_is_counted_not_dropped() -> None
     said = " ".join(sent.output.split())  # the console wraps long lines
     assert "1 sent now" in said
     assert "1 reader not mailed: none of their classes has a signal this issue" in said
+
+
+def test_a_reader_already_sent_this_issue_is_not_also_counted_as_outside_it() -> None:
+    """Mailed by the first run, they changed their classes to one the issue lacks: a second run
+    counts them once, as accepted, not again as a reader the issue has nothing for."""
+    ingest_examples()
+    add("case@example.org", "--interests", "Case File")
+    first = runner.invoke(app, ["send", "--period", "2026-W47", "--json"])
+    assert first.exit_code == 0, first.output
+    with open_database(load_settings().database.url).begin() as conn:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.email == "case@example.org")
+            .values(interests="Talent")
+        )
+    again = runner.invoke(app, ["send", "--period", "2026-W47", "--json"])
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.output)
+    assert (report["accepted"], report["outside_interests"]) == (1, 0)
