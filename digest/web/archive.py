@@ -106,12 +106,12 @@ async def archive_index(request: Request) -> Response:
     return render(request, "web/archive.html.j2", {"title": title, "entries": entries}, lang=lang)
 
 
-def _class_title(period: Period, wanted: str | None, lang: Lang) -> str:
-    """`16 – 22 Nov 2026: Supply Chain` in the reader's language."""
+def _class_title(state: WebState, period: Period, wanted: str | None, lang: Lang) -> str:
+    """`16 – 22 Nov 2026: Supply Chain` in the reader's language (the class named as in the
+    section headings, `editions.class_names`)."""
     _ = translations(lang).gettext
-    return f"{format_span(period.start, period.end, lang)}{'：' if lang == 'zh' else ': '}" + (
-        _(wanted) if wanted else _("all classes")
-    )
+    name = class_name(wanted, lang, state.settings)[0] if wanted else _("all classes")
+    return f"{format_span(period.start, period.end, lang)}{'：' if lang == 'zh' else ': '}{name}"
 
 
 async def archive_feed(request: Request) -> Response:
@@ -227,7 +227,7 @@ async def issue_class_page(request: Request) -> Response:
         request,
         "web/issue_class.html.j2",
         {
-            "title": _class_title(period, wanted, lang),
+            "title": _class_title(state, period, wanted, lang),
             "sections": sections,
             "period": period.key,
         },

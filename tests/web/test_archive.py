@@ -149,6 +149,15 @@ def test_the_class_page_of_a_sent_issue_is_public(site: Site) -> None:
     assert page.status_code == 200 and "<h2>Supply Chain</h2>" in page.text
 
 
+def test_the_chinese_class_page_names_its_class_in_chinese_in_title_and_heading(
+    site: Site,
+) -> None:
+    mark_sent(site, site.period.key, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    page = site.client.get(f"/issues/{site.period.key}?class=Policy+Track&lang=zh").text
+    assert "<h2>政策动向</h2>" in page
+    assert "：政策动向</h1>" in page and "Policy Track" not in page
+
+
 def test_a_signal_page_escapes_hostile_text(site: Site) -> None:
     hostile = Signal(
         id="hostile/2",
