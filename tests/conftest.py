@@ -1,4 +1,5 @@
-"""Shared fixtures: a migrated database on SQLite and on PostgreSQL (when it answers)."""
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL (when it answers), and
+Debian's Chromium for the browser tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -94,3 +96,18 @@ def umask_022() -> Iterator[None]:
 def mode(path: Path) -> int:
     """A file's permission bits (0o600, 0o700, ...)."""
     return path.stat().st_mode & 0o777
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, one per test module, launched with the flags the
+    docs' screenshots use; skips, saying what to install, without either."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from digest.web.screenshots import ARGS, CHROMIUM  # only browser tests pay for the import
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is missing: apt-get update && apt-get install -y chromium")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()

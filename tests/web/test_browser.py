@@ -23,19 +23,10 @@ from sqlalchemy import select
 from digest.delivery import OutboxProvider
 from digest.delivery.run import send_period
 from digest.storage.schema import subscribers
-from digest.web.demo import DEMO_PASSWORD, Demo
-from digest.web.screenshots import make_screenshots
+from digest.web.demo import Demo
+from digest.web.screenshots import CHROMIUM, make_screenshots
+from tests.web.browser import log_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
 TIERS = ("Open", "Strategy Circle", "Leadership Alliance")
 LANGUAGES = ("English", "中文")
@@ -43,17 +34,9 @@ LANGUAGES = ("English", "中文")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = playwright_api.expect
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
+    not Path(CHROMIUM).exists(),
     reason="Chromium is missing: apt-get update && apt-get install -y chromium fonts-noto-cjk",
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +59,7 @@ def editor_page(browser: Any, editor_site: Demo) -> Iterator[Any]:
     """A logged-in editor's tab, on the issues page."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    log_in(page, editor_site)
+    log_in(page, editor_site.url)
     yield page
     context.close()
 
@@ -93,16 +76,9 @@ def gated_page(browser: Any, gated_site: Demo) -> Iterator[Any]:
     """A logged-in editor's tab on the gated installation, on the issues page."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    log_in(page, gated_site)
+    log_in(page, gated_site.url)
     yield page
     context.close()
-
-
-def log_in(page: Any, demo: Demo) -> None:
-    page.goto(f"{demo.url}/editor/")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Issues")  # the page the login lands on
 
 
 @pytest.fixture
@@ -260,10 +236,7 @@ def test_changed_preferences_shape_the_next_build(
     reader_page.check("input[name=interests][value='Supply Chain']")
     reader_page.click("#save")
     expect(reader_page.locator("#saved")).to_contain_text("Your next issue follows these")
-    editor_page.goto(f"{sent_site.url}/editor/login")
-    editor_page.fill("input[name=password]", DEMO_PASSWORD)
-    editor_page.click("button[type=submit]")
-    expect(editor_page.locator("h1")).to_have_text("Issues")
+    log_in(editor_page, sent_site.url)
     editor_page.goto(f"{sent_site.url}/editor/issues/2026-W46")
     editor_page.click("#rebuild")
     expect(editor_page.locator("body")).to_contain_text("Case File, Supply Chain")

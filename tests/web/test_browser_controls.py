@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from digest.signals.store import signals_between
-from digest.web.demo import DEMO_PASSWORD, Demo
-from digest.web.screenshots import ARGS, CHROMIUM
+from digest.web.demo import Demo
+from digest.web.screenshots import CHROMIUM
+from tests.web.browser import log_in
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web"
 
@@ -25,14 +26,6 @@ pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
     reason="Chromium is missing: apt-get update && apt-get install -y chromium fonts-noto-cjk",
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -46,10 +39,7 @@ def page(browser: Any, site: Demo) -> Iterator[Any]:
     """A logged-in editor's tab on the issue page."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
-    tab.goto(f"{site.url}/editor/")
-    tab.fill("input[name=password]", DEMO_PASSWORD)
-    tab.click("button[type=submit]")
-    expect(tab.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
+    log_in(tab, site.url)
     tab.goto(f"{site.url}/editor/issues/{site.period.key}")
     yield tab
     context.close()
@@ -119,10 +109,7 @@ def test_a_note_reaches_the_rebuilt_edition_of_its_language(page: Any, site: Dem
 def test_the_controls_fit_the_width(browser: Any, site: Demo, width: int) -> None:
     context = browser.new_context(viewport={"width": width, "height": 900})
     tab = context.new_page()
-    tab.goto(f"{site.url}/editor/")
-    tab.fill("input[name=password]", DEMO_PASSWORD)
-    tab.click("button[type=submit]")
-    expect(tab.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
+    log_in(tab, site.url)
     tab.goto(f"{site.url}/editor/issues/{site.period.key}")
     first, second = ids(site)[:2]
     row(tab, first).locator("button[value=exclude]").click()

@@ -22,8 +22,9 @@ from digest.issues.store import load_editions
 from digest.model import Signal
 from digest.signals.store import get_signal, store_signals
 from digest.storage.schema import issues, subscribers
-from digest.web.demo import DEMO_KEY, DEMO_PASSWORD, Demo
-from digest.web.screenshots import ARGS, CHROMIUM
+from digest.web.demo import DEMO_KEY, Demo
+from digest.web.screenshots import CHROMIUM
+from tests.web.browser import log_in, submit_login
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "web" / "pages"
 PHONE = {"width": 375, "height": 812}
@@ -37,14 +38,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 LOW_CONTRAST_JS = (Path(__file__).parent / "low_contrast.js").read_text()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +128,7 @@ def test_the_editors_pages_fit_a_phone(browser: Any, demo: Demo) -> None:
     page = new_page(browser)
     page.goto(f"{demo.url}/editor/login")
     assert scroll_width(page) <= PHONE["width"]
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
+    submit_login(page)
     for url in ("/editor/", f"/editor/issues/{demo.period.key}"):
         page.goto(demo.url + url)
         assert scroll_width(page) <= PHONE["width"], url
@@ -211,10 +202,7 @@ def test_an_unbreakable_signal_title_does_not_widen_the_editors_issue_page(
         with served.engine.begin() as conn:
             store_signals(conn, [signal])
         page = browser.new_context(viewport={"width": 1024, "height": 800}).new_page()
-        page.goto(f"{served.url}/editor/login")
-        page.fill("input[name=password]", DEMO_PASSWORD)
-        page.click("button[type=submit]")
-        expect(page.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
+        log_in(page, served.url)
         page.goto(f"{served.url}/editor/issues/{served.period.key}")
         assert page.get_by_text(word).count() > 0
         assert scroll_width(page) <= 1024
@@ -227,10 +215,7 @@ def test_the_editors_controls_stack_on_a_phone_in_either_scheme(
 ) -> None:
     """The controls' phone layout is not nested inside the dark-mode rules (it once was)."""
     page = new_page(browser, scheme=scheme)
-    page.goto(f"{demo.url}/editor/login")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Issues")  # logged in: the login's landing page
+    log_in(page, demo.url)
     page.goto(f"{demo.url}/editor/issues/{demo.period.key}")
     display = page.evaluate(
         "getComputedStyle(document.querySelector('.control-table thead')).display"

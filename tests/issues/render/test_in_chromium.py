@@ -4,7 +4,6 @@ palette and to 4.5:1. Skips without Chromium or Playwright."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,7 @@ from digest.issues.editions import Issue, build_issue
 from digest.issues.render.palette import AA_NORMAL, DARK, LIGHT, Palette, contrast
 from digest.period import parse_period
 
-CHROMIUM = Path("/usr/bin/chromium")
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "signals"
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is missing")
 
 READ = """() => {
   const css = (sel, prop) => { const n = document.querySelector(sel);
@@ -46,14 +42,6 @@ def examples() -> Issue:
     settings = Settings()
     week = parse_period("2026-W47")
     return build_issue(from_files([str(EXAMPLES)], settings.sources, week).signals, settings, week)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.mark.parametrize(("scheme", "palette"), [("light", LIGHT), ("dark", DARK)])
