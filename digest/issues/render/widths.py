@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 ELLIPSIS = "…"
@@ -132,7 +132,7 @@ def _measure(line: str) -> tuple[int, bool]:
 
 
 def _pieces(
-    found: Iterator[str] | list[str], room: int, measure: Callable[[str], int]
+    found: Iterable[str], room: int, measure: Callable[[str], int]
 ) -> Iterator[tuple[str, int]]:
     """Each unit with its width, a word wider than `room` that is no link cut into pieces that
     fit (a pasted identifier would otherwise run past the wrap)."""
@@ -199,7 +199,7 @@ _SPACES = re.compile(r"[ \t]*")
 def _wrap_units(
     line: str,
     columns: int,
-    found: Iterator[str] | list[str],
+    found: Iterable[str],
     measure: Callable[[str], int],
 ) -> list[str]:
     """The greedy fill of `wrap_line`, over `line`'s units as `found` and measured by `measure`."""
@@ -225,13 +225,11 @@ def wrap(text: str, columns: int = 76, memo: dict[str, list[str]] | None = None)
     `memo` keeps each line's wrap for the next text with the same line (the editions of one
     build share most of their paragraphs); the caller keeps one per `columns`.
     """
+    memo = {} if memo is None else memo
     out: list[str] = []
     for line in text.split("\n"):
-        if memo is None:
-            out.extend(wrap_line(line, columns))  # a line that fits comes back as it is
-            continue
         lines = memo.get(line)
-        if lines is None:
+        if lines is None:  # a line that fits comes back from wrap_line as it is
             lines = memo[line] = wrap_line(line, columns)
         out.extend(lines)
     return "\n".join(out)
