@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection, Engine, exists, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Subquery, exists, func, select
 
 from digest.audience.selection import (
     effective_interests,
@@ -146,14 +146,24 @@ def open_send(
     return before
 
 
-def unmailable_without_row(conn: Connection, plan: Plan) -> int:
-    """Subscribers in scope kept out at queue time (opted out, bounced, complained, listed)."""
-    u = unmailable_subscribers()
-    has_row = exists().where(d.c.issue_id == plan.issue_id, d.c.subscriber_id == u.c.id)
-    query = select(func.count()).select_from(u).where(~has_row)
+def _without_row(
+    conn: Connection, plan: Plan, people: Subquery, *where: ColumnElement[bool], by_zone: bool
+) -> int:
+    """How many of `people` in the send's tiers (and, `by_zone`, its time zones) that match
+    `where` have no ledger row of this issue: counted apart from the ledger's own counts."""
+    has_row = exists().where(d.c.issue_id == plan.issue_id, d.c.subscriber_id == people.c.id)
+    query = select(func.count()).select_from(people).where(*where, ~has_row)
     if plan.tiers is not None:
-        query = query.where(u.c.tier.in_(sorted(plan.tiers)))
+        query = query.where(people.c.tier.in_(sorted(plan.tiers)))
+    if by_zone and plan.timezones is not None:
+        query = query.where(people.c.timezone.in_(sorted(plan.timezones)))
     return int(conn.execute(query).scalar_one())
+
+
+def unmailable_without_row(conn: Connection, plan: Plan) -> int:
+    """Subscribers in scope kept out at queue time (opted out, bounced, complained, listed).
+    Every time zone's, even in a send scoped to some zones (as it always counted them)."""
+    return _without_row(conn, plan, unmailable_subscribers(), by_zone=False)
 
 
 def outside_the_issue(conn: Connection, plan: Plan) -> int:
@@ -163,13 +173,7 @@ def outside_the_issue(conn: Connection, plan: Plan) -> int:
     if not plan.outside:
         return 0
     m = mailable_subscribers()
-    has_row = exists().where(d.c.issue_id == plan.issue_id, d.c.subscriber_id == m.c.id)
-    query = select(func.count()).select_from(m).where(m.c.interests.in_(plan.outside), ~has_row)
-    if plan.tiers is not None:
-        query = query.where(m.c.tier.in_(sorted(plan.tiers)))
-    if plan.timezones is not None:
-        query = query.where(m.c.timezone.in_(sorted(plan.timezones)))
-    return int(conn.execute(query).scalar_one())
+    return _without_row(conn, plan, m, m.c.interests.in_(plan.outside), by_zone=True)
 
 
 def fill_counts(conn: Connection, plan: Plan, report: SendReport) -> None:
